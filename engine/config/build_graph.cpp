@@ -1,0 +1,148 @@
+#include "engine/config/build_graph.hpp"
+
+#include "engine/core/error.hpp"
+#include "engine/graph/autodiff.hpp"
+#include "engine/graph/passes.hpp"
+
+namespace loom {
+
+namespace {
+
+// Re-throws a build error prefixed with the config position it came from.
+template <typename Step>
+auto at(const std::string& where, Step step) {
+  try {
+    return step();
+  } catch (const InputError& error) {
+    throw InputError(where + ": " + error.what());
+  }
+}
+
+Graph build_forward(const Experiment& experiment, int64_t batch) {
+  const ModelSpec& model = experiment.model;
+  Graph graph;
+  Shape input_shape = {batch};
+  input_shape.insert(input_shape.end(), model.input.shape.begin(), model.input.shape.end());
+  graph.add_input(model.input.name, {DType::f32, input_shape});
+  for (const ParameterSpec& parameter : model.parameters) {
+    at(parameter.where, [&] {
+      return graph.add_parameter(parameter.name, {DType::f32, parameter.shape},
+                                 parameter.initializer, parameter.trainable);
+    });
+  }
+  for (const NodeSpec& node : model.nodes) {
+    at(node.where, [&] {
+      std::vector<ValueId> inputs;
+      for (const std::string& input : node.inputs) {
+        const auto id = graph.find_value(input);
+        if (!id) {
+          throw InputError("node '" + node.name + "' (" + node.op + "): input '" + input +
+                           "' is not defined");
+        }
+        inputs.push_back(*id);
+      }
+      return graph.add_node(node.name, node.op, std::move(inputs), node.attributes);
+    });
+  }
+  const ValueId prediction = graph.value_named(model.output);
+  const TensorType& type = graph.value(prediction).type;
+  if (type.rank() != 2 || type.dtype != DType::f32) {
+    throw InputError(model.output_where + ": the model output '" + model.output + "' is " +
+                     to_string(type) + "; classification losses need f32[batch, classes]");
+  }
+  graph.set_prediction(prediction);
+  return graph;
+}
+
+void add_loss(Graph& graph, const Experiment& experiment) {
+  const ValueId prediction = *graph.prediction();
+  const TensorType& predicted = graph.value(prediction).type;
+  const bool sparse = experiment.trainer.loss.labels == LabelEncoding::index;
+  const TensorType label_type =
+      sparse ? TensorType{DType::i32, {predicted.shape[0]}} : predicted;
+  const ValueId labels = graph.add_input(kLabelsValue, label_type, ValueRole::label);
+  const ValueId loss = graph.add_node1(graph.unique_name("loss"), experiment.trainer.loss.name,
+                                       {prediction, labels});
+  graph.set_loss(loss);
+}
+
+}  // namespace
+
+Graph build_evaluation_graph(const Experiment& experiment, int64_t batch) {
+  Graph graph = build_forward(experiment, batch);
+  add_loss(graph, experiment);
+  fuse_softmax_crossentropy(graph);
+  return graph;
+}
+
+Graph build_training_graph(const Experiment& experiment, int64_t batch) {
+  Graph graph = build_evaluation_graph(experiment, batch);
+  differentiate(graph);
+  if (graph.parameter_gradients().empty()) {
+    throw InputError(experiment.source.string() +
+                     ": model: no trainable parameter reaches the loss, so there is nothing to train");
+  }
+  prune_dead_nodes(graph);
+  return graph;
+}
+
+int64_t class_count(const Experiment& experiment) {
+  const Graph graph = build_forward(experiment, 1);
+  return graph.value(*graph.prediction()).type.shape[1];
+}
+
+YAML::Node resolved_config(const Experiment& experiment) {
+  YAML::Node root;
+  root["name"] = experiment.name;
+  root["seed"] = experiment.seed;
+
+  auto dataset = [](const DatasetSpec& spec) {
+    YAML::Node node;
+    node["format"] = spec.format;
+    node["images"] = spec.images.string();
+    node["labels"] = spec.labels.string();
+    node["limit"] = spec.limit;
+    return node;
+  };
+  root["data"]["train"] = dataset(experiment.data.train);
+  if (experiment.data.test) root["data"]["test"] = dataset(*experiment.data.test);
+  root["data"]["scale"] = experiment.data.scale;
+
+  // The model in its explicit form: what `layers:` expanded to.
+  YAML::Node model;
+  model["inputs"][experiment.model.input.name] = experiment.model.input.shape;
+  for (const ParameterSpec& parameter : experiment.model.parameters) {
+    YAML::Node node;
+    node["shape"] = parameter.shape;
+    node["init"] = parameter.initializer.name;
+    if (parameter.initializer.name == "constant") node["value"] = parameter.initializer.value;
+    node["trainable"] = parameter.trainable;
+    model["params"][parameter.name] = node;
+  }
+  for (const NodeSpec& spec : experiment.model.nodes) {
+    YAML::Node node;
+    node["name"] = spec.name;
+    node["op"] = spec.op;
+    node["inputs"] = spec.inputs;
+    for (const auto& [key, value] : spec.attributes.all()) {
+      std::visit([&](const auto& v) { node[key] = v; }, value);
+    }
+    model["nodes"].push_back(node);
+  }
+  model["outputs"].push_back(experiment.model.output);
+  root["model"] = model;
+
+  YAML::Node trainer;
+  YAML::Node options = experiment.trainer.optimizer.options;
+  trainer["optimizer"][experiment.trainer.optimizer.name] =
+      options.IsDefined() && !options.IsNull() ? options : YAML::Node(YAML::NodeType::Map);
+  trainer["loss"] = experiment.trainer.loss.name;
+  trainer["metrics"] = experiment.trainer.metrics;
+  trainer["batch_size"] = experiment.trainer.batch_size;
+  trainer["epochs"] = experiment.trainer.epochs;
+  trainer["shuffle"] = experiment.trainer.shuffle;
+  root["trainer"] = trainer;
+  return root;
+}
+
+}  // namespace loom

@@ -1,0 +1,106 @@
+#pragma once
+// An experiment file, validated, with every default filled in (Keras's where Keras has one).
+// The model is always held in the explicit form: `layers:` sugar is expanded at load time
+// into the same inputs, parameters and nodes an explicit `graph` section would write.
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/config/config_node.hpp"
+#include "engine/graph/attributes.hpp"
+#include "engine/graph/initializer.hpp"
+
+namespace loom {
+
+struct DatasetSpec {
+  std::string format = "idx";
+  std::filesystem::path images;
+  std::filesystem::path labels;
+  int64_t limit = 0;  // use the first `limit` samples (0: all)
+  std::string where;  // config position, for messages about the files
+};
+
+struct DataSpec {
+  DatasetSpec train;
+  std::optional<DatasetSpec> test;
+  double scale = 1.0 / 255.0;
+};
+
+struct InputSpec {
+  std::string name;
+  Shape shape;  // one sample's shape (the batch dimension is added when a graph is built)
+  std::string where;
+};
+
+struct ParameterSpec {
+  std::string name;
+  Shape shape;
+  Initializer initializer;
+  bool trainable = true;
+  std::string where;
+};
+
+struct NodeSpec {
+  std::string name;
+  std::string op;
+  std::vector<std::string> inputs;
+  Attributes attributes;
+  std::string where;
+};
+
+struct ModelSpec {
+  InputSpec input;
+  std::vector<ParameterSpec> parameters;
+  std::vector<NodeSpec> nodes;  // in a valid topological order
+  std::string output;           // the value the loss and the metrics read
+  std::string output_where;
+};
+
+enum class LabelEncoding { one_hot, index };
+
+struct LossSpec {
+  std::string name;  // categorical_crossentropy, sparse_categorical_crossentropy
+  LabelEncoding labels = LabelEncoding::one_hot;
+};
+
+struct OptimizerSpec {
+  std::string name = "rmsprop";
+  YAML::Node options;  // re-read through OptimizerRegistry::create (validated at load)
+  std::string file;
+  std::string path;
+};
+
+struct TrainerSpec {
+  OptimizerSpec optimizer;
+  LossSpec loss;
+  std::vector<std::string> metrics;
+  int64_t batch_size = 32;
+  int64_t epochs = 1;
+  bool shuffle = true;
+};
+
+struct Experiment {
+  std::string name;
+  uint64_t seed = 42;
+  std::filesystem::path source;
+  DataSpec data;
+  ModelSpec model;
+  TrainerSpec trainer;
+  YAML::Node resolved;  // the config with every default written out
+};
+
+// Loads and validates a config; `overrides` are "key.path=value" strings (--set).
+// Data files must exist; their contents are checked when they are read.
+Experiment load_experiment(const std::filesystem::path& file,
+                           const std::vector<std::string>& overrides = {});
+Experiment parse_experiment(const std::string& text, const std::string& label,
+                            const std::filesystem::path& base_directory);
+
+const std::vector<std::string>& known_losses();
+const std::vector<std::string>& known_metrics();
+const std::vector<std::string>& known_activations();
+
+}  // namespace loom

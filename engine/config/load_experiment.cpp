@@ -1,0 +1,444 @@
+// Reads an experiment file into a validated Experiment. Every check here reports the
+// config position (file:line:col) and key path of the offending value.
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "engine/config/build_graph.hpp"
+#include "engine/config/experiment.hpp"
+#include "engine/core/error.hpp"
+#include "engine/graph/op.hpp"
+#include "engine/optim/optimizer.hpp"
+
+namespace loom {
+
+namespace fs = std::filesystem;
+
+const std::vector<std::string>& known_losses() {
+  static const std::vector<std::string> names = {"categorical_crossentropy",
+                                                 "sparse_categorical_crossentropy"};
+  return names;
+}
+
+const std::vector<std::string>& known_metrics() {
+  static const std::vector<std::string> names = {"accuracy"};
+  return names;
+}
+
+const std::vector<std::string>& known_activations() {
+  static const std::vector<std::string> names = {"linear", "relu", "softmax"};
+  return names;
+}
+
+namespace {
+
+bool contains(const std::vector<std::string>& names, const std::string& name) {
+  return std::ranges::find(names, name) != names.end();
+}
+
+std::string choose(ConfigNode node, const std::vector<std::string>& known, const std::string& what) {
+  const std::string name = node.as_string();
+  if (!contains(known, name)) {
+    node.fail("unknown " + what + " '" + name + "' (known: " + join_names(known) + ")");
+  }
+  return name;
+}
+
+Shape read_shape(const ConfigNode& node) {
+  if (!node.is_sequence() || node.size() == 0) {
+    node.fail("expected a shape: a non-empty list of positive sizes, e.g. [784]");
+  }
+  return node.as_int_list(1);
+}
+
+// ---- data ------------------------------------------------------------------------------
+
+fs::path resolve_data_file(ConfigNode node, const fs::path& root) {
+  const fs::path path = root / node.as_string();
+  std::error_code error;
+  if (!fs::is_regular_file(path, error)) {
+    node.fail("data file not found: " + path.string());
+  }
+  return path;
+}
+
+DatasetSpec read_dataset(ConfigNode node, const fs::path& root) {
+  node.expect_map();
+  DatasetSpec spec;
+  spec.where = node.where();
+  if (auto format = node.find("format")) spec.format = choose(*format, {"idx"}, "data format");
+  spec.images = resolve_data_file(node.at("images"), root);
+  spec.labels = resolve_data_file(node.at("labels"), root);
+  spec.limit = node.get_int("limit", 0, 0);
+  node.finish();
+  return spec;
+}
+
+DataSpec read_data(ConfigNode node, const fs::path& config_directory) {
+  node.expect_map();
+  DataSpec spec;
+  fs::path root = config_directory;
+  if (auto given = node.find("root")) {
+    root = fs::path(given->as_string());
+    if (root.is_relative()) root = config_directory / root;
+    std::error_code error;
+    if (!fs::is_directory(root, error)) given->fail("not a directory: " + root.string());
+  }
+  spec.train = read_dataset(node.at("train"), root);
+  if (auto test = node.find("test")) spec.test = read_dataset(*test, root);
+  spec.scale = node.get_real("scale", 1.0 / 255.0, 0.0);
+  node.finish();
+  return spec;
+}
+
+// ---- model: explicit graph ---------------------------------------------------------------
+
+Initializer read_initializer(ConfigNode node) {
+  Initializer initializer;
+  initializer.name = choose(node, initializer_names(), "initializer");
+  return initializer;
+}
+
+AttributeValue read_attribute(const ConfigNode& node, AttributeKind kind) {
+  switch (kind) {
+    case AttributeKind::boolean: return node.as_bool();
+    case AttributeKind::integer: return node.as_int();
+    case AttributeKind::real: return node.as_real();
+    case AttributeKind::text: return node.as_string();
+    case AttributeKind::integers: return node.as_int_list();
+  }
+  node.fail("unsupported attribute kind");
+}
+
+NodeSpec read_node(ConfigNode node) {
+  node.expect_map();
+  NodeSpec spec;
+  spec.where = node.where();
+  spec.name = node.at("name").as_string();
+  ConfigNode op_node = node.at("op");
+  spec.op = op_node.as_string();
+  const Op* op = OpRegistry::global().find(spec.op);
+  if (!op) {
+    op_node.fail("unknown op '" + spec.op + "' (known: " +
+                 join_names(OpRegistry::global().names()) + ")");
+  }
+  ConfigNode inputs = node.at("inputs");
+  inputs.expect_sequence();
+  for (size_t i = 0; i < inputs.size(); ++i) spec.inputs.push_back(inputs[i].as_string());
+
+  // Every other key is an attribute the op must declare.
+  std::vector<std::string> declared;
+  for (const AttributeSpec& attribute : op->signature().attributes) {
+    declared.push_back(attribute.name);
+    if (auto value = node.find(attribute.name)) {
+      spec.attributes.set(attribute.name, read_attribute(*value, attribute.kind));
+    }
+  }
+  for (const auto& [key, value] : node.entries()) {
+    if (key == "name" || key == "op" || key == "inputs" || contains(declared, key)) continue;
+    value.fail("unknown attribute '" + key + "' for op '" + spec.op + "' (known: " +
+               join_names(declared.empty() ? std::vector<std::string>{"none"} : declared) + ")");
+  }
+  return spec;
+}
+
+// Orders nodes so that each comes after the nodes producing its inputs (the file may list
+// them in any order); reports undefined inputs and cycles by node name.
+std::vector<NodeSpec> topological_order(std::vector<NodeSpec> nodes,
+                                        const std::set<std::string>& sources) {
+  std::map<std::string, size_t> producer;
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    if (sources.contains(nodes[i].name) || producer.contains(nodes[i].name)) {
+      throw InputError(nodes[i].where + ": the name '" + nodes[i].name + "' is defined twice");
+    }
+    producer[nodes[i].name] = i;
+  }
+  for (const NodeSpec& node : nodes) {
+    for (const std::string& input : node.inputs) {
+      if (!sources.contains(input) && !producer.contains(input)) {
+        throw InputError(node.where + ": node '" + node.name + "' (" + node.op + "): input '" +
+                         input + "' is not defined");
+      }
+    }
+  }
+  enum class Mark { none, visiting, done };
+  std::vector<Mark> marks(nodes.size(), Mark::none);
+  std::vector<NodeSpec> ordered;
+  std::vector<std::string> trail;
+  auto visit = [&](auto&& self, size_t i) -> void {
+    if (marks[i] == Mark::done) return;
+    trail.push_back(nodes[i].name);
+    if (marks[i] == Mark::visiting) {
+      const auto start = std::ranges::find(trail, nodes[i].name);
+      std::string cycle;
+      for (auto it = start; it != trail.end(); ++it) cycle += (cycle.empty() ? "" : " -> ") + *it;
+      throw InputError(nodes[i].where + ": node '" + nodes[i].name + "' is part of a cycle: " + cycle);
+    }
+    marks[i] = Mark::visiting;
+    for (const std::string& input : nodes[i].inputs) {
+      if (producer.contains(input)) self(self, producer[input]);
+    }
+    marks[i] = Mark::done;
+    trail.pop_back();
+    ordered.push_back(nodes[i]);
+  };
+  for (size_t i = 0; i < nodes.size(); ++i) visit(visit, i);
+  return ordered;
+}
+
+void read_explicit_model(ConfigNode& node, ModelSpec& model) {
+  ConfigNode inputs = node.at("inputs");
+  inputs.expect_map();
+  const auto input_entries = inputs.entries();
+  if (input_entries.size() != 1) {
+    inputs.fail("expected exactly one input (the data), got " + std::to_string(input_entries.size()));
+  }
+  model.input = {input_entries[0].first, read_shape(input_entries[0].second),
+                 input_entries[0].second.where()};
+  std::set<std::string> sources = {model.input.name};
+
+  if (auto parameters = node.find("params")) {
+    for (auto& [name, entry] : parameters->entries()) {
+      entry.expect_map();
+      ParameterSpec spec{.name = name, .where = entry.where()};
+      spec.shape = read_shape(entry.at("shape"));
+      if (auto init = entry.find("init")) spec.initializer = read_initializer(*init);
+      if (auto value = entry.find("value")) {
+        if (spec.initializer.name != "constant") value->fail("'value' needs init: constant");
+        spec.initializer.value = value->as_real();
+      }
+      spec.trainable = entry.get_bool("trainable", true);
+      entry.finish();
+      if (!sources.insert(name).second) entry.fail("the name '" + name + "' is defined twice");
+      model.parameters.push_back(spec);
+    }
+  }
+
+  ConfigNode nodes = node.at("nodes");
+  nodes.expect_sequence();
+  if (nodes.size() == 0) nodes.fail("expected at least one node");
+  std::vector<NodeSpec> specs;
+  for (size_t i = 0; i < nodes.size(); ++i) specs.push_back(read_node(nodes[i]));
+  model.nodes = topological_order(std::move(specs), sources);
+
+  ConfigNode outputs = node.at("outputs");
+  outputs.expect_sequence();
+  if (outputs.size() != 1) {
+    outputs.fail("expected exactly one output (models with several outputs are not supported yet)");
+  }
+  model.output = outputs[0].as_string();
+  model.output_where = outputs[0].where();
+  const bool produced = std::ranges::any_of(
+      model.nodes, [&](const NodeSpec& n) { return n.name == model.output; });
+  if (!produced) outputs[0].fail("output '" + model.output + "' is not the name of a node");
+}
+
+// ---- model: layers sugar -----------------------------------------------------------------
+
+// Expands `layers:` into parameters and nodes, naming them as Keras does (dense, dense_1, ...).
+class LayerExpander {
+ public:
+  explicit LayerExpander(ModelSpec& model) : model_(model), current_(model.input.name) {
+    features_ = model.input.shape;
+  }
+
+  void expand(ConfigNode layer) {
+    layer.expect_map();
+    if (layer.has("dense")) {
+      dense(layer);
+    } else if (layer.has("activation")) {
+      const std::string name = layer_name(layer, "activation");
+      activation(layer.at("activation"), name, layer.where());
+    } else {
+      layer.fail("expected a layer: a map with one of the keys dense, activation");
+    }
+    layer.finish();
+  }
+
+  void finish() { model_.output = current_; }
+
+ private:
+  std::string layer_name(ConfigNode& layer, const std::string& kind) {
+    if (auto given = layer.find("name")) {
+      const std::string name = given->as_string();
+      if (!names_.insert(name).second) given->fail("the layer name '" + name + "' is used twice");
+      return name;
+    }
+    for (int index = 0;; ++index) {
+      std::string name = index == 0 ? kind : kind + "_" + std::to_string(index);
+      if (names_.insert(name).second) return name;
+    }
+  }
+
+  void dense(ConfigNode& layer) {
+    ConfigNode units_node = layer.at("dense");
+    const int64_t units = units_node.as_int(1);
+    const std::string name = layer_name(layer, "dense");
+    if (features_.size() != 1) {
+      layer.fail("dense needs a flat input per sample, got " + to_string(features_) +
+                 " (set model.input to [" + std::to_string(numel(features_)) + "])");
+    }
+    ParameterSpec kernel = parameter(name + "/kernel", {features_[0], units}, "glorot_uniform",
+                                     layer.where());
+    if (auto init = layer.find("kernel_initializer")) kernel.initializer = read_initializer(*init);
+    model_.parameters.push_back(kernel);
+    add_node(name + "/matmul", "matmul", {current_, kernel.name}, layer.where());
+
+    if (layer.get_bool("use_bias", true)) {
+      ParameterSpec bias = parameter(name + "/bias", {units}, "zeros", layer.where());
+      if (auto init = layer.find("bias_initializer")) bias.initializer = read_initializer(*init);
+      model_.parameters.push_back(bias);
+      add_node(name + "/bias_add", "bias_add", {current_, bias.name}, layer.where());
+    } else if (layer.has("bias_initializer")) {
+      layer.at("bias_initializer").fail("a bias initializer needs use_bias: true");
+    }
+    features_ = {units};
+    if (auto activation_node = layer.find("activation")) {
+      activation(*activation_node, name, layer.where());
+    }
+  }
+
+  static ParameterSpec parameter(const std::string& name, Shape shape,
+                                 const std::string& initializer, const std::string& where) {
+    ParameterSpec spec;
+    spec.name = name;
+    spec.shape = std::move(shape);
+    spec.initializer.name = initializer;
+    spec.where = where;
+    return spec;
+  }
+
+  void activation(ConfigNode node, const std::string& layer, const std::string& where) {
+    const std::string kind = choose(node, known_activations(), "activation");
+    if (kind == "linear") return;
+    add_node(layer + "/" + kind, kind, {current_}, where);
+  }
+
+  void add_node(const std::string& name, const std::string& op, std::vector<std::string> inputs,
+                const std::string& where) {
+    model_.nodes.push_back({.name = name, .op = op, .inputs = std::move(inputs), .where = where});
+    current_ = name;
+  }
+
+  ModelSpec& model_;
+  std::string current_;
+  Shape features_;
+  std::set<std::string> names_;
+};
+
+void read_layers_model(ConfigNode& node, ModelSpec& model) {
+  ConfigNode input = node.at("input");
+  model.input = {"input", read_shape(input), input.where()};
+  ConfigNode layers = node.at("layers");
+  layers.expect_sequence();
+  if (layers.size() == 0) layers.fail("expected at least one layer");
+  LayerExpander expander(model);
+  for (size_t i = 0; i < layers.size(); ++i) expander.expand(layers[i]);
+  expander.finish();
+  model.output_where = layers[layers.size() - 1].where();
+}
+
+ModelSpec read_model(ConfigNode node) {
+  node.expect_map();
+  ModelSpec model;
+  const bool has_layers = node.has("layers");
+  const bool has_nodes = node.has("nodes");
+  if (has_layers && has_nodes) {
+    node.fail("use either 'layers' or an explicit graph ('inputs', 'params', 'nodes', 'outputs'), not both");
+  }
+  if (has_layers) {
+    read_layers_model(node, model);
+  } else if (has_nodes) {
+    read_explicit_model(node, model);
+  } else {
+    node.fail("expected 'layers' (with 'input') or an explicit graph ('inputs', 'params', 'nodes', 'outputs')");
+  }
+  node.finish();
+  return model;
+}
+
+// ---- trainer -----------------------------------------------------------------------------
+
+OptimizerSpec read_optimizer(ConfigNode node) {
+  OptimizerSpec spec;
+  spec.file = node.file();
+  if (node.is_scalar()) {
+    spec.name = node.as_string();
+    spec.path = node.path();
+  } else {
+    node.expect_map();
+    const auto entries = node.entries();
+    if (entries.size() != 1) {
+      node.fail("expected one optimizer: a name, or {name: {options}}, e.g. {rmsprop: {learning_rate: 0.001}}");
+    }
+    spec.name = entries[0].first;
+    spec.options = entries[0].second.yaml();
+    spec.path = entries[0].second.path();
+  }
+  // Validate now, at the option's own position: create one and throw it away.
+  ConfigNode options(spec.options, spec.path, std::make_shared<const std::string>(spec.file));
+  if (!OptimizerRegistry::global().contains(spec.name)) {
+    node.fail("unknown optimizer '" + spec.name + "' (known: " +
+              join_names(OptimizerRegistry::global().names()) + ")");
+  }
+  OptimizerRegistry::global().create(spec.name, options);
+  return spec;
+}
+
+TrainerSpec read_trainer(ConfigNode node) {
+  node.expect_map();
+  TrainerSpec spec;
+  if (auto optimizer = node.find("optimizer")) spec.optimizer = read_optimizer(*optimizer);
+  spec.loss.name = choose(node.at("loss"), known_losses(), "loss");
+  spec.loss.labels = spec.loss.name.starts_with("sparse_") ? LabelEncoding::index
+                                                           : LabelEncoding::one_hot;
+  if (auto metrics = node.find("metrics")) {
+    metrics->expect_sequence();
+    for (size_t i = 0; i < metrics->size(); ++i) {
+      const std::string metric = choose((*metrics)[i], known_metrics(), "metric");
+      if (contains(spec.metrics, metric)) (*metrics)[i].fail("metric '" + metric + "' is listed twice");
+      spec.metrics.push_back(metric);
+    }
+  }
+  spec.batch_size = node.get_int("batch_size", 32, 1, 1 << 20);
+  spec.epochs = node.get_int("epochs", 1, 1, 1 << 20);
+  spec.shuffle = node.get_bool("shuffle", true);
+  node.finish();
+  return spec;
+}
+
+Experiment read_experiment(ConfigNode root, const fs::path& source, const fs::path& base) {
+  root.expect_map();
+  Experiment experiment;
+  experiment.source = source;
+  experiment.name = root.get_string("name", source.stem().string());
+  experiment.seed = static_cast<uint64_t>(root.get_int("seed", 42, 0));
+  experiment.data = read_data(root.at("data"), base);
+  experiment.model = read_model(root.at("model"));
+  experiment.trainer = read_trainer(root.at("trainer"));
+  root.finish();
+  // Shapes are checked by building the graph once, exactly as training will.
+  build_training_graph(experiment, experiment.trainer.batch_size);
+  experiment.resolved = resolved_config(experiment);
+  return experiment;
+}
+
+}  // namespace
+
+Experiment parse_experiment(const std::string& text, const std::string& label,
+                            const fs::path& base_directory) {
+  return read_experiment(ConfigNode::parse(text, label), label, base_directory);
+}
+
+Experiment load_experiment(const fs::path& file, const std::vector<std::string>& overrides) {
+  ConfigNode root = ConfigNode::load_file(file);
+  for (const std::string& assignment : overrides) apply_override(root.yaml(), assignment);
+  const fs::path base = file.has_parent_path() ? file.parent_path() : fs::path(".");
+  return read_experiment(root, file, base);
+}
+
+}  // namespace loom

@@ -1,0 +1,51 @@
+#pragma once
+// A seeded generator whose streams are identical on every platform and standard library
+// (std::uniform_real_distribution and std::shuffle are implementation-defined).
+
+#include <cmath>
+#include <cstdint>
+#include <random>
+#include <span>
+
+namespace loom {
+
+__extension__ using uint128 = unsigned __int128;  // __extension__: GCC and Clang have it
+
+class Random {
+ public:
+  explicit Random(uint64_t seed) : engine_(seed) {}
+
+  // Uniform in [0, 1) with 53 random bits.
+  double uniform() { return static_cast<double>(engine_() >> 11) * 0x1.0p-53; }
+  double uniform(double low, double high) { return low + (high - low) * uniform(); }
+
+  // Uniform integer in [0, bound), unbiased (Lemire's rejection method).
+  uint64_t below(uint64_t bound) {
+    const uint64_t threshold = -bound % bound;
+    while (true) {
+      const uint64_t draw = engine_();
+      const uint128 product = static_cast<uint128>(draw) * bound;
+      if (static_cast<uint64_t>(product) >= threshold) return static_cast<uint64_t>(product >> 64);
+    }
+  }
+
+  // Standard normal by Box-Muller (no cached second value, so the stream stays simple).
+  double normal();
+
+  template <typename T>
+  void shuffle(std::span<T> items) {
+    for (size_t i = items.size(); i > 1; --i) std::swap(items[i - 1], items[below(i)]);
+  }
+
+ private:
+  std::mt19937_64 engine_;
+};
+
+inline double Random::normal() {
+  double u1 = uniform();
+  while (u1 <= 0.0) u1 = uniform();
+  const double u2 = uniform();
+  return std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2);
+}
+
+}  // namespace loom

@@ -1,0 +1,79 @@
+#include "engine/data/dataset.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "engine/core/error.hpp"
+#include "engine/data/idx.hpp"
+
+namespace loom {
+
+Dataset::Dataset(std::vector<uint8_t> images, std::vector<uint8_t> labels, Shape sample_shape)
+    : images_(std::move(images)),
+      labels_(std::move(labels)),
+      sample_shape_(std::move(sample_shape)),
+      sample_size_(numel(sample_shape_)) {}
+
+Dataset load_dataset(const DatasetSpec& spec, const Shape& model_input, int64_t classes) {
+  IdxArray images = read_idx(spec.images);
+  IdxArray labels = read_idx(spec.labels);
+  const std::string images_name = spec.images.string();
+  const std::string labels_name = spec.labels.string();
+  if (images.dims.size() < 2) {
+    throw InputError(images_name + ": expected images with dimensions [count, ...], got rank " +
+                     std::to_string(images.dims.size()));
+  }
+  if (labels.dims.size() != 1) {
+    throw InputError(labels_name + ": expected labels with dimensions [count], got rank " +
+                     std::to_string(labels.dims.size()));
+  }
+  if (images.dims[0] != labels.dims[0]) {
+    throw InputError(spec.where + ": " + images_name + " has " + std::to_string(images.dims[0]) +
+                     " images but " + labels_name + " has " + std::to_string(labels.dims[0]) +
+                     " labels");
+  }
+  const Shape sample_shape(images.dims.begin() + 1, images.dims.end());
+  if (numel(sample_shape) != numel(model_input)) {
+    throw InputError(spec.where + ": the images are " + to_string(sample_shape) + " (" +
+                     std::to_string(numel(sample_shape)) + " values) but the model input is " +
+                     to_string(model_input) + " (" + std::to_string(numel(model_input)) + ")");
+  }
+  for (size_t i = 0; i < labels.data.size(); ++i) {
+    if (labels.data[i] >= classes) {
+      throw InputError(labels_name + ": label " + std::to_string(labels.data[i]) + " of sample " +
+                       std::to_string(i) + " is out of range for a model with " +
+                       std::to_string(classes) + " classes");
+    }
+  }
+  int64_t count = images.dims[0];
+  if (spec.limit > 0 && spec.limit < count) {
+    count = spec.limit;
+    images.data.resize(static_cast<size_t>(count * numel(sample_shape)));
+    labels.data.resize(static_cast<size_t>(count));
+  }
+  return Dataset(std::move(images.data), std::move(labels.data), sample_shape);
+}
+
+void gather_batch(const Dataset& dataset, std::span<const uint32_t> indices, float scale,
+                  const BatchTarget& target) {
+  const int64_t sample_size = dataset.sample_size();
+  const auto count = static_cast<int64_t>(indices.size());
+#pragma omp parallel for if (count * sample_size > (1 << 16))
+  for (int64_t b = 0; b < count; ++b) {
+    const uint8_t* pixels = dataset.image(indices[size_t(b)]).data();
+    float* row = target.images + b * sample_size;
+#pragma omp simd
+    for (int64_t i = 0; i < sample_size; ++i) row[i] = float(pixels[i]) * scale;
+  }
+  const std::span<const uint8_t> labels = dataset.labels();
+  if (target.encoding == LabelEncoding::index) {
+    auto* out = static_cast<int32_t*>(target.labels);
+    for (int64_t b = 0; b < count; ++b) out[b] = labels[indices[size_t(b)]];
+  } else {
+    auto* out = static_cast<float*>(target.labels);
+    std::fill(out, out + count * target.classes, 0.f);
+    for (int64_t b = 0; b < count; ++b) out[b * target.classes + labels[indices[size_t(b)]]] = 1.f;
+  }
+}
+
+}  // namespace loom

@@ -1,0 +1,30 @@
+#include "engine/exec/compile_context.hpp"
+
+namespace loom {
+
+dnnl::memory::dims to_dims(const Shape& shape) {
+  if (shape.empty()) return {1};
+  return dnnl::memory::dims(shape.begin(), shape.end());
+}
+
+dnnl::memory::desc plain_desc(DType dtype, const dnnl::memory::dims& dims) {
+  dnnl::memory::dims strides(dims.size(), 1);
+  for (size_t i = dims.size(); i-- > 1;) strides[i - 1] = strides[i] * dims[i];
+  const auto data_type =
+      dtype == DType::f32 ? dnnl::memory::data_type::f32 : dnnl::memory::data_type::s32;
+  return dnnl::memory::desc(dims, data_type, strides);
+}
+
+dnnl::memory::desc plain_desc(const TensorType& type) {
+  return plain_desc(type.dtype, to_dims(type.shape));
+}
+
+dnnl::memory CompileContext::memory(ValueId v) const {
+  return memory(v, plain_desc(type(v)));
+}
+
+dnnl::memory CompileContext::memory(ValueId v, const dnnl::memory::desc& desc) const {
+  return dnnl::memory(desc, engine_, address(v));
+}
+
+}  // namespace loom

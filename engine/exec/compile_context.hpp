@@ -1,0 +1,44 @@
+#pragma once
+// What a node sees while it is compiled into a kernel: the oneDNN engine and stream, and
+// the planned address and type of every value. Kernels bind these once; running them
+// later needs nothing else.
+
+#include <oneapi/dnnl/dnnl.hpp>
+#include <span>
+
+#include "engine/graph/graph.hpp"
+
+namespace loom {
+
+class CompileContext {
+ public:
+  CompileContext(const dnnl::engine& engine, dnnl::stream& stream, const Graph& graph,
+                 std::span<void* const> addresses)
+      : engine_(engine), stream_(stream), graph_(graph), addresses_(addresses) {}
+
+  const dnnl::engine& engine() const { return engine_; }
+  dnnl::stream& stream() const { return stream_; }
+  const Graph& graph() const { return graph_; }
+  const TensorType& type(ValueId v) const { return graph_.value(v).type; }
+  void* address(ValueId v) const { return addresses_[size_t(v)]; }
+  float* f32(ValueId v) const { return static_cast<float*>(address(v)); }
+  int32_t* i32(ValueId v) const { return static_cast<int32_t*>(address(v)); }
+
+  // A oneDNN memory over the value's planned buffer, row-major (a scalar is dims {1}).
+  dnnl::memory memory(ValueId v) const;
+  // The same buffer seen through another descriptor (a transposed or reshaped view).
+  dnnl::memory memory(ValueId v, const dnnl::memory::desc& desc) const;
+
+ private:
+  const dnnl::engine& engine_;
+  dnnl::stream& stream_;
+  const Graph& graph_;
+  std::span<void* const> addresses_;
+};
+
+// Row-major descriptor of a tensor type; `dims` overrides the shape (same element count).
+dnnl::memory::desc plain_desc(const TensorType& type);
+dnnl::memory::desc plain_desc(DType dtype, const dnnl::memory::dims& dims);
+dnnl::memory::dims to_dims(const Shape& shape);
+
+}  // namespace loom

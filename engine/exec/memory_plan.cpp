@@ -1,0 +1,73 @@
+#include "engine/exec/memory_plan.hpp"
+
+#include <algorithm>
+
+namespace loom {
+
+namespace {
+
+constexpr int64_t kAlignment = 64;
+
+int64_t aligned(int64_t bytes) { return (bytes + kAlignment - 1) / kAlignment * kAlignment; }
+
+struct Block {
+  int64_t offset;
+  int64_t bytes;
+  ValueId owner;
+};
+
+// The lowest offset where `bytes` fit between the live blocks (kept sorted by offset).
+int64_t first_fit(const std::vector<Block>& live, int64_t bytes) {
+  int64_t candidate = 0;
+  for (const Block& block : live) {
+    if (candidate + bytes <= block.offset) return candidate;
+    candidate = std::max(candidate, block.offset + block.bytes);
+  }
+  return candidate;
+}
+
+}  // namespace
+
+MemoryPlan plan_memory(const Graph& graph, const std::vector<ValueId>& pinned) {
+  const auto value_count = graph.values().size();
+  const auto node_count = static_cast<NodeId>(graph.nodes().size());
+  MemoryPlan plan;
+  plan.arena_offset.assign(value_count, MemoryPlan::kUnplaced);
+
+  // The last node that reads each value; pinned values live past the last node.
+  std::vector<NodeId> last_use(value_count, kNoProducer);
+  for (NodeId id = 0; id < node_count; ++id) {
+    for (ValueId input : graph.node(id).inputs) last_use[size_t(input)] = id;
+  }
+  for (ValueId v : pinned) last_use[size_t(v)] = node_count;
+
+  std::vector<Block> live;
+  auto release = [&](ValueId v) {
+    std::erase_if(live, [v](const Block& block) { return block.owner == v; });
+  };
+  for (NodeId id = 0; id < node_count; ++id) {
+    const Node& node = graph.node(id);
+    for (ValueId output : node.outputs) {
+      const int64_t bytes = aligned(graph.value(output).type.bytes());
+      plan.unplanned_bytes += bytes;
+      const int64_t offset = first_fit(live, bytes);
+      plan.arena_offset[size_t(output)] = offset;
+      plan.arena_bytes = std::max(plan.arena_bytes, offset + bytes);
+      live.insert(std::upper_bound(live.begin(), live.end(), offset,
+                                   [](int64_t o, const Block& b) { return o < b.offset; }),
+                  Block{offset, bytes, output});
+    }
+    // Free what this node read for the last time, and outputs nobody reads.
+    for (ValueId input : node.inputs) {
+      if (last_use[size_t(input)] == id && graph.value(input).role == ValueRole::intermediate) {
+        release(input);
+      }
+    }
+    for (ValueId output : node.outputs) {
+      if (last_use[size_t(output)] == kNoProducer) release(output);
+    }
+  }
+  return plan;
+}
+
+}  // namespace loom

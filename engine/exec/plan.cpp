@@ -1,0 +1,57 @@
+#include "engine/exec/plan.hpp"
+
+#include <algorithm>
+
+#include "engine/exec/compile_context.hpp"
+
+namespace loom {
+
+namespace {
+
+std::vector<ValueId> values_read_after_run(const Graph& graph) {
+  std::vector<ValueId> pinned;
+  if (graph.loss()) pinned.push_back(*graph.loss());
+  if (graph.prediction()) pinned.push_back(*graph.prediction());
+  for (const ParameterGradient& g : graph.parameter_gradients()) pinned.push_back(g.gradient);
+  return pinned;
+}
+
+}  // namespace
+
+Plan::Plan(Graph graph, ParameterStore& parameters, Runtime& runtime)
+    : graph_(std::move(graph)),
+      memory_plan_(plan_memory(graph_, values_read_after_run(graph_))),
+      arena_(static_cast<size_t>(memory_plan_.arena_bytes)) {
+  addresses_.assign(graph_.values().size(), nullptr);
+  for (size_t id = 0; id < graph_.values().size(); ++id) {
+    const Value& value = graph_.values()[id];
+    switch (value.role) {
+      case ValueRole::parameter:
+        addresses_[id] = parameters.at(value.name).data();
+        break;
+      case ValueRole::input:
+      case ValueRole::label:
+      case ValueRole::constant: {
+        AlignedBuffer& buffer = owned_.emplace_back(static_cast<size_t>(value.type.bytes()));
+        if (value.role == ValueRole::constant) {
+          std::ranges::fill(buffer.floats(), value.fill);
+        }
+        addresses_[id] = buffer.data();
+        break;
+      }
+      case ValueRole::intermediate:
+        addresses_[id] = arena_.data() + memory_plan_.arena_offset[id];
+        break;
+    }
+  }
+  CompileContext context(runtime.engine, runtime.stream, graph_, addresses_);
+  for (const Node& node : graph_.nodes()) kernels_.push_back(node.op->compile(node, context));
+}
+
+int64_t Plan::owned_bytes() const {
+  int64_t total = static_cast<int64_t>(arena_.bytes());
+  for (const AlignedBuffer& buffer : owned_) total += static_cast<int64_t>(buffer.bytes());
+  return total;
+}
+
+}  // namespace loom

@@ -1,0 +1,46 @@
+#pragma once
+// A compiled graph: every node turned once into a kernel bound to planned memory.
+// run() is the training (or evaluation) step's whole cost: a loop over kernels.
+
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "engine/exec/aligned_buffer.hpp"
+#include "engine/exec/memory_plan.hpp"
+#include "engine/exec/parameter_store.hpp"
+#include "engine/exec/runtime.hpp"
+#include "engine/graph/graph.hpp"
+#include "engine/graph/op.hpp"
+
+namespace loom {
+
+class Plan {
+ public:
+  // Parameters bind to `parameters` (which must already hold them); inputs, labels and
+  // constants get buffers of their own; intermediates share the planned arena.
+  Plan(Graph graph, ParameterStore& parameters, Runtime& runtime);
+
+  void run() {
+    for (const auto& kernel : kernels_) kernel->run();
+  }
+  // Runs node i alone (benchmarks time nodes one by one).
+  void run_node(size_t i) { kernels_[i]->run(); }
+
+  const Graph& graph() const { return graph_; }
+  void* address(ValueId v) const { return addresses_[size_t(v)]; }
+  float* f32(ValueId v) const { return static_cast<float*>(address(v)); }
+  int32_t* i32(ValueId v) const { return static_cast<int32_t*>(address(v)); }
+  const MemoryPlan& memory_plan() const { return memory_plan_; }
+  int64_t owned_bytes() const;
+
+ private:
+  Graph graph_;
+  MemoryPlan memory_plan_;
+  AlignedBuffer arena_;
+  std::vector<AlignedBuffer> owned_;  // inputs, labels, constants
+  std::vector<void*> addresses_;
+  std::vector<std::unique_ptr<Kernel>> kernels_;
+};
+
+}  // namespace loom

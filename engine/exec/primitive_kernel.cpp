@@ -1,0 +1,40 @@
+#include "engine/exec/primitive_kernel.hpp"
+
+#include "engine/core/error.hpp"
+#include "engine/exec/compile_context.hpp"
+
+namespace loom {
+
+dnnl::primitive_attr kernel_attributes() {
+  dnnl::primitive_attr attributes;
+  attributes.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  return attributes;
+}
+
+PrimitiveKernel::PrimitiveKernel(const dnnl::primitive_desc_base& descriptor,
+                                 dnnl::primitive primitive,
+                                 std::vector<std::pair<int, dnnl::memory>> arguments,
+                                 const CompileContext& context)
+    : primitive_(std::move(primitive)), stream_(context.stream()) {
+  const dnnl::memory::desc scratchpad_desc = descriptor.scratchpad_desc();
+  if (scratchpad_desc.get_size() > 0) {
+    scratchpad_ = AlignedBuffer(scratchpad_desc.get_size());
+    arguments.emplace_back(DNNL_ARG_SCRATCHPAD,
+                           dnnl::memory(scratchpad_desc, context.engine(), scratchpad_.data()));
+  }
+  for (auto& [argument, memory] : arguments) {
+    c_arguments_.push_back(dnnl_exec_arg_t{argument, memory.get()});
+    memories_.push_back(std::move(memory));
+  }
+}
+
+void PrimitiveKernel::run() {
+  const dnnl_status_t status =
+      dnnl_primitive_execute(primitive_.get(), stream_.get(),
+                             static_cast<int>(c_arguments_.size()), c_arguments_.data());
+  if (status != dnnl_success) {
+    throw RuntimeError("oneDNN primitive failed with status " + std::to_string(int(status)));
+  }
+}
+
+}  // namespace loom

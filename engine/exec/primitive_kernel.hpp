@@ -1,0 +1,36 @@
+#pragma once
+// A kernel that runs one oneDNN primitive. The argument list is built once in the C form
+// oneDNN consumes, because the C++ execute(stream, unordered_map) overload converts its map
+// into a fresh std::vector on every call; and every primitive is created with a user-owned
+// scratchpad, so oneDNN does not allocate one per execution either.
+
+#include <oneapi/dnnl/dnnl.hpp>
+#include <utility>
+#include <vector>
+
+#include "engine/exec/aligned_buffer.hpp"
+#include "engine/graph/op.hpp"
+
+namespace loom {
+
+class CompileContext;
+
+// Attributes with a user scratchpad: pass them to every primitive descriptor.
+dnnl::primitive_attr kernel_attributes();
+
+class PrimitiveKernel final : public Kernel {
+ public:
+  PrimitiveKernel(const dnnl::primitive_desc_base& descriptor, dnnl::primitive primitive,
+                  std::vector<std::pair<int, dnnl::memory>> arguments,
+                  const CompileContext& context);
+  void run() override;
+
+ private:
+  dnnl::primitive primitive_;
+  dnnl::stream stream_;
+  AlignedBuffer scratchpad_;
+  std::vector<dnnl::memory> memories_;  // keeps the handles in c_arguments_ alive
+  std::vector<dnnl_exec_arg_t> c_arguments_;
+};
+
+}  // namespace loom

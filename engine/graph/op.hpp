@@ -1,0 +1,97 @@
+#pragma once
+// What an op is: a shape rule, a kernel factory and a gradient rule, registered by name.
+// One file under ops/ holds all three for one op (and for its backward helper ops).
+
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/core/error.hpp"
+#include "engine/graph/graph.hpp"
+
+namespace loom {
+
+class CompileContext;
+
+// A compiled node: everything is bound when the plan is built, so running it is one call
+// with no lookups and no allocation in engine code.
+class Kernel {
+ public:
+  virtual ~Kernel() = default;
+  virtual void run() = 0;
+};
+
+struct OpSignature {
+  std::vector<std::string> inputs;  // names for messages and docs, e.g. {"x", "w"}
+  bool variadic = false;            // the last input may repeat (add)
+  std::vector<AttributeSpec> attributes;
+};
+
+class GradientBuilder;
+
+struct GradientRequest {
+  const Node& node;
+  std::span<const std::optional<ValueId>> output_gradients;  // d(loss)/d(output i), if any
+  const std::vector<bool>& wanted;                           // which input gradients to emit
+
+  ValueId output_gradient(size_t i = 0) const;  // throws when output i has none
+};
+
+class Op {
+ public:
+  virtual ~Op() = default;
+  virtual std::string_view name() const = 0;
+  virtual OpSignature signature() const = 0;
+  virtual std::vector<TensorType> infer(const Node& node,
+                                        std::span<const TensorType> inputs) const = 0;
+  virtual std::unique_ptr<Kernel> compile(const Node& node, CompileContext& context) const = 0;
+
+  // Emits the nodes that compute d(loss)/d(input i) and returns their values (nullopt for an
+  // input with no gradient). The default says the op has no gradient rule.
+  virtual std::vector<std::optional<ValueId>> gradient(GradientBuilder& builder,
+                                                       const GradientRequest& request) const;
+};
+
+// Emits backward nodes into the graph with readable, unique names ("d/z1/matmul").
+class GradientBuilder {
+ public:
+  explicit GradientBuilder(Graph& graph) : graph_(graph) {}
+  ValueId emit(const Node& forward, std::string_view op_name, std::vector<ValueId> inputs,
+               Attributes attributes = {});
+  std::vector<ValueId> emit_multi(const Node& forward, std::string_view op_name,
+                                  std::vector<ValueId> inputs, Attributes attributes = {});
+  const Graph& graph() const { return graph_; }
+
+ private:
+  Graph& graph_;
+};
+
+// "node 'z1' (matmul): <what>" as an InputError: shapes come from the user's config.
+[[noreturn]] void fail_node(const Node& node, const std::string& what);
+void expect_rank(const Node& node, std::span<const TensorType> inputs, size_t index,
+                 int64_t rank);
+void expect_dtype(const Node& node, std::span<const TensorType> inputs, size_t index,
+                  DType dtype);
+std::string describe_input(const Node& node, std::span<const TensorType> inputs, size_t index);
+
+class OpRegistry {
+ public:
+  // The registry every graph uses; the built-in ops are registered on first use by an
+  // explicit call (no static initializers, which a static library would drop).
+  static OpRegistry& global();
+
+  void add(std::unique_ptr<Op> op);  // a duplicate name is an error
+  const Op* find(std::string_view name) const;
+  const Op& get(std::string_view name) const;  // unknown: an error listing the known names
+  std::vector<std::string> names() const;
+
+ private:
+  std::vector<std::unique_ptr<Op>> ops_;
+};
+
+void register_builtin_ops(OpRegistry& registry);  // ops/builtin_ops.cpp
+
+}  // namespace loom

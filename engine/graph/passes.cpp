@@ -1,0 +1,91 @@
+#include "engine/graph/passes.hpp"
+
+#include <algorithm>
+
+#include "engine/graph/op.hpp"
+
+namespace loom {
+
+namespace {
+
+bool is_crossentropy_from_probabilities(const Node& node) {
+  const std::string_view op = node.op->name();
+  return op == "categorical_crossentropy" || op == "sparse_categorical_crossentropy";
+}
+
+bool is_last_axis_softmax(const Graph& graph, const Node& node) {
+  if (node.op->name() != "softmax") return false;
+  const int64_t rank = graph.value(node.outputs[0]).type.rank();
+  const int64_t axis = node.attributes.get_int("axis", -1);
+  return rank == 2 && (axis == -1 || axis == rank - 1);
+}
+
+}  // namespace
+
+int fuse_softmax_crossentropy(Graph& graph) {
+  const Op& fused_op = OpRegistry::global().get("softmax_crossentropy");
+  int fused = 0;
+  bool changed = true;
+  while (changed) {
+    changed = false;
+    const auto consumers = graph.consumers();
+    const auto nodes = graph.nodes();
+    for (size_t loss_index = 0; loss_index < nodes.size() && !changed; ++loss_index) {
+      const Node& loss_node = nodes[loss_index];
+      if (!is_crossentropy_from_probabilities(loss_node)) continue;
+      const NodeId softmax_index = graph.value(loss_node.inputs[0]).producer;
+      if (softmax_index == kNoProducer) continue;
+      const Node& softmax_node = nodes[size_t(softmax_index)];
+      if (!is_last_axis_softmax(graph, softmax_node)) continue;
+
+      // The fused node sits where the loss node was, so every other reader of the
+      // probabilities must come after it.
+      const auto& readers = consumers[size_t(softmax_node.outputs[0])];
+      const bool readers_after = std::ranges::all_of(
+          readers, [&](NodeId reader) { return reader >= static_cast<NodeId>(loss_index); });
+      if (!readers_after) continue;
+
+      Node fused_node{.name = loss_node.name,
+                      .op = &fused_op,
+                      .attributes = {},
+                      .inputs = {softmax_node.inputs[0], loss_node.inputs[1]},
+                      .outputs = {softmax_node.outputs[0], loss_node.outputs[0]},
+                      .backward = false};
+      std::vector<Node> rewritten;
+      for (size_t i = 0; i < nodes.size(); ++i) {
+        if (i == size_t(softmax_index)) continue;
+        rewritten.push_back(i == loss_index ? fused_node : nodes[i]);
+      }
+      graph.replace_nodes(std::move(rewritten));
+      ++fused;
+      changed = true;
+    }
+  }
+  return fused;
+}
+
+int prune_dead_nodes(Graph& graph) {
+  std::vector<bool> needed(graph.values().size(), false);
+  if (graph.loss()) needed[size_t(*graph.loss())] = true;
+  if (graph.prediction()) needed[size_t(*graph.prediction())] = true;
+  for (const ParameterGradient& g : graph.parameter_gradients()) needed[size_t(g.gradient)] = true;
+
+  const auto nodes = graph.nodes();
+  std::vector<bool> keep(nodes.size(), false);
+  for (size_t i = nodes.size(); i-- > 0;) {
+    keep[i] = std::ranges::any_of(nodes[i].outputs, [&](ValueId v) { return needed[size_t(v)]; });
+    if (keep[i]) {
+      for (ValueId input : nodes[i].inputs) needed[size_t(input)] = true;
+    }
+  }
+  const auto dropped = static_cast<int>(std::ranges::count(keep, false));
+  if (dropped == 0) return 0;
+  std::vector<Node> kept;
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    if (keep[i]) kept.push_back(nodes[i]);
+  }
+  graph.replace_nodes(std::move(kept));
+  return dropped;
+}
+
+}  // namespace loom

@@ -1,0 +1,18 @@
+#pragma once
+// Graph-to-graph rewrites run between building the forward graph and planning it.
+
+#include "engine/graph/graph.hpp"
+
+namespace loom {
+
+// softmax -> (sparse_)categorical_crossentropy becomes one softmax_crossentropy node that
+// still produces the probabilities (same value) and the loss (same value). Run it before
+// autodiff, so the backward pass gets the stable (p - y)/batch gradient. Returns how many
+// pairs were fused.
+int fuse_softmax_crossentropy(Graph& graph);
+
+// Drops nodes whose outputs nobody reads and that produce none of the values the caller
+// reads after a step (loss, prediction, parameter gradients). Returns how many were dropped.
+int prune_dead_nodes(Graph& graph);
+
+}  // namespace loom

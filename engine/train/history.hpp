@@ -1,0 +1,17 @@
+#pragma once
+// history.csv: one row per epoch, rewritten whole after each epoch through a temporary file
+// and a rename, so a reader never sees half a file.
+
+#include <filesystem>
+#include <span>
+
+#include "engine/train/progress.hpp"
+
+namespace loom {
+
+void write_history_csv(const std::filesystem::path& file, std::span<const EpochRecord> history);
+
+// Writes `text` to `file` atomically: a temporary file beside it, fsync, rename.
+void write_file_atomically(const std::filesystem::path& file, const std::string& text);
+
+}  // namespace loom

@@ -1,0 +1,80 @@
+#pragma once
+// The training loop: plans compiled once per batch size, a seeded shuffle each epoch, one
+// optimizer step per batch, accuracy and loss tracked as Keras does (means weighted by
+// batch size), and an evaluation of the test set after every epoch that counts every image.
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "engine/config/experiment.hpp"
+#include "engine/core/random.hpp"
+#include "engine/data/dataset.hpp"
+#include "engine/exec/parameter_store.hpp"
+#include "engine/exec/plan.hpp"
+#include "engine/exec/runtime.hpp"
+#include "engine/optim/optimizer.hpp"
+#include "engine/train/progress.hpp"
+
+namespace loom {
+
+struct Evaluation {
+  double loss = 0;
+  double accuracy = 0;
+  int64_t samples = 0;
+};
+
+// A compiled plan with the addresses the loop touches, looked up once.
+struct BoundPlan {
+  std::unique_ptr<Plan> plan;
+  int64_t batch = 0;
+  float* images = nullptr;
+  void* labels = nullptr;
+  const float* loss = nullptr;
+  const float* prediction = nullptr;
+  std::vector<const float*> gradients;  // in the optimizer's parameter order
+};
+
+class Trainer {
+ public:
+  // Loads the datasets and compiles the plans; bad data files throw InputError here.
+  explicit Trainer(Experiment experiment);
+
+  // Runs trainer.epochs epochs; `after_epoch` sees each record (history files, logging).
+  std::vector<EpochRecord> fit(ProgressReporter& progress,
+                               const std::function<void(const EpochRecord&)>& after_epoch = {});
+
+  // One optimizer step on the given samples of the training set (benchmarks and tests).
+  void train_step(std::span<const uint32_t> indices);
+  Evaluation evaluate(const Dataset& dataset);
+
+  const Experiment& experiment() const { return experiment_; }
+  const Dataset& train_data() const { return *train_; }
+  const std::optional<Dataset>& test_data() const { return test_; }
+  ParameterStore& parameters() { return parameters_; }
+  Optimizer& optimizer() { return *optimizer_; }
+  const BoundPlan& training_plan() const { return train_full_; }
+
+ private:
+  BoundPlan bind(Graph graph, int64_t batch);
+  BoundPlan bind_training_plan(int64_t batch);
+  BoundPlan bind_evaluation_plan(int64_t batch);
+  void load_batch(const BoundPlan& plan, const Dataset& data, std::span<const uint32_t> indices);
+  int64_t count_correct(const BoundPlan& plan, const Dataset& data,
+                        std::span<const uint32_t> indices) const;
+
+  Experiment experiment_;
+  int64_t classes_;
+  std::optional<Dataset> train_;
+  std::optional<Dataset> test_;
+  Runtime runtime_;
+  ParameterStore parameters_;
+  std::unique_ptr<Optimizer> optimizer_;
+  std::vector<std::string> parameter_order_;
+  BoundPlan train_full_, train_tail_, eval_full_, eval_tail_;
+  Random shuffle_random_;
+  std::vector<uint32_t> order_;
+};
+
+}  // namespace loom

@@ -1,0 +1,75 @@
+// reduce_sum: sums x over the listed axes and drops them (Keras's keepdims=False).
+// oneDNN's reduction writes a tensor of the same rank with the reduced axes set to 1; that
+// is the same memory as the squeezed result, so the output buffer is viewed that way.
+
+#include <algorithm>
+
+#include "engine/exec/compile_context.hpp"
+#include "engine/exec/primitive_kernel.hpp"
+#include "engine/graph/op.hpp"
+
+namespace loom {
+
+namespace {
+
+std::vector<bool> reduced_axes(const Node& node, int64_t rank) {
+  std::vector<bool> reduced(static_cast<size_t>(rank), false);
+  for (int64_t axis : node.attributes.get_ints("axes", {})) {
+    const int64_t normalized = axis < 0 ? axis + rank : axis;
+    if (normalized < 0 || normalized >= rank) {
+      fail_node(node, "axis " + std::to_string(axis) + " is out of range for rank " +
+                          std::to_string(rank));
+    }
+    if (reduced[size_t(normalized)]) fail_node(node, "axis " + std::to_string(axis) + " is listed twice");
+    reduced[size_t(normalized)] = true;
+  }
+  return reduced;
+}
+
+class ReduceSum final : public Op {
+ public:
+  std::string_view name() const override { return "reduce_sum"; }
+
+  OpSignature signature() const override {
+    return {.inputs = {"x"},
+            .attributes = {{"axes", AttributeKind::integers, "the axes to sum over"}}};
+  }
+
+  std::vector<TensorType> infer(const Node& node,
+                                std::span<const TensorType> inputs) const override {
+    expect_dtype(node, inputs, 0, DType::f32);
+    if (!node.attributes.has("axes")) fail_node(node, "the attribute 'axes' is required");
+    const std::vector<bool> reduced = reduced_axes(node, inputs[0].rank());
+    Shape shape;
+    for (size_t i = 0; i < reduced.size(); ++i) {
+      if (!reduced[i]) shape.push_back(inputs[0].shape[i]);
+    }
+    return {TensorType{DType::f32, shape}};
+  }
+
+  std::unique_ptr<Kernel> compile(const Node& node, CompileContext& context) const override {
+    const ValueId x = node.inputs[0], y = node.outputs[0];
+    const dnnl::memory::dims x_dims = to_dims(context.type(x).shape);
+    dnnl::memory::dims y_dims = x_dims;
+    const std::vector<bool> reduced = reduced_axes(node, context.type(x).rank());
+    for (size_t i = 0; i < reduced.size(); ++i) {
+      if (reduced[i]) y_dims[i] = 1;
+    }
+    const auto x_desc = plain_desc(DType::f32, x_dims);
+    const auto y_desc = plain_desc(DType::f32, y_dims);
+    const dnnl::reduction::primitive_desc descriptor(
+        dnnl::reduction::desc(dnnl::algorithm::reduction_sum, x_desc, y_desc, 0.f, 0.f),
+        kernel_attributes(), context.engine());
+    return std::make_unique<PrimitiveKernel>(
+        descriptor, dnnl::reduction(descriptor),
+        std::vector<std::pair<int, dnnl::memory>>{{DNNL_ARG_SRC, context.memory(x, x_desc)},
+                                                  {DNNL_ARG_DST, context.memory(y, y_desc)}},
+        context);
+  }
+};
+
+}  // namespace
+
+void register_reduce_sum(OpRegistry& registry) { registry.add(std::make_unique<ReduceSum>()); }
+
+}  // namespace loom

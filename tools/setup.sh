@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs every Debian package the project needs to build, test and train.
+# Idempotent: when everything is already installed it prints nothing and exits 0.
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build pkg-config
+  libdnnl-dev          # oneDNN 2.6: the kernels
+  libyaml-cpp-dev      # config files
+  libspdlog-dev        # logging
+  libcli11-dev         # command-line parsing
+  nlohmann-json3-dev   # JSON output (bench reports, history.json)
+  zlib1g-dev           # reading .gz idx files
+  libgtest-dev libgmock-dev libbenchmark-dev
+  dataset-fashion-mnist  # the real data the default job and the end-to-end test train on
+)
+
+missing=()
+for package in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed"; then
+    missing+=("$package")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+sudo_cmd=()
+[ "$(id -u)" -ne 0 ] && sudo_cmd=(sudo)
+echo "setup: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -qq
+"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

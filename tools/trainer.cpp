@@ -1,0 +1,170 @@
+// trainer: the command-line tool. It turns the library's errors into one line and an exit
+// code: 0 success, 2 bad input (config, data, flags), 1 a failure while running.
+
+#include <omp.h>
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+#include <yaml-cpp/yaml.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+
+#include "engine/config/build_graph.hpp"
+#include "engine/config/experiment.hpp"
+#include "engine/core/error.hpp"
+#include "engine/train/history.hpp"
+#include "engine/train/trainer.hpp"
+
+namespace fs = std::filesystem;
+using namespace loom;
+
+namespace {
+
+constexpr int kBadInput = 2;
+constexpr int kRuntimeFailure = 1;
+
+struct CommonOptions {
+  std::string config;
+  std::vector<std::string> overrides;
+  std::optional<uint64_t> seed;
+  int threads = 0;
+};
+
+void add_common_options(CLI::App& command, CommonOptions& options) {
+  command.add_option("config", options.config, "the experiment file (YAML)")->required();
+  command.add_option("--set", options.overrides,
+                     "override a config value, e.g. --set trainer.epochs=3 (repeatable)");
+  command.add_option("--seed", options.seed, "the random seed (overrides the config's seed)");
+  command.add_option("--threads", options.threads,
+                     "worker threads (default: $LOOM_THREADS, else every core)")
+      ->check(CLI::NonNegativeNumber);
+}
+
+Experiment load(const CommonOptions& options) {
+  std::vector<std::string> overrides = options.overrides;
+  if (options.seed) overrides.push_back("seed=" + std::to_string(*options.seed));
+  return load_experiment(options.config, overrides);
+}
+
+void apply_threads(int threads) {
+  if (threads == 0) {
+    if (const char* env = std::getenv("LOOM_THREADS")) threads = std::atoi(env);
+  }
+  if (threads > 0) omp_set_num_threads(threads);
+}
+
+fs::path default_run_directory(const std::string& name) {
+  const std::time_t now = std::time(nullptr);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", std::localtime(&now));
+  return fs::path("runs") / (name + "-" + stamp);
+}
+
+void write_resolved_config(const fs::path& file, const Experiment& experiment) {
+  YAML::Emitter emitter;
+  emitter << experiment.resolved;
+  write_file_atomically(file, std::string(emitter.c_str()) + "\n");
+}
+
+int train(const CommonOptions& options, const std::string& out) {
+  apply_threads(options.threads);
+  Experiment experiment = load(options);
+  const fs::path run_directory = out.empty() ? default_run_directory(experiment.name) : fs::path(out);
+
+  const auto started = std::chrono::steady_clock::now();
+  Trainer trainer(std::move(experiment));  // reads the data and compiles every plan
+  const Experiment& e = trainer.experiment();
+
+  // Nothing is written until the config and the data have been accepted.
+  fs::create_directories(run_directory);
+  auto logger = spdlog::default_logger();
+  logger->sinks().push_back(
+      std::make_shared<spdlog::sinks::basic_file_sink_mt>((run_directory / "train.log").string(), true));
+  write_resolved_config(run_directory / "config.yaml", e);
+
+  const Plan& plan = *trainer.training_plan().plan;
+  spdlog::info("experiment '{}' from {} (seed {}, {} threads)", e.name, e.source.string(), e.seed,
+               omp_get_max_threads());
+  spdlog::info("data: {} training samples{}", trainer.train_data().size(),
+               trainer.test_data() ? fmt::format(", {} test samples", trainer.test_data()->size()) : "");
+  spdlog::info("model: {} parameters; training graph: {} nodes ({} backward); arena {:.2f} MB "
+               "(unplanned {:.2f} MB); optimizer {}",
+               trainer.parameters().total_elements(), plan.graph().nodes().size(),
+               std::ranges::count_if(plan.graph().nodes(), [](const Node& n) { return n.backward; }),
+               plan.memory_plan().arena_bytes / 1e6, plan.memory_plan().unplanned_bytes / 1e6,
+               trainer.optimizer().name());
+  spdlog::info("run directory: {}", run_directory.string());
+  spdlog::info("setup took {:.2f} s", std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+
+  std::vector<EpochRecord> history;
+  const auto progress = make_progress_reporter(stdout);
+  trainer.fit(*progress, [&](const EpochRecord& record) {
+    history.push_back(record);
+    write_history_csv(run_directory / "history.csv", history);
+    spdlog::debug("epoch {} done", record.epoch);
+  });
+  const EpochRecord& last = history.back();
+  if (last.has_test) {
+    spdlog::info("done: test_loss {:.4f}, test_accuracy {:.4f}; history in {}", last.test_loss,
+                 last.test_accuracy, (run_directory / "history.csv").string());
+  } else {
+    spdlog::info("done: loss {:.4f}, accuracy {:.4f}; history in {}", last.loss, last.accuracy,
+                 (run_directory / "history.csv").string());
+  }
+  return 0;
+}
+
+int graph(const CommonOptions& options, bool backward) {
+  const Experiment experiment = load(options);
+  const int64_t batch = experiment.trainer.batch_size;
+  const Graph g = backward ? build_training_graph(experiment, batch)
+                           : build_evaluation_graph(experiment, batch);
+  std::fputs(g.describe().c_str(), stdout);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"trainer: train neural networks described in YAML experiment files, on oneDNN"};
+  app.set_version_flag("--version", std::string(LOOM_VERSION));
+  app.require_subcommand(1);
+
+  CommonOptions train_options;
+  std::string out;
+  CLI::App* train_command = app.add_subcommand("train", "train the model of an experiment file");
+  add_common_options(*train_command, train_options);
+  train_command->add_option("--out", out, "the run directory (default: runs/<name>-<time>)");
+
+  CommonOptions graph_options;
+  bool backward = false;
+  CLI::App* graph_command =
+      app.add_subcommand("graph", "print the graph of an experiment with its shapes");
+  add_common_options(*graph_command, graph_options);
+  graph_command->add_flag("--backward", backward, "include the generated backward pass");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    const int code = app.exit(error);
+    return code == 0 ? 0 : kBadInput;
+  }
+
+  spdlog::set_pattern("[%H:%M:%S] %^%l%$ %v");
+  try {
+    if (*train_command) return train(train_options, out);
+    if (*graph_command) return graph(graph_options, backward);
+  } catch (const InputError& error) {
+    std::fprintf(stderr, "error: %s\n", error.what());
+    return kBadInput;
+  } catch (const std::exception& error) {
+    std::fprintf(stderr, "failure: %s\n", error.what());
+    return kRuntimeFailure;
+  }
+  return 0;
+}
