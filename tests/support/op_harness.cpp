@@ -1,0 +1,225 @@
+#include "tests/support/op_harness.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <mutex>
+
+#include "engine/core/random.hpp"
+#include "engine/exec/compile_context.hpp"
+#include "engine/exec/loop_kernel.hpp"
+#include "engine/exec/plan.hpp"
+#include "engine/graph/autodiff.hpp"
+#include "engine/graph/op.hpp"
+
+namespace loom::testing {
+
+namespace {
+
+// test_probe_loss(y, r) = Σ y·r, accumulated in double.
+class ProbeLoss final : public Op {
+ public:
+  std::string_view name() const override { return "test_probe_loss"; }
+  OpSignature signature() const override { return {.inputs = {"y", "r"}}; }
+  std::vector<TensorType> infer(const Node&, std::span<const TensorType>) const override {
+    return {TensorType{DType::f32, {}}};
+  }
+  std::unique_ptr<Kernel> compile(const Node& node, CompileContext& context) const override {
+    const float* y = context.f32(node.inputs[0]);
+    const float* r = context.f32(node.inputs[1]);
+    float* loss = context.f32(node.outputs[0]);
+    const int64_t count = context.type(node.inputs[0]).numel();
+    return make_loop_kernel([=] {
+      double total = 0;
+      for (int64_t i = 0; i < count; ++i) total += double(y[i]) * double(r[i]);
+      *loss = static_cast<float>(total);
+    });
+  }
+  std::vector<std::optional<ValueId>> gradient(GradientBuilder& builder,
+                                               const GradientRequest& request) const override {
+    return {builder.emit(request.node, "test_probe_loss_backward",
+                         {request.node.inputs[1], request.output_gradient()}),
+            std::nullopt};
+  }
+};
+
+// test_probe_loss_backward(r, dloss) = r · dloss.
+class ProbeLossBackward final : public Op {
+ public:
+  std::string_view name() const override { return "test_probe_loss_backward"; }
+  OpSignature signature() const override { return {.inputs = {"r", "dloss"}}; }
+  std::vector<TensorType> infer(const Node&, std::span<const TensorType> inputs) const override {
+    return {inputs[0]};
+  }
+  std::unique_ptr<Kernel> compile(const Node& node, CompileContext& context) const override {
+    const float* r = context.f32(node.inputs[0]);
+    const float* dloss = context.f32(node.inputs[1]);
+    float* dy = context.f32(node.outputs[0]);
+    const int64_t count = context.type(node.inputs[0]).numel();
+    return make_loop_kernel([=] {
+      for (int64_t i = 0; i < count; ++i) dy[i] = r[i] * *dloss;
+    });
+  }
+};
+
+void register_test_ops() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    OpRegistry::global().add(std::make_unique<ProbeLoss>());
+    OpRegistry::global().add(std::make_unique<ProbeLossBackward>());
+  });
+}
+
+std::string input_name(size_t i) { return "in" + std::to_string(i); }
+
+// The graph: differentiable inputs are trainable parameters; the others are plain inputs.
+struct BuiltGraph {
+  Graph graph;
+  std::vector<ValueId> inputs;
+  std::vector<ValueId> outputs;
+};
+
+BuiltGraph build(const OpUnderTest& test, bool with_loss) {
+  register_test_ops();
+  BuiltGraph built;
+  for (size_t i = 0; i < test.inputs.size(); ++i) {
+    const OpInput& input = test.inputs[i];
+    built.inputs.push_back(input.differentiable && input.type.dtype == DType::f32
+                               ? built.graph.add_parameter(input_name(i), input.type, {})
+                               : built.graph.add_input(input_name(i), input.type));
+  }
+  built.outputs = built.graph.add_node("under_test", test.op, built.inputs, test.attributes);
+  if (!with_loss) return built;
+
+  std::vector<ValueId> losses;
+  for (size_t k = 0; k < built.outputs.size(); ++k) {
+    const TensorType& type = built.graph.value(built.outputs[k]).type;
+    if (type.dtype != DType::f32) continue;
+    const ValueId weights = built.graph.add_parameter("probe_weights" + std::to_string(k), type,
+                                                      {}, /*trainable=*/false);
+    losses.push_back(built.graph.add_node1("probe" + std::to_string(k), "test_probe_loss",
+                                           {built.outputs[k], weights}));
+  }
+  const ValueId loss =
+      losses.size() == 1 ? losses[0] : built.graph.add_node1("probe_sum", "add", losses);
+  built.graph.set_loss(loss);
+  differentiate(built.graph);
+  return built;
+}
+
+void write_values(const OpInput& input, void* address) {
+  if (input.type.dtype == DType::i32) {
+    auto* out = static_cast<int32_t*>(address);
+    for (size_t i = 0; i < input.values.size(); ++i) out[i] = static_cast<int32_t>(input.values[i]);
+  } else {
+    std::copy(input.values.begin(), input.values.end(), static_cast<float*>(address));
+  }
+}
+
+// Sets up parameters and inputs of a plan from the test's values.
+std::unique_ptr<Plan> compile(BuiltGraph& built, const OpUnderTest& test, ParameterStore& store,
+                              Runtime& runtime) {
+  store.initialize_from(built.graph, 7);
+  for (size_t k = 0; k < built.outputs.size(); ++k) {
+    const std::string name = "probe_weights" + std::to_string(k);
+    if (!store.contains(name)) continue;
+    const std::span<float> weights = store.at(name);
+    const std::vector<float> values = random_values(std::ssize(weights), 1000 + k);
+    std::copy(values.begin(), values.end(), weights.begin());
+  }
+  auto plan = std::make_unique<Plan>(built.graph, store, runtime);
+  for (size_t i = 0; i < test.inputs.size(); ++i) {
+    write_values(test.inputs[i], plan->address(built.inputs[i]));
+  }
+  return plan;
+}
+
+}  // namespace
+
+std::vector<float> random_values(int64_t count, uint64_t seed, float low, float high) {
+  Random random(seed);
+  std::vector<float> values(static_cast<size_t>(count));
+  for (float& v : values) v = static_cast<float>(random.uniform(low, high));
+  return values;
+}
+
+std::vector<float> random_values_away_from(int64_t count, uint64_t seed, float avoid, float gap) {
+  std::vector<float> values = random_values(count, seed);
+  for (float& v : values) {
+    if (std::abs(v - avoid) < gap) v = v < avoid ? avoid - gap : avoid + gap;
+  }
+  return values;
+}
+
+OpInput f32_input(Shape shape, std::vector<float> values, bool differentiable) {
+  return {TensorType{DType::f32, std::move(shape)}, std::move(values), differentiable};
+}
+
+OpInput i32_input(Shape shape, std::vector<float> values) {
+  return {TensorType{DType::i32, std::move(shape)}, std::move(values), false};
+}
+
+std::vector<std::vector<float>> run_forward(const OpUnderTest& test) {
+  BuiltGraph built = build(test, false);
+  ParameterStore store;
+  Runtime runtime;
+  const auto plan = compile(built, test, store, runtime);
+  plan->run();
+  std::vector<std::vector<float>> outputs;
+  for (ValueId output : built.outputs) {
+    const TensorType& type = built.graph.value(output).type;
+    const float* data = plan->f32(output);
+    outputs.emplace_back(data, data + type.numel());
+  }
+  return outputs;
+}
+
+std::vector<GradientReport> check_gradients(const OpUnderTest& test,
+                                            const GradientTolerance& tolerance) {
+  BuiltGraph built = build(test, true);
+  ParameterStore store;
+  Runtime runtime;
+  const auto plan = compile(built, test, store, runtime);
+  const Graph& graph = plan->graph();
+  const float* loss = plan->f32(*graph.loss());
+
+  std::vector<GradientReport> reports;
+  for (size_t i = 0; i < test.inputs.size(); ++i) {
+    const Value& input = graph.value(built.inputs[i]);
+    if (input.role != ValueRole::parameter) continue;
+    GradientReport report{.input = i};
+    const ParameterGradient* gradient = nullptr;
+    for (const ParameterGradient& g : graph.parameter_gradients()) {
+      if (g.parameter == built.inputs[i]) gradient = &g;
+    }
+    if (!gradient) {
+      report.failures = static_cast<size_t>(input.type.numel());  // no gradient at all
+      reports.push_back(report);
+      continue;
+    }
+    plan->run();
+    const float* analytic_data = plan->f32(gradient->gradient);
+    const std::vector<float> analytic(analytic_data, analytic_data + input.type.numel());
+
+    const std::span<float> x = store.at(input.name);
+    for (size_t j = 0; j < x.size(); ++j) {
+      const float original = x[j];
+      x[j] = original + float(tolerance.step);
+      plan->run();
+      const double up = *loss;
+      x[j] = original - float(tolerance.step);
+      plan->run();
+      const double down = *loss;
+      x[j] = original;
+      const double numeric = (up - down) / (2 * tolerance.step);
+      const double error = std::abs(numeric - analytic[j]);
+      report.worst_absolute = std::max(report.worst_absolute, error);
+      report.worst_relative =
+          std::max(report.worst_relative, error / std::max(std::abs(numeric), 1e-6));
+      if (error > tolerance.absolute + tolerance.relative * std::abs(numeric)) ++report.failures;
+    }
+    reports.push_back(report);
+  }
+  return reports;
+}
+
+}  // namespace loom::testing
