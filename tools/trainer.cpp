@@ -155,6 +155,8 @@ int main(int argc, char** argv) {
     return code == 0 ? 0 : kBadInput;
   }
 
+  // Logs go to stderr; stdout carries the progress and results.
+  spdlog::set_default_logger(spdlog::stderr_color_mt("loom"));
   spdlog::set_pattern("[%H:%M:%S] %^%l%$ %v");
   try {
     if (*train_command) return train(train_options, out);
