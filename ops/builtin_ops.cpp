@@ -9,6 +9,7 @@ namespace loom {
 void register_add(OpRegistry&);
 void register_bias_add(OpRegistry&);
 void register_categorical_crossentropy(OpRegistry&);
+void register_fused_matmul(OpRegistry&);
 void register_matmul(OpRegistry&);
 void register_reduce_sum(OpRegistry&);
 void register_relu(OpRegistry&);
@@ -20,6 +21,7 @@ void register_builtin_ops(OpRegistry& registry) {
   register_add(registry);
   register_bias_add(registry);
   register_categorical_crossentropy(registry);
+  register_fused_matmul(registry);
   register_matmul(registry);
   register_reduce_sum(registry);
   register_relu(registry);

@@ -72,6 +72,7 @@ Graph build_evaluation_graph(const Experiment& experiment, int64_t batch) {
   Graph graph = build_forward(experiment, batch);
   add_loss(graph, experiment);
   fuse_softmax_crossentropy(graph);
+  fuse_matmul_bias_activation(graph);
   return graph;
 }
 

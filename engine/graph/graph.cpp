@@ -162,7 +162,7 @@ std::vector<std::vector<NodeId>> Graph::consumers() const {
 
 std::string Graph::describe() const {
   std::ostringstream out;
-  out << "  #  node                             op                                 output\n";
+  out << "  #  node                                          op                                 output\n";
   for (size_t id = 0; id < nodes_.size(); ++id) {
     const Node& node = nodes_[id];
     std::string outputs;
@@ -170,9 +170,9 @@ std::string Graph::describe() const {
       outputs += (outputs.empty() ? "" : " ") + to_string(value(output).type);
     }
     std::string name = node.name;
-    if (name.size() > 32) name = name.substr(0, 29) + "...";
-    char line[160];
-    std::snprintf(line, sizeof line, "%3zu  %-32s %-34s %s\n", id, name.c_str(),
+    if (name.size() > 45) name = name.substr(0, 42) + "...";
+    char line[256];
+    std::snprintf(line, sizeof line, "%3zu  %-45s %-34s %s\n", id, name.c_str(),
                   std::string(node.op->name()).c_str(), outputs.c_str());
     out << line;
   }

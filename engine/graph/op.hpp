@@ -49,6 +49,10 @@ class Op {
                                         std::span<const TensorType> inputs) const = 0;
   virtual std::unique_ptr<Kernel> compile(const Node& node, CompileContext& context) const = 0;
 
+  // Floating-point operations one run of the node performs, where that is a meaningful
+  // measure of its work (matmuls); 0 otherwise. Benchmarks report GFLOP/s from it.
+  virtual int64_t flops(const Node& /*node*/, const Graph& /*graph*/) const { return 0; }
+
   // Emits the nodes that compute d(loss)/d(input i) and returns their values (nullopt for an
   // input with no gradient). The default says the op has no gradient rule.
   virtual std::vector<std::optional<ValueId>> gradient(GradientBuilder& builder,

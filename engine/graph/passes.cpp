@@ -1,6 +1,7 @@
 #include "engine/graph/passes.hpp"
 
 #include <algorithm>
+#include <optional>
 
 #include "engine/graph/op.hpp"
 
@@ -61,6 +62,73 @@ int fuse_softmax_crossentropy(Graph& graph) {
       changed = true;
     }
   }
+  return fused;
+}
+
+namespace {
+
+// The single node reading `value`, if exactly one node reads it and the caller does not.
+std::optional<NodeId> sole_reader(const Graph& graph,
+                                  const std::vector<std::vector<NodeId>>& consumers,
+                                  ValueId value) {
+  if (value == graph.loss() || value == graph.prediction()) return std::nullopt;
+  const auto& readers = consumers[size_t(value)];
+  if (readers.size() != 1) return std::nullopt;
+  const Node& reader = graph.node(readers[0]);
+  if (std::ranges::count(reader.inputs, value) != 1) return std::nullopt;
+  return readers[0];
+}
+
+}  // namespace
+
+int fuse_matmul_bias_activation(Graph& graph) {
+  const Op& fused_op = OpRegistry::global().get("fused_matmul");
+  const auto consumers = graph.consumers();
+  const auto nodes = graph.nodes();
+  std::vector<bool> removed(nodes.size(), false);
+  std::vector<std::optional<Node>> replacement(nodes.size());
+  int fused = 0;
+
+  for (size_t m = 0; m < nodes.size(); ++m) {
+    const Node& matmul = nodes[m];
+    if (matmul.op->name() != "matmul" || removed[m]) continue;
+    Node node{.name = matmul.name,
+              .op = &fused_op,
+              .attributes = matmul.attributes,
+              .inputs = matmul.inputs,
+              .outputs = matmul.outputs,
+              .backward = matmul.backward};
+    std::vector<size_t> chain = {m};
+    if (auto reader = sole_reader(graph, consumers, node.outputs[0]);
+        reader && nodes[size_t(*reader)].op->name() == "bias_add" &&
+        nodes[size_t(*reader)].inputs[0] == node.outputs[0]) {
+      const Node& bias_add = nodes[size_t(*reader)];
+      node.inputs.push_back(bias_add.inputs[1]);
+      node.outputs = bias_add.outputs;
+      node.name += "+bias_add";
+      chain.push_back(size_t(*reader));
+    }
+    if (auto reader = sole_reader(graph, consumers, node.outputs[0]);
+        reader && nodes[size_t(*reader)].op->name() == "relu") {
+      node.outputs = nodes[size_t(*reader)].outputs;
+      node.attributes.set("activation", std::string("relu"));
+      node.name += "+relu";
+      chain.push_back(size_t(*reader));
+    }
+    if (chain.size() == 1) continue;
+    // The fused node takes the place of the chain's last node: every reader of its output
+    // comes after that, and its inputs were all defined before the matmul.
+    for (size_t i = 0; i + 1 < chain.size(); ++i) removed[chain[i]] = true;
+    replacement[chain.back()] = std::move(node);
+    ++fused;
+  }
+  if (fused == 0) return 0;
+  std::vector<Node> rewritten;
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    if (removed[i]) continue;
+    rewritten.push_back(replacement[i] ? *replacement[i] : nodes[i]);
+  }
+  graph.replace_nodes(std::move(rewritten));
   return fused;
 }
 

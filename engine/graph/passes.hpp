@@ -11,6 +11,11 @@ namespace loom {
 // pairs were fused.
 int fuse_softmax_crossentropy(Graph& graph);
 
+// matmul -> bias_add -> relu (bias and relu each optional) becomes one fused_matmul: one
+// oneDNN matmul with a bias and a post-op. Only values with a single reader that the caller
+// does not read are folded away. Run it before autodiff. Returns how many chains were fused.
+int fuse_matmul_bias_activation(Graph& graph);
+
 // Drops nodes whose outputs nobody reads and that produce none of the values the caller
 // reads after a step (loss, prediction, parameter gradients). Returns how many were dropped.
 int prune_dead_nodes(Graph& graph);

@@ -135,6 +135,32 @@ TEST(Passes, SoftmaxAndCrossentropyFuseIntoOneNodeThatKeepsBothValues) {
   EXPECT_EQ(fused.outputs, (std::vector<ValueId>{probabilities, loss}));
 }
 
+TEST(Passes, MatMulBiasReluChainsFuseButSharedValuesStay) {
+  Graph graph;
+  const ValueId x = graph.add_input("x", {DType::f32, {2, 3}});
+  const ValueId w = graph.add_parameter("w", {DType::f32, {3, 4}}, {"ones"});
+  const ValueId b = graph.add_parameter("b", {DType::f32, {4}}, {"zeros"});
+  const ValueId z = graph.add_node1("z", "matmul", {x, w});
+  const ValueId h = graph.add_node1("h", "bias_add", {z, b});
+  const ValueId a = graph.add_node1("a", "relu", {h});
+  // A second chain whose pre-activation is read twice: only matmul+bias_add may fuse.
+  const ValueId w2 = graph.add_parameter("w2", {DType::f32, {4, 4}}, {"ones"});
+  const ValueId z2 = graph.add_node1("z2", "matmul", {a, w2});
+  const ValueId h2 = graph.add_node1("h2", "bias_add", {z2, b});
+  const ValueId r2 = graph.add_node1("r2", "relu", {h2});
+  graph.set_prediction(graph.add_node1("s", "add", {r2, h2}));
+
+  EXPECT_EQ(fuse_matmul_bias_activation(graph), 2);
+  EXPECT_EQ(count_ops(graph, "fused_matmul", false), 2);
+  EXPECT_EQ(count_ops(graph, "relu", false), 1) << graph.describe();
+  const Node& first = graph.node(graph.value(a).producer);
+  EXPECT_EQ(first.op->name(), "fused_matmul");
+  EXPECT_EQ(first.attributes.get_text("activation", "none"), "relu");
+  EXPECT_EQ(first.inputs, (std::vector<ValueId>{x, w, b}));
+  EXPECT_EQ(graph.value(h).producer, kNoProducer);  // folded away
+  EXPECT_EQ(graph.node(graph.value(h2).producer).op->name(), "fused_matmul");
+}
+
 TEST(Passes, PruneDropsNodesNothingReads) {
   Graph graph = fan_out_graph();
   differentiate(graph);

@@ -102,6 +102,47 @@ TEST(MatMul, InnerDimensionMismatchNamesTheNodeAndBothShapes) {
   }
 }
 
+// ---- fused_matmul -------------------------------------------------------------------------
+
+struct FusedCase {
+  bool transpose_a;
+  bool relu;
+};
+
+class FusedMatMulTest : public ::testing::TestWithParam<FusedCase> {};
+
+OpUnderTest fused_case(const FusedCase& c) {
+  constexpr int64_t m = 4, k = 6, n = 3;
+  Attributes attributes{{"transpose_a", c.transpose_a}};
+  if (c.relu) attributes.set("activation", std::string("relu"));
+  // Inputs chosen so that no pre-activation lands within finite-difference reach of 0.
+  return {"fused_matmul", attributes,
+          {f32_input(c.transpose_a ? Shape{k, m} : Shape{m, k}, random_values(m * k, 31)),
+           f32_input({k, n}, random_values(k * n, 32)), f32_input({n}, random_values(n, 33))}};
+}
+
+TEST_P(FusedMatMulTest, ForwardIsActivationOfMatMulPlusBias) {
+  const FusedCase c = GetParam();
+  const OpUnderTest test = fused_case(c);
+  std::vector<float> expected =
+      naive_matmul(test.inputs[0].values, test.inputs[1].values, 4, 6, 3, c.transpose_a, false);
+  for (size_t i = 0; i < expected.size(); ++i) {
+    expected[i] += test.inputs[2].values[i % 3];
+    if (c.relu) expected[i] = std::max(expected[i], 0.f);
+  }
+  expect_near_all(run_forward(test)[0], expected);
+}
+
+TEST_P(FusedMatMulTest, GradientsOfEveryInput) { expect_gradients_pass(fused_case(GetParam()), {.step = 1e-3}); }
+
+INSTANTIATE_TEST_SUITE_P(Variants, FusedMatMulTest,
+                         ::testing::Values(FusedCase{false, false}, FusedCase{false, true},
+                                           FusedCase{true, true}),
+                         [](const auto& param_info) {
+                           return std::string(param_info.param.transpose_a ? "At" : "A") +
+                                  (param_info.param.relu ? "Relu" : "Linear");
+                         });
+
 // ---- bias_add ----------------------------------------------------------------------------
 
 TEST(BiasAdd, ForwardBroadcastsOverRows) {
