@@ -1,10 +1,13 @@
 // reduce_sum: sums x over the listed axes and drops them (Keras's keepdims=False).
-// oneDNN's reduction writes a tensor of the same rank with the reduced axes set to 1; that
-// is the same memory as the squeezed result, so the output buffer is viewed that way.
+// Summing over the leading axes (the bias gradient: Σ over the batch) is a vectorized loop:
+// oneDNN 2.6 runs that shape with its reference kernel, measured ~40x slower for 32x512.
+// Other axis sets use oneDNN's reduction, whose output (same rank, reduced axes set to 1)
+// is the same memory as the squeezed result.
 
 #include <algorithm>
 
 #include "engine/exec/compile_context.hpp"
+#include "engine/exec/loop_kernel.hpp"
 #include "engine/exec/primitive_kernel.hpp"
 #include "engine/graph/op.hpp"
 
@@ -24,6 +27,23 @@ std::vector<bool> reduced_axes(const Node& node, int64_t rank) {
     reduced[size_t(normalized)] = true;
   }
   return reduced;
+}
+
+// x viewed as [rows, columns], where rows is the product of the first `leading` dimensions:
+// y[j] = Σ_r x[r, j], accumulating row after row so the inner loop is contiguous.
+std::unique_ptr<Kernel> sum_leading_axes(const float* x, float* y, const TensorType& type,
+                                         size_t leading) {
+  int64_t rows = 1;
+  for (size_t i = 0; i < leading; ++i) rows *= type.shape[i];
+  const int64_t columns = type.numel() / rows;
+  return make_loop_kernel([=] {
+    std::copy(x, x + columns, y);
+    for (int64_t r = 1; r < rows; ++r) {
+      const float* row = x + r * columns;
+#pragma omp simd
+      for (int64_t j = 0; j < columns; ++j) y[j] += row[j];
+    }
+  });
 }
 
 class ReduceSum final : public Op {
@@ -49,9 +69,14 @@ class ReduceSum final : public Op {
 
   std::unique_ptr<Kernel> compile(const Node& node, CompileContext& context) const override {
     const ValueId x = node.inputs[0], y = node.outputs[0];
+    const std::vector<bool> reduced = reduced_axes(node, context.type(x).rank());
+    const auto leading = static_cast<size_t>(std::ranges::find(reduced, false) - reduced.begin());
+    const bool only_leading = std::all_of(reduced.begin() + leading, reduced.end(),
+                                          [](bool r) { return !r; });
+    if (only_leading) return sum_leading_axes(context.f32(x), context.f32(y), context.type(x), leading);
+
     const dnnl::memory::dims x_dims = to_dims(context.type(x).shape);
     dnnl::memory::dims y_dims = x_dims;
-    const std::vector<bool> reduced = reduced_axes(node, context.type(x).rank());
     for (size_t i = 0; i < reduced.size(); ++i) {
       if (reduced[i]) y_dims[i] = 1;
     }

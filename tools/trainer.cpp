@@ -7,6 +7,8 @@
 #include <spdlog/spdlog.h>
 #include <yaml-cpp/yaml.h>
 
+#include <nlohmann/json.hpp>
+
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
@@ -17,6 +19,7 @@
 #include "engine/config/build_graph.hpp"
 #include "engine/config/experiment.hpp"
 #include "engine/core/error.hpp"
+#include "engine/train/bench.hpp"
 #include "engine/train/history.hpp"
 #include "engine/train/trainer.hpp"
 
@@ -119,6 +122,48 @@ int train(const CommonOptions& options, const std::string& out) {
   return 0;
 }
 
+nlohmann::json to_json(const BenchReport& r) {
+  nlohmann::json nodes = nlohmann::json::array();
+  for (const NodeTiming& node : r.nodes) {
+    nodes.push_back({{"name", node.name}, {"op", node.op}, {"backward", node.backward},
+                     {"milliseconds", node.milliseconds}, {"flops", node.flops}});
+  }
+  return {{"batch", r.batch},
+          {"threads", r.threads},
+          {"train_samples_per_second", r.train_samples_per_second},
+          {"inference_samples_per_second", r.inference_samples_per_second},
+          {"step_milliseconds", r.step_milliseconds},
+          {"data_milliseconds", r.data_milliseconds},
+          {"graph_milliseconds", r.graph_milliseconds},
+          {"optimizer_milliseconds", r.optimizer_milliseconds},
+          {"step_flops", r.step_flops},
+          {"achieved_gflops", r.achieved_gflops},
+          {"peak_gflops", r.peak_gflops},
+          {"arena_bytes", r.arena_bytes},
+          {"unplanned_bytes", r.unplanned_bytes},
+          {"plan_bytes", r.plan_bytes},
+          {"parameter_bytes", r.parameter_bytes},
+          {"optimizer_state_bytes", r.optimizer_state_bytes},
+          {"peak_rss_bytes", r.peak_rss_bytes},
+          {"nodes", nodes}};
+}
+
+struct BenchCommand {
+  int64_t steps = 300;
+  std::optional<int64_t> batch;
+  std::string json;
+};
+
+int bench(CommonOptions options, const BenchCommand& command) {
+  apply_threads(options.threads);
+  if (command.batch) options.overrides.push_back("trainer.batch_size=" + std::to_string(*command.batch));
+  Trainer trainer(load(options));
+  const BenchReport report = run_bench(trainer, {.steps = command.steps, .warmup = command.steps / 10 + 1});
+  std::fputs(format_bench_report(report).c_str(), stdout);
+  if (!command.json.empty()) write_file_atomically(command.json, to_json(report).dump(2) + "\n");
+  return 0;
+}
+
 int graph(const CommonOptions& options, bool backward) {
   const Experiment experiment = load(options);
   const int64_t batch = experiment.trainer.batch_size;
@@ -148,6 +193,17 @@ int main(int argc, char** argv) {
   add_common_options(*graph_command, graph_options);
   graph_command->add_flag("--backward", backward, "include the generated backward pass");
 
+  CommonOptions bench_options;
+  BenchCommand bench_command;
+  CLI::App* bench_subcommand = app.add_subcommand(
+      "bench", "time training and inference steps: per-node table, GFLOP/s, memory");
+  add_common_options(*bench_subcommand, bench_options);
+  bench_subcommand->add_option("--steps", bench_command.steps, "timed steps per measurement")
+      ->check(CLI::PositiveNumber);
+  bench_subcommand->add_option("--batch", bench_command.batch, "batch size (default: the config's)")
+      ->check(CLI::PositiveNumber);
+  bench_subcommand->add_option("--json", bench_command.json, "also write the figures as JSON here");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
@@ -161,6 +217,7 @@ int main(int argc, char** argv) {
   try {
     if (*train_command) return train(train_options, out);
     if (*graph_command) return graph(graph_options, backward);
+    if (*bench_subcommand) return bench(bench_options, bench_command);
   } catch (const InputError& error) {
     std::fprintf(stderr, "error: %s\n", error.what());
     return kBadInput;

@@ -1,5 +1,6 @@
 #include "engine/config/config_node.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -214,23 +215,45 @@ void apply_override(YAML::Node root, const std::string& assignment) {
     if (key.empty()) throw InputError("--set " + assignment + ": empty key in '" + path + "'");
     keys.push_back(key);
   }
-  // yaml-cpp's operator[] returns proxies; walk with reset() to a real node at each level.
+  // Walk down, creating maps for missing keys; a number indexes into a list
+  // (--set model.layers.0.dense=1024). reset() rebinds a node handle instead of assigning.
+  auto is_index = [](const std::string& key) {
+    return std::ranges::all_of(key, [](char c) { return c >= '0' && c <= '9'; });
+  };
+  auto fail = [&](const std::string& what) { throw InputError("--set " + assignment + ": " + what); };
   YAML::Node current = root;
   for (size_t i = 0; i + 1 < keys.size(); ++i) {
-    if (!current.IsMap() && current.IsDefined() && !current.IsNull()) {
-      throw InputError("--set " + assignment + ": '" + keys[i] + "' is inside a value that is not a map");
-    }
-    YAML::Node next = current[keys[i]];
-    if (!next.IsDefined() || next.IsNull()) {
-      current[keys[i]] = YAML::Node(YAML::NodeType::Map);
-      next = current[keys[i]];
+    const std::string& key = keys[i];
+    YAML::Node next;
+    if (current.IsSequence()) {
+      if (!is_index(key)) fail("'" + key + "' is not an index into the list at that place");
+      const size_t index = std::stoul(key);
+      if (index >= current.size()) {
+        fail("index " + key + " is past the end of a list of " + std::to_string(current.size()));
+      }
+      next = current[index];
+    } else if (current.IsMap()) {
+      next = current[key];
+      if (!next.IsDefined() || next.IsNull()) {
+        current[key] = YAML::Node(YAML::NodeType::Map);
+        next = current[key];
+      }
+    } else {
+      fail("'" + key + "' is inside a value that is neither a map nor a list");
     }
     current.reset(next);
   }
-  if (!current.IsMap()) {
-    throw InputError("--set " + assignment + ": '" + path + "' is not inside a map");
+  const std::string& last = keys.back();
+  if (current.IsSequence()) {
+    if (!is_index(last) || std::stoul(last) >= current.size()) {
+      fail("'" + last + "' is not an index into the list at that place");
+    }
+    current[std::stoul(last)] = value;
+  } else if (current.IsMap()) {
+    current[last] = value;
+  } else {
+    fail("'" + path + "' is not inside a map or a list");
   }
-  current[keys.back()] = value;
 }
 
 }  // namespace loom

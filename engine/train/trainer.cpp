@@ -55,10 +55,8 @@ Trainer::Trainer(Experiment experiment)
   if (const int64_t tail = train_->size() % batch; tail > 0) train_tail_ = bind_training_plan(tail);
   if (test_) {
     const int64_t eval_batch = std::min(batch, test_->size());
-    eval_full_ = bind_evaluation_plan(eval_batch);
-    if (const int64_t tail = test_->size() % eval_batch; tail > 0) {
-      eval_tail_ = bind_evaluation_plan(tail);
-    }
+    evaluation_plan_for(eval_batch);
+    if (const int64_t tail = test_->size() % eval_batch; tail > 0) evaluation_plan_for(tail);
   }
   order_.resize(static_cast<size_t>(train_->size()));
 }
@@ -117,14 +115,20 @@ int64_t Trainer::count_correct(const BoundPlan& plan, const Dataset& data,
   return correct;
 }
 
-void Trainer::train_step(std::span<const uint32_t> indices) {
-  BoundPlan& plan = std::ssize(indices) == train_full_.batch ? train_full_ : train_tail_;
-  if (!plan.plan || plan.batch != std::ssize(indices)) {
-    throw RuntimeError("no training plan for a batch of " + std::to_string(indices.size()));
+BoundPlan& Trainer::evaluation_plan_for(int64_t batch) {
+  for (const auto& plan : evaluation_plans_) {
+    if (plan->batch == batch) return *plan;
   }
-  load_batch(plan, *train_, indices);
-  plan.plan->run();
-  optimizer_->step(plan.gradients);
+  return *evaluation_plans_.emplace_back(
+      std::make_unique<BoundPlan>(bind_evaluation_plan(batch)));
+}
+
+BoundPlan& Trainer::training_plan_for(int64_t batch) {
+  BoundPlan& plan = batch == train_full_.batch ? train_full_ : train_tail_;
+  if (!plan.plan || plan.batch != batch) {
+    throw RuntimeError("no training plan for a batch of " + std::to_string(batch));
+  }
+  return plan;
 }
 
 std::vector<EpochRecord> Trainer::fit(ProgressReporter& progress,
@@ -179,17 +183,15 @@ Evaluation Trainer::evaluate(const Dataset& dataset) {
   const int64_t batch = std::min(experiment_.trainer.batch_size, dataset.size());
   // Plans are compiled before the loop: the constructor made them for the test set; another
   // dataset may need its own.
-  if (!eval_full_.plan || eval_full_.batch != batch) eval_full_ = bind_evaluation_plan(batch);
-  if (const int64_t tail = dataset.size() % batch; tail > 0 && eval_tail_.batch != tail) {
-    eval_tail_ = bind_evaluation_plan(tail);
-  }
+  evaluation_plan_for(batch);
+  if (const int64_t tail = dataset.size() % batch; tail > 0) evaluation_plan_for(tail);
   std::vector<uint32_t> indices(static_cast<size_t>(dataset.size()));
   std::iota(indices.begin(), indices.end(), 0u);
   double loss_sum = 0;
   int64_t correct = 0;
   for (int64_t begin = 0; begin < dataset.size(); begin += batch) {
     const int64_t size = std::min(batch, dataset.size() - begin);
-    BoundPlan& current = size == batch ? eval_full_ : eval_tail_;
+    BoundPlan& current = evaluation_plan_for(size);
     const std::span<const uint32_t> chunk(indices.data() + begin, size_t(size));
     load_batch(current, dataset, chunk);
     current.plan->run();

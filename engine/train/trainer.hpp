@@ -45,8 +45,19 @@ class Trainer {
   std::vector<EpochRecord> fit(ProgressReporter& progress,
                                const std::function<void(const EpochRecord&)>& after_epoch = {});
 
-  // One optimizer step on the given samples of the training set (benchmarks and tests).
-  void train_step(std::span<const uint32_t> indices);
+  // One optimizer step on the given samples of the training set: the three phases below.
+  void train_step(std::span<const uint32_t> indices) {
+    BoundPlan& plan = training_plan_for(std::ssize(indices));
+    load_batch(plan, *train_, indices);
+    plan.plan->run();
+    optimizer_->step(plan.gradients);
+  }
+  // The phases of a step, separately (benchmarks time them one by one).
+  BoundPlan& training_plan_for(int64_t batch);
+  void load_batch(const BoundPlan& plan, const Dataset& data, std::span<const uint32_t> indices);
+  void apply_gradients(const BoundPlan& plan) { optimizer_->step(plan.gradients); }
+  // The forward-only plan for `batch` samples, compiled on first request.
+  BoundPlan& evaluation_plan_for(int64_t batch);
   Evaluation evaluate(const Dataset& dataset);
 
   const Experiment& experiment() const { return experiment_; }
@@ -60,7 +71,6 @@ class Trainer {
   BoundPlan bind(Graph graph, int64_t batch);
   BoundPlan bind_training_plan(int64_t batch);
   BoundPlan bind_evaluation_plan(int64_t batch);
-  void load_batch(const BoundPlan& plan, const Dataset& data, std::span<const uint32_t> indices);
   int64_t count_correct(const BoundPlan& plan, const Dataset& data,
                         std::span<const uint32_t> indices) const;
 
@@ -72,7 +82,8 @@ class Trainer {
   ParameterStore parameters_;
   std::unique_ptr<Optimizer> optimizer_;
   std::vector<std::string> parameter_order_;
-  BoundPlan train_full_, train_tail_, eval_full_, eval_tail_;
+  BoundPlan train_full_, train_tail_;
+  std::vector<std::unique_ptr<BoundPlan>> evaluation_plans_;  // one per batch size seen
   Random shuffle_random_;
   std::vector<uint32_t> order_;
 };

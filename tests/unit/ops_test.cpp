@@ -242,6 +242,16 @@ TEST(ReduceSum, ForwardOverChosenAxes) {
   expect_near_all(run_forward(test)[0], expected);
 }
 
+TEST(ReduceSum, ForwardOverLeadingAxes) {
+  // The shape autodiff emits for bias gradients, summed by the engine's own loop.
+  const std::vector<float> x = random_values(24, 28);
+  const OpUnderTest test{"reduce_sum", {{"axes", std::vector<int64_t>{0, 1}}},
+                         {f32_input({2, 3, 4}, x)}};
+  std::vector<float> expected(4, 0.f);
+  for (size_t i = 0; i < 24; ++i) expected[i % 4] += x[i];
+  expect_near_all(run_forward(test)[0], expected);
+}
+
 TEST(ReduceSum, HasNoGradientRuleYetAndSaysSo) {
   try {
     check_gradients({"reduce_sum", {{"axes", std::vector<int64_t>{0}}},

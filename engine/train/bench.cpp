@@ -1,0 +1,200 @@
+#include "engine/train/bench.hpp"
+
+#include <omp.h>
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <numeric>
+#include <sstream>
+
+#include "engine/exec/aligned_buffer.hpp"
+#include "engine/exec/compile_context.hpp"
+
+namespace loom {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double milliseconds_between(Clock::time_point start, Clock::time_point end) {
+  return std::chrono::duration<double, std::milli>(end - start).count();
+}
+
+// Batches in a fixed shuffled order, cycling over the training set as an epoch would.
+class BatchCycle {
+ public:
+  BatchCycle(int64_t samples, int64_t batch, uint64_t seed) : batch_(batch), order_(size_t(samples)) {
+    std::iota(order_.begin(), order_.end(), 0u);
+    Random(seed).shuffle(std::span<uint32_t>(order_));
+  }
+  std::span<const uint32_t> next() {
+    if (position_ + batch_ > std::ssize(order_)) position_ = 0;
+    const std::span<const uint32_t> batch(order_.data() + position_, size_t(batch_));
+    position_ += batch_;
+    return batch;
+  }
+
+ private:
+  int64_t batch_;
+  int64_t position_ = 0;
+  std::vector<uint32_t> order_;
+};
+
+int64_t peak_rss_bytes() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return int64_t(usage.ru_maxrss) * 1024;
+}
+
+}  // namespace
+
+double measure_matmul_peak_gflops(int64_t n) {
+  const dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  dnnl::stream stream(engine);
+  const auto desc = plain_desc(DType::f32, {n, n});
+  AlignedBuffer a(size_t(n * n * 4)), b(size_t(n * n * 4)), c(size_t(n * n * 4));
+  std::ranges::fill(a.floats(), 0.5f);
+  std::ranges::fill(b.floats(), 0.25f);
+  const dnnl::matmul::primitive_desc descriptor(dnnl::matmul::desc(desc, desc, desc), engine);
+  const dnnl::matmul matmul(descriptor);
+  const std::unordered_map<int, dnnl::memory> arguments = {
+      {DNNL_ARG_SRC, dnnl::memory(desc, engine, a.data())},
+      {DNNL_ARG_WEIGHTS, dnnl::memory(desc, engine, b.data())},
+      {DNNL_ARG_DST, dnnl::memory(desc, engine, c.data())}};
+  matmul.execute(stream, arguments);  // JIT and first-touch
+  double best = 0;
+  for (int run = 0; run < 5; ++run) {
+    const auto start = Clock::now();
+    matmul.execute(stream, arguments);
+    stream.wait();
+    const double seconds = milliseconds_between(start, Clock::now()) / 1e3;
+    best = std::max(best, 2.0 * double(n) * double(n) * double(n) / seconds / 1e9);
+  }
+  return best;
+}
+
+BenchReport run_bench(Trainer& trainer, const BenchOptions& options) {
+  BenchReport report;
+  const int64_t batch = trainer.experiment().trainer.batch_size;
+  report.batch = batch;
+  report.threads = omp_get_max_threads();
+  BoundPlan& plan = trainer.training_plan_for(batch);
+  Plan& compiled = *plan.plan;
+  const Graph& graph = compiled.graph();
+  BatchCycle cycle(trainer.train_data().size(), batch, trainer.experiment().seed);
+
+  // 1. Whole steps, exactly as training runs them.
+  for (int64_t i = 0; i < options.warmup; ++i) trainer.train_step(cycle.next());
+  auto start = Clock::now();
+  for (int64_t i = 0; i < options.steps; ++i) trainer.train_step(cycle.next());
+  report.step_milliseconds = milliseconds_between(start, Clock::now()) / double(options.steps);
+  report.train_samples_per_second = double(batch) / (report.step_milliseconds / 1e3);
+
+  // 2. The phases of a step, each timed over all steps.
+  double data = 0, run = 0, update = 0;
+  for (int64_t i = 0; i < options.steps; ++i) {
+    const auto t0 = Clock::now();
+    trainer.load_batch(plan, trainer.train_data(), cycle.next());
+    const auto t1 = Clock::now();
+    compiled.run();
+    const auto t2 = Clock::now();
+    trainer.apply_gradients(plan);
+    const auto t3 = Clock::now();
+    data += milliseconds_between(t0, t1);
+    run += milliseconds_between(t1, t2);
+    update += milliseconds_between(t2, t3);
+  }
+  report.data_milliseconds = data / double(options.steps);
+  report.graph_milliseconds = run / double(options.steps);
+  report.optimizer_milliseconds = update / double(options.steps);
+
+  // 3. Each node alone (the sum exceeds graph_milliseconds by the timer's own cost).
+  const auto nodes = graph.nodes();
+  std::vector<double> node_ms(nodes.size(), 0.0);
+  for (int64_t i = 0; i < options.steps; ++i) {
+    trainer.load_batch(plan, trainer.train_data(), cycle.next());
+    for (size_t n = 0; n < nodes.size(); ++n) {
+      const auto t0 = Clock::now();
+      compiled.run_node(n);
+      node_ms[n] += milliseconds_between(t0, Clock::now());
+    }
+    trainer.apply_gradients(plan);
+  }
+  for (size_t n = 0; n < nodes.size(); ++n) {
+    const int64_t flops = nodes[n].op->flops(nodes[n], graph);
+    report.nodes.push_back({nodes[n].name, std::string(nodes[n].op->name()), nodes[n].backward,
+                            node_ms[n] / double(options.steps), flops});
+    report.step_flops += flops;
+  }
+  report.achieved_gflops = double(report.step_flops) / (report.graph_milliseconds / 1e3) / 1e9;
+
+  // 4. Inference: the forward-only plan at the same batch size.
+  BoundPlan& inference = trainer.evaluation_plan_for(batch);
+  trainer.load_batch(inference, trainer.train_data(), cycle.next());
+  for (int64_t i = 0; i < options.warmup; ++i) inference.plan->run();
+  start = Clock::now();
+  for (int64_t i = 0; i < options.steps; ++i) inference.plan->run();
+  const double inference_ms = milliseconds_between(start, Clock::now()) / double(options.steps);
+  report.inference_samples_per_second = double(batch) / (inference_ms / 1e3);
+
+  report.peak_gflops = measure_matmul_peak_gflops();
+  report.arena_bytes = compiled.memory_plan().arena_bytes;
+  report.unplanned_bytes = compiled.memory_plan().unplanned_bytes;
+  report.plan_bytes = compiled.owned_bytes();
+  report.parameter_bytes = trainer.parameters().total_elements() * 4;
+  for (const OptimizerState& state : trainer.optimizer().state()) {
+    report.optimizer_state_bytes += std::ssize(state.values) * 4;
+  }
+  report.peak_rss_bytes = peak_rss_bytes();
+  return report;
+}
+
+std::string format_bench_report(const BenchReport& r) {
+  std::ostringstream out;
+  char line[256];
+  std::snprintf(line, sizeof line, "batch %lld, %d threads\n", static_cast<long long>(r.batch), r.threads);
+  out << line;
+  std::snprintf(line, sizeof line,
+                "training:  %10.0f samples/s  (%.3f ms/step: data %.3f, graph %.3f, optimizer %.3f)\n",
+                r.train_samples_per_second, r.step_milliseconds, r.data_milliseconds,
+                r.graph_milliseconds, r.optimizer_milliseconds);
+  out << line;
+  std::snprintf(line, sizeof line, "inference: %10.0f samples/s\n", r.inference_samples_per_second);
+  out << line;
+  std::snprintf(line, sizeof line,
+                "matmuls:   %.1f MFLOP/step, %.1f GFLOP/s over the graph's time; oneDNN 2048^3 "
+                "matmul peak %.1f GFLOP/s (%.0f%%)\n",
+                double(r.step_flops) / 1e6, r.achieved_gflops, r.peak_gflops,
+                100.0 * r.achieved_gflops / r.peak_gflops);
+  out << line;
+  std::snprintf(line, sizeof line,
+                "memory:    arena %.2f MB (%.2f MB without reuse), plan buffers %.2f MB, "
+                "parameters %.2f MB, optimizer state %.2f MB, peak RSS %.1f MB\n",
+                double(r.arena_bytes) / 1e6, double(r.unplanned_bytes) / 1e6,
+                double(r.plan_bytes) / 1e6, double(r.parameter_bytes) / 1e6,
+                double(r.optimizer_state_bytes) / 1e6, double(r.peak_rss_bytes) / 1e6);
+  out << line << "\n";
+  std::snprintf(line, sizeof line, "%-50s %-30s %4s %9s %6s %9s\n", "node", "op", "pass", "ms/step",
+                "share", "GFLOP/s");
+  out << line;
+  double total = r.optimizer_milliseconds + r.data_milliseconds;
+  for (const NodeTiming& node : r.nodes) total += node.milliseconds;
+  auto row = [&](const std::string& name, const std::string& op, const char* pass, double ms,
+                 int64_t flops) {
+    std::string short_name = name.size() > 50 ? name.substr(0, 47) + "..." : name;
+    char gflops[16] = "";
+    if (flops > 0) std::snprintf(gflops, sizeof gflops, "%9.1f", double(flops) / (ms / 1e3) / 1e9);
+    std::snprintf(line, sizeof line, "%-50s %-30s %4s %9.4f %5.1f%% %9s\n", short_name.c_str(),
+                  op.c_str(), pass, ms, 100.0 * ms / total, gflops);
+    out << line;
+  };
+  row("(gather batch)", "data", "", r.data_milliseconds, 0);
+  for (const NodeTiming& node : r.nodes) {
+    row(node.name, node.op, node.backward ? "bwd" : "fwd", node.milliseconds, node.flops);
+  }
+  row("(update every parameter)", "optimizer", "", r.optimizer_milliseconds, 0);
+  return out.str();
+}
+
+}  // namespace loom

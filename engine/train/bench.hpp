@@ -1,0 +1,54 @@
+#pragma once
+// `trainer bench`: what a training step costs, like `caffe time`. Throughput of training and
+// inference, where a step's time goes (data, each node, the optimizer), the GFLOP/s the
+// matmuls achieve against a measured oneDNN matmul peak, and memory.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "engine/train/trainer.hpp"
+
+namespace loom {
+
+struct BenchOptions {
+  int64_t steps = 300;
+  int64_t warmup = 30;
+};
+
+struct NodeTiming {
+  std::string name;
+  std::string op;
+  bool backward = false;
+  double milliseconds = 0;  // per step
+  int64_t flops = 0;        // per step
+};
+
+struct BenchReport {
+  int64_t batch = 0;
+  int threads = 0;
+  double train_samples_per_second = 0;
+  double inference_samples_per_second = 0;
+  double step_milliseconds = 0;       // a whole training step, run as training runs it
+  double data_milliseconds = 0;       // gathering and scaling the batch
+  double graph_milliseconds = 0;      // plan.run(): forward and backward
+  double optimizer_milliseconds = 0;  // the update of every parameter
+  std::vector<NodeTiming> nodes;      // each node timed alone
+  int64_t step_flops = 0;             // matmul work in one step
+  double achieved_gflops = 0;         // step_flops over the graph's time
+  double peak_gflops = 0;             // a large oneDNN matmul on this machine
+  int64_t arena_bytes = 0;
+  int64_t unplanned_bytes = 0;
+  int64_t plan_bytes = 0;             // arena + the plan's own input buffers
+  int64_t parameter_bytes = 0;
+  int64_t optimizer_state_bytes = 0;
+  int64_t peak_rss_bytes = 0;
+};
+
+BenchReport run_bench(Trainer& trainer, const BenchOptions& options);
+std::string format_bench_report(const BenchReport& report);
+
+// GFLOP/s of an n×n×n f32 matmul on oneDNN, best of a few runs.
+double measure_matmul_peak_gflops(int64_t n = 2048);
+
+}  // namespace loom
