@@ -21,7 +21,8 @@ class Add final : public Op {
     for (size_t i = 1; i < inputs.size(); ++i) {
       if (inputs[i] != inputs[0]) {
         fail_node(node, "input " + std::to_string(i) + " is " + to_string(inputs[i]) +
-                            " but input 0 is " + to_string(inputs[0]) + " (add needs equal shapes)");
+                            " but input 0 is " + to_string(inputs[0]) +
+                            " (add needs equal shapes)");
       }
     }
     expect_dtype(node, inputs, 0, DType::f32);
@@ -52,6 +53,8 @@ class Add final : public Op {
 
 }  // namespace
 
-void register_add(OpRegistry& registry) { registry.add(std::make_unique<Add>()); }
+void register_add(OpRegistry& registry) {
+  registry.add(std::make_unique<Add>());
+}
 
 }  // namespace loom

@@ -65,6 +65,8 @@ class BiasAdd final : public Op {
 
 }  // namespace
 
-void register_bias_add(OpRegistry& registry) { registry.add(std::make_unique<BiasAdd>()); }
+void register_bias_add(OpRegistry& registry) {
+  registry.add(std::make_unique<BiasAdd>());
+}
 
 }  // namespace loom

@@ -54,7 +54,9 @@ class CategoricalCrossentropy final : public Op {
 class CategoricalCrossentropyBackward final : public Op {
  public:
   std::string_view name() const override { return "categorical_crossentropy_backward"; }
-  OpSignature signature() const override { return {.inputs = {"p", "y", "dloss"}}; }
+  OpSignature signature() const override {
+    return {.inputs = {"p", "y", "dloss"}, .internal = true};
+  }
 
   std::vector<TensorType> infer(const Node& node,
                                 std::span<const TensorType> inputs) const override {

@@ -12,9 +12,13 @@ namespace loom {
 
 namespace {
 
-bool has_bias(const Node& node) { return node.inputs.size() == 3; }
+bool has_bias(const Node& node) {
+  return node.inputs.size() == 3;
+}
 
-std::string activation_of(const Node& node) { return node.attributes.get_text("activation", "none"); }
+std::string activation_of(const Node& node) {
+  return node.attributes.get_text("activation", "none");
+}
 
 class FusedMatMul final : public Op {
  public:
@@ -33,7 +37,8 @@ class FusedMatMul final : public Op {
     if (has_bias(node)) {
       expect_dtype(node, inputs, 2, DType::f32);
       if (inputs[2].shape != Shape{y.shape[1]}) {
-        fail_node(node, "bias " + to_string(inputs[2]) + " does not match the output " + to_string(y));
+        fail_node(node,
+                  "bias " + to_string(inputs[2]) + " does not match the output " + to_string(y));
       }
     }
     const std::string activation = activation_of(node);
@@ -50,8 +55,10 @@ class FusedMatMul final : public Op {
 
   std::unique_ptr<Kernel> compile(const Node& node, CompileContext& context) const override {
     const ValueId a = node.inputs[0], b = node.inputs[1], y = node.outputs[0];
-    const auto a_desc = operand_desc(context.type(a), node.attributes.get_bool("transpose_a", false));
-    const auto b_desc = operand_desc(context.type(b), node.attributes.get_bool("transpose_b", false));
+    const auto a_desc =
+        operand_desc(context.type(a), node.attributes.get_bool("transpose_a", false));
+    const auto b_desc =
+        operand_desc(context.type(b), node.attributes.get_bool("transpose_b", false));
     const auto y_desc = plain_desc(context.type(y));
     dnnl::primitive_attr attributes = kernel_attributes();
     if (activation_of(node) == "relu") {
@@ -86,10 +93,10 @@ class FusedMatMul final : public Op {
     const auto [da, db] = matmul_operand_gradients(builder, request, dz);
     std::vector<std::optional<ValueId>> gradients = {da, db};
     if (has_bias(node)) {
-      gradients.push_back(request.wanted[2] ? std::optional(builder.emit(
-                                                  node, "reduce_sum", {dz},
-                                                  {{"axes", std::vector<int64_t>{0}}}))
-                                            : std::nullopt);
+      gradients.push_back(request.wanted[2]
+                              ? std::optional(builder.emit(node, "reduce_sum", {dz},
+                                                           {{"axes", std::vector<int64_t>{0}}}))
+                              : std::nullopt);
     }
     return gradients;
   }
@@ -97,6 +104,8 @@ class FusedMatMul final : public Op {
 
 }  // namespace
 
-void register_fused_matmul(OpRegistry& registry) { registry.add(std::make_unique<FusedMatMul>()); }
+void register_fused_matmul(OpRegistry& registry) {
+  registry.add(std::make_unique<FusedMatMul>());
+}
 
 }  // namespace loom

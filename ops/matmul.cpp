@@ -30,8 +30,10 @@ class MatMul final : public Op {
 
   std::unique_ptr<Kernel> compile(const Node& node, CompileContext& context) const override {
     const ValueId a = node.inputs[0], b = node.inputs[1], y = node.outputs[0];
-    const auto a_desc = operand_desc(context.type(a), node.attributes.get_bool("transpose_a", false));
-    const auto b_desc = operand_desc(context.type(b), node.attributes.get_bool("transpose_b", false));
+    const auto a_desc =
+        operand_desc(context.type(a), node.attributes.get_bool("transpose_a", false));
+    const auto b_desc =
+        operand_desc(context.type(b), node.attributes.get_bool("transpose_b", false));
     const auto y_desc = plain_desc(context.type(y));
     const dnnl::matmul::primitive_desc descriptor(dnnl::matmul::desc(a_desc, b_desc, y_desc),
                                                   kernel_attributes(), context.engine());
@@ -52,6 +54,8 @@ class MatMul final : public Op {
 
 }  // namespace
 
-void register_matmul(OpRegistry& registry) { registry.add(std::make_unique<MatMul>()); }
+void register_matmul(OpRegistry& registry) {
+  registry.add(std::make_unique<MatMul>());
+}
 
 }  // namespace loom

@@ -23,7 +23,8 @@ std::vector<bool> reduced_axes(const Node& node, int64_t rank) {
       fail_node(node, "axis " + std::to_string(axis) + " is out of range for rank " +
                           std::to_string(rank));
     }
-    if (reduced[size_t(normalized)]) fail_node(node, "axis " + std::to_string(axis) + " is listed twice");
+    if (reduced[size_t(normalized)])
+      fail_node(node, "axis " + std::to_string(axis) + " is listed twice");
     reduced[size_t(normalized)] = true;
   }
   return reduced;
@@ -71,9 +72,10 @@ class ReduceSum final : public Op {
     const ValueId x = node.inputs[0], y = node.outputs[0];
     const std::vector<bool> reduced = reduced_axes(node, context.type(x).rank());
     const auto leading = static_cast<size_t>(std::ranges::find(reduced, false) - reduced.begin());
-    const bool only_leading = std::all_of(reduced.begin() + leading, reduced.end(),
-                                          [](bool r) { return !r; });
-    if (only_leading) return sum_leading_axes(context.f32(x), context.f32(y), context.type(x), leading);
+    const bool only_leading =
+        std::all_of(reduced.begin() + leading, reduced.end(), [](bool r) { return !r; });
+    if (only_leading)
+      return sum_leading_axes(context.f32(x), context.f32(y), context.type(x), leading);
 
     const dnnl::memory::dims x_dims = to_dims(context.type(x).shape);
     dnnl::memory::dims y_dims = x_dims;
@@ -95,6 +97,8 @@ class ReduceSum final : public Op {
 
 }  // namespace
 
-void register_reduce_sum(OpRegistry& registry) { registry.add(std::make_unique<ReduceSum>()); }
+void register_reduce_sum(OpRegistry& registry) {
+  registry.add(std::make_unique<ReduceSum>());
+}
 
 }  // namespace loom

@@ -61,7 +61,7 @@ class Relu final : public Op {
 class ReluBackward final : public Op {
  public:
   std::string_view name() const override { return "relu_backward"; }
-  OpSignature signature() const override { return {.inputs = {"dy", "y"}}; }
+  OpSignature signature() const override { return {.inputs = {"dy", "y"}, .internal = true}; }
 
   std::vector<TensorType> infer(const Node& node,
                                 std::span<const TensorType> inputs) const override {

@@ -14,8 +14,8 @@ int resolved_axis(const Node& node, int64_t rank) {
   const int64_t axis = node.attributes.get_int("axis", -1);
   const int64_t normalized = axis < 0 ? axis + rank : axis;
   if (normalized < 0 || normalized >= rank) {
-    fail_node(node, "axis " + std::to_string(axis) + " is out of range for rank " +
-                        std::to_string(rank));
+    fail_node(node,
+              "axis " + std::to_string(axis) + " is out of range for rank " + std::to_string(rank));
   }
   return static_cast<int>(normalized);
 }
@@ -69,7 +69,7 @@ class SoftmaxBackward final : public Op {
  public:
   std::string_view name() const override { return "softmax_backward"; }
   OpSignature signature() const override {
-    return {.inputs = {"dy", "y"}, .attributes = kAttributes};
+    return {.inputs = {"dy", "y"}, .attributes = kAttributes, .internal = true};
   }
 
   std::vector<TensorType> infer(const Node& node,

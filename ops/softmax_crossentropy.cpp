@@ -88,10 +88,10 @@ class SoftmaxCrossentropy final : public Op {
     }
     // The probabilities may feed something else on the loss path too.
     if (request.output_gradients[0]) {
-      const ValueId through_softmax = builder.emit(
-          node, "softmax_backward", {*request.output_gradients[0], probabilities});
-      d_logits = d_logits ? builder.emit(node, "add", {*d_logits, through_softmax})
-                          : through_softmax;
+      const ValueId through_softmax =
+          builder.emit(node, "softmax_backward", {*request.output_gradients[0], probabilities});
+      d_logits =
+          d_logits ? builder.emit(node, "add", {*d_logits, through_softmax}) : through_softmax;
     }
     return {d_logits, std::nullopt};
   }
@@ -101,7 +101,9 @@ class SoftmaxCrossentropy final : public Op {
 class SoftmaxCrossentropyBackward final : public Op {
  public:
   std::string_view name() const override { return "softmax_crossentropy_backward"; }
-  OpSignature signature() const override { return {.inputs = {"p", "y", "dloss"}}; }
+  OpSignature signature() const override {
+    return {.inputs = {"p", "y", "dloss"}, .internal = true};
+  }
 
   std::vector<TensorType> infer(const Node& node,
                                 std::span<const TensorType> inputs) const override {

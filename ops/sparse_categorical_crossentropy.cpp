@@ -33,9 +33,8 @@ class SparseCategoricalCrossentropy final : public Op {
     float* loss = context.f32(node.outputs[0]);
     const int64_t batch = context.type(node.inputs[0]).shape[0];
     const int64_t classes = context.type(node.inputs[0]).shape[1];
-    return make_loop_kernel([=] {
-      *loss = crossentropy_from_probabilities(p, SparseTargets{labels}, batch, classes);
-    });
+    return make_loop_kernel(
+        [=] { *loss = crossentropy_from_probabilities(p, SparseTargets{labels}, batch, classes); });
   }
 
   std::vector<std::optional<ValueId>> gradient(GradientBuilder& builder,
@@ -52,7 +51,9 @@ class SparseCategoricalCrossentropy final : public Op {
 class SparseCategoricalCrossentropyBackward final : public Op {
  public:
   std::string_view name() const override { return "sparse_categorical_crossentropy_backward"; }
-  OpSignature signature() const override { return {.inputs = {"p", "y", "dloss"}}; }
+  OpSignature signature() const override {
+    return {.inputs = {"p", "y", "dloss"}, .internal = true};
+  }
 
   std::vector<TensorType> infer(const Node& node,
                                 std::span<const TensorType> inputs) const override {
@@ -69,8 +70,8 @@ class SparseCategoricalCrossentropyBackward final : public Op {
     const int64_t batch = context.type(node.inputs[0]).shape[0];
     const int64_t classes = context.type(node.inputs[0]).shape[1];
     return make_loop_kernel([=] {
-      crossentropy_from_probabilities_backward(p, SparseTargets{labels}, *dloss / float(batch),
-                                               dp, batch, classes);
+      crossentropy_from_probabilities_backward(p, SparseTargets{labels}, *dloss / float(batch), dp,
+                                               batch, classes);
     });
   }
 };

@@ -1,13 +1,13 @@
 // trainer: the command-line tool. It turns the library's errors into one line and an exit
 // code: 0 success, 2 bad input (config, data, flags), 1 a failure while running.
 
+#include "engine/train/trainer.hpp"
+
 #include <omp.h>
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <yaml-cpp/yaml.h>
-
-#include <nlohmann/json.hpp>
 
 #include <CLI/CLI.hpp>
 #include <chrono>
@@ -15,13 +15,13 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "engine/config/build_graph.hpp"
 #include "engine/config/experiment.hpp"
 #include "engine/core/error.hpp"
 #include "engine/train/bench.hpp"
 #include "engine/train/history.hpp"
-#include "engine/train/trainer.hpp"
 
 namespace fs = std::filesystem;
 using namespace loom;
@@ -43,8 +43,9 @@ void add_common_options(CLI::App& command, CommonOptions& options) {
   command.add_option("--set", options.overrides,
                      "override a config value, e.g. --set trainer.epochs=3 (repeatable)");
   command.add_option("--seed", options.seed, "the random seed (overrides the config's seed)");
-  command.add_option("--threads", options.threads,
-                     "worker threads (default: $LOOM_THREADS, else every core)")
+  command
+      .add_option("--threads", options.threads,
+                  "worker threads (default: $LOOM_THREADS, else every core)")
       ->check(CLI::NonNegativeNumber);
 }
 
@@ -77,7 +78,8 @@ void write_resolved_config(const fs::path& file, const Experiment& experiment) {
 int train(const CommonOptions& options, const std::string& out) {
   apply_threads(options.threads);
   Experiment experiment = load(options);
-  const fs::path run_directory = out.empty() ? default_run_directory(experiment.name) : fs::path(out);
+  const fs::path run_directory =
+      out.empty() ? default_run_directory(experiment.name) : fs::path(out);
 
   const auto started = std::chrono::steady_clock::now();
   Trainer trainer(std::move(experiment));  // reads the data and compiles every plan
@@ -86,23 +88,26 @@ int train(const CommonOptions& options, const std::string& out) {
   // Nothing is written until the config and the data have been accepted.
   fs::create_directories(run_directory);
   auto logger = spdlog::default_logger();
-  logger->sinks().push_back(
-      std::make_shared<spdlog::sinks::basic_file_sink_mt>((run_directory / "train.log").string(), true));
+  logger->sinks().push_back(std::make_shared<spdlog::sinks::basic_file_sink_mt>(
+      (run_directory / "train.log").string(), true));
   write_resolved_config(run_directory / "config.yaml", e);
 
   const Plan& plan = *trainer.training_plan().plan;
   spdlog::info("experiment '{}' from {} (seed {}, {} threads)", e.name, e.source.string(), e.seed,
                omp_get_max_threads());
-  spdlog::info("data: {} training samples{}", trainer.train_data().size(),
-               trainer.test_data() ? fmt::format(", {} test samples", trainer.test_data()->size()) : "");
-  spdlog::info("model: {} parameters; training graph: {} nodes ({} backward); arena {:.2f} MB "
-               "(unplanned {:.2f} MB); optimizer {}",
-               trainer.parameters().total_elements(), plan.graph().nodes().size(),
-               std::ranges::count_if(plan.graph().nodes(), [](const Node& n) { return n.backward; }),
-               plan.memory_plan().arena_bytes / 1e6, plan.memory_plan().unplanned_bytes / 1e6,
-               trainer.optimizer().name());
+  spdlog::info(
+      "data: {} training samples{}", trainer.train_data().size(),
+      trainer.test_data() ? fmt::format(", {} test samples", trainer.test_data()->size()) : "");
+  spdlog::info(
+      "model: {} parameters; training graph: {} nodes ({} backward); arena {:.2f} MB "
+      "(unplanned {:.2f} MB); optimizer {}",
+      trainer.parameters().total_elements(), plan.graph().nodes().size(),
+      std::ranges::count_if(plan.graph().nodes(), [](const Node& n) { return n.backward; }),
+      plan.memory_plan().arena_bytes / 1e6, plan.memory_plan().unplanned_bytes / 1e6,
+      trainer.optimizer().name());
   spdlog::info("run directory: {}", run_directory.string());
-  spdlog::info("setup took {:.2f} s", std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  spdlog::info("setup took {:.2f} s",
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
 
   std::vector<EpochRecord> history;
   const auto progress = make_progress_reporter(stdout);
@@ -125,8 +130,11 @@ int train(const CommonOptions& options, const std::string& out) {
 nlohmann::json to_json(const BenchReport& r) {
   nlohmann::json nodes = nlohmann::json::array();
   for (const NodeTiming& node : r.nodes) {
-    nodes.push_back({{"name", node.name}, {"op", node.op}, {"backward", node.backward},
-                     {"milliseconds", node.milliseconds}, {"flops", node.flops}});
+    nodes.push_back({{"name", node.name},
+                     {"op", node.op},
+                     {"backward", node.backward},
+                     {"milliseconds", node.milliseconds},
+                     {"flops", node.flops}});
   }
   return {{"batch", r.batch},
           {"threads", r.threads},
@@ -156,9 +164,11 @@ struct BenchCommand {
 
 int bench(CommonOptions options, const BenchCommand& command) {
   apply_threads(options.threads);
-  if (command.batch) options.overrides.push_back("trainer.batch_size=" + std::to_string(*command.batch));
+  if (command.batch)
+    options.overrides.push_back("trainer.batch_size=" + std::to_string(*command.batch));
   Trainer trainer(load(options));
-  const BenchReport report = run_bench(trainer, {.steps = command.steps, .warmup = command.steps / 10 + 1});
+  const BenchReport report =
+      run_bench(trainer, {.steps = command.steps, .warmup = command.steps / 10 + 1});
   std::fputs(format_bench_report(report).c_str(), stdout);
   if (!command.json.empty()) write_file_atomically(command.json, to_json(report).dump(2) + "\n");
   return 0;
@@ -207,8 +217,9 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
-    const int code = app.exit(error);
-    return code == 0 ? 0 : kBadInput;
+    if (error.get_exit_code() == 0) return app.exit(error);  // --help, --version
+    std::fprintf(stderr, "error: %s (see trainer --help)\n", error.what());
+    return kBadInput;
   }
 
   // Logs go to stderr; stdout carries the progress and results.

@@ -58,8 +58,7 @@ void add_loss(Graph& graph, const Experiment& experiment) {
   const ValueId prediction = *graph.prediction();
   const TensorType& predicted = graph.value(prediction).type;
   const bool sparse = experiment.trainer.loss.labels == LabelEncoding::index;
-  const TensorType label_type =
-      sparse ? TensorType{DType::i32, {predicted.shape[0]}} : predicted;
+  const TensorType label_type = sparse ? TensorType{DType::i32, {predicted.shape[0]}} : predicted;
   const ValueId labels = graph.add_input(kLabelsValue, label_type, ValueRole::label);
   const ValueId loss = graph.add_node1(graph.unique_name("loss"), experiment.trainer.loss.name,
                                        {prediction, labels});
@@ -80,8 +79,9 @@ Graph build_training_graph(const Experiment& experiment, int64_t batch) {
   Graph graph = build_evaluation_graph(experiment, batch);
   differentiate(graph);
   if (graph.parameter_gradients().empty()) {
-    throw InputError(experiment.source.string() +
-                     ": model: no trainable parameter reaches the loss, so there is nothing to train");
+    throw InputError(
+        experiment.source.string() +
+        ": model: no trainable parameter reaches the loss, so there is nothing to train");
   }
   prune_dead_nodes(graph);
   return graph;
@@ -134,7 +134,7 @@ YAML::Node resolved_config(const Experiment& experiment) {
   root["model"] = model;
 
   YAML::Node trainer;
-  YAML::Node options = experiment.trainer.optimizer.options;
+  YAML::Node options = experiment.trainer.optimizer.options.yaml();
   trainer["optimizer"][experiment.trainer.optimizer.name] =
       options.IsDefined() && !options.IsNull() ? options : YAML::Node(YAML::NodeType::Map);
   trainer["loss"] = experiment.trainer.loss.name;

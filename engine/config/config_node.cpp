@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "engine/core/error.hpp"
@@ -18,8 +19,13 @@ std::string join_names(const std::vector<std::string>& names) {
   return text;
 }
 
-ConfigNode::ConfigNode(YAML::Node node, std::string path, std::shared_ptr<const std::string> file)
-    : node_(std::move(node)), path_(std::move(path)), file_(std::move(file)) {}
+ConfigNode::ConfigNode() : ConfigNode(YAML::Node(), "", "<defaults>") {}
+
+ConfigNode::ConfigNode(YAML::Node node, std::string path, const std::string& file)
+    : ConfigNode(std::move(node), std::move(path), std::make_shared<Source>(Source{file, {}})) {}
+
+ConfigNode::ConfigNode(YAML::Node node, std::string path, std::shared_ptr<Source> source)
+    : node_(std::move(node)), path_(std::move(path)), source_(std::move(source)) {}
 
 namespace {
 
@@ -28,14 +34,60 @@ std::string position(const std::string& file, const YAML::Mark& mark) {
   return file + ":" + std::to_string(mark.line + 1) + ":" + std::to_string(mark.column + 1);
 }
 
-ConfigNode parse_text(const std::string& text, const std::string& label) {
-  auto file = std::make_shared<const std::string>(label);
+std::string join_path(const std::string& parent, const std::string& key) {
+  return parent.empty() ? key : parent + "." + key;
+}
+
+// YAML allows what a config must not: keys that are lists or maps, and (in yaml-cpp) the
+// same key twice, of which only the first would be read. Both are rejected for the whole
+// document at once, at the key's position.
+void check_keys(const YAML::Node& node, const std::string& file, const std::string& path) {
+  if (node.IsSequence()) {
+    for (size_t i = 0; i < node.size(); ++i) {
+      check_keys(node[i], file, path + "[" + std::to_string(i) + "]");
+    }
+    return;
+  }
+  if (!node.IsMap()) return;
+  std::map<std::string, YAML::Mark> seen;
+  for (const auto& entry : node) {
+    if (!entry.first.IsScalar()) {
+      throw InputError(position(file, entry.first.Mark()) + ": " +
+                       (path.empty() ? "(top level)" : path) + ": expected a key name, got " +
+                       (entry.first.IsMap() ? "a map" : "a list"));
+    }
+    const std::string& key = entry.first.Scalar();
+    const auto [first, inserted] = seen.emplace(key, entry.first.Mark());
+    if (!inserted) {
+      throw InputError(position(file, entry.first.Mark()) + ": " + join_path(path, key) +
+                       ": the key '" + key + "' is given twice (first at line " +
+                       std::to_string(first->second.line + 1) + ")");
+    }
+    check_keys(entry.second, file, join_path(path, key));
+  }
+}
+
+YAML::Node parse_yaml(const std::string& text, const std::string& label) {
   try {
     YAML::Node root = YAML::Load(text);
     if (!root.IsDefined() || root.IsNull()) throw InputError(label + ": the config is empty");
-    return ConfigNode(root, "", file);
+    check_keys(root, label, "");
+    return root;
   } catch (const YAML::ParserException& error) {
     throw InputError(position(label, error.mark) + ": YAML syntax error: " + error.msg);
+  }
+}
+
+ConfigNode parse_text(const std::string& text, const std::string& label) {
+  return ConfigNode(parse_yaml(text, label), "", label);
+}
+
+void collect_nodes(const YAML::Node& node, std::vector<YAML::Node>& into) {
+  into.push_back(node);
+  if (node.IsMap()) {
+    for (const auto& entry : node) collect_nodes(entry.second, into);
+  } else if (node.IsSequence()) {
+    for (const auto& item : node) collect_nodes(item, into);
   }
 }
 
@@ -57,11 +109,34 @@ ConfigNode ConfigNode::parse(const std::string& text, const std::string& label) 
 }
 
 std::string ConfigNode::where() const {
-  const std::string place = position(*file_, node_.IsDefined() ? node_.Mark() : YAML::Mark::null_mark());
+  std::string place;
+  for (const auto& [value, assignment] : source_->overrides) {
+    if (node_.IsDefined() && value.is(node_)) place = "--set " + assignment;
+  }
+  if (place.empty()) {
+    place = position(source_->file, node_.IsDefined() ? node_.Mark() : YAML::Mark::null_mark());
+  }
   return path_.empty() ? place : place + ": " + path_;
 }
 
-void ConfigNode::fail(const std::string& what) const { throw InputError(where() + ": " + what); }
+std::string ConfigNode::where_key(const std::string& key) const {
+  if (node_.IsMap()) {
+    for (const auto& entry : node_) {
+      if (entry.first.Scalar() == key) {
+        return position(source_->file, entry.first.Mark()) + ": " + join_path(path_, key);
+      }
+    }
+  }
+  return where();
+}
+
+ConfigNode ConfigNode::with(YAML::Node node, std::string path) const {
+  return ConfigNode(std::move(node), std::move(path), source_);
+}
+
+void ConfigNode::fail(const std::string& what) const {
+  throw InputError(where() + ": " + what);
+}
 
 std::string ConfigNode::describe_value() const {
   if (is_null()) return "nothing";
@@ -87,7 +162,7 @@ bool ConfigNode::has(const std::string& key) {
 
 std::optional<ConfigNode> ConfigNode::find(const std::string& key) {
   if (!has(key)) return std::nullopt;
-  return ConfigNode(node_[key], path_.empty() ? key : path_ + "." + key, file_);
+  return ConfigNode(node_[key], join_path(path_, key), source_);
 }
 
 ConfigNode ConfigNode::at(const std::string& key) {
@@ -99,27 +174,27 @@ std::vector<std::pair<std::string, ConfigNode>> ConfigNode::entries() const {
   expect_map();
   std::vector<std::pair<std::string, ConfigNode>> result;
   for (const auto& entry : node_) {
-    const std::string key = entry.first.as<std::string>();
-    result.emplace_back(key, ConfigNode(entry.second, path_.empty() ? key : path_ + "." + key, file_));
+    const std::string& key = entry.first.Scalar();
+    result.emplace_back(key, ConfigNode(entry.second, join_path(path_, key), source_));
   }
   return result;
 }
 
-void ConfigNode::finish() const {
+void ConfigNode::finish(const std::string& owner) const {
   expect_map();
   for (const auto& entry : node_) {
-    const std::string key = entry.first.as<std::string>();
+    const std::string& key = entry.first.Scalar();
     if (known_.contains(key)) continue;
     const std::vector<std::string> known(known_.begin(), known_.end());
-    const std::string where_key = position(*file_, entry.first.Mark()) + ": " +
-                                  (path_.empty() ? key : path_ + "." + key);
-    throw InputError(where_key + ": unknown key '" + key + "' (known: " + join_names(known) + ")");
+    throw InputError(where_key(key) + ": unknown key '" + key + "'" +
+                     (owner.empty() ? "" : " " + owner) +
+                     " (known: " + (known.empty() ? "none" : join_names(known)) + ")");
   }
 }
 
 ConfigNode ConfigNode::operator[](size_t index) const {
   expect_sequence();
-  return ConfigNode(node_[index], path_ + "[" + std::to_string(index) + "]", file_);
+  return ConfigNode(node_[index], path_ + "[" + std::to_string(index) + "]", source_);
 }
 
 std::string ConfigNode::as_string() const {
@@ -197,18 +272,22 @@ bool ConfigNode::get_bool(const std::string& key, bool fallback) {
   return child ? child->as_bool() : fallback;
 }
 
-void apply_override(YAML::Node root, const std::string& assignment) {
+void ConfigNode::apply_override(const std::string& assignment) {
+  YAML::Node root = node_;
   const size_t equals = assignment.find('=');
   if (equals == std::string::npos || equals == 0) {
     throw InputError("--set " + assignment + ": expected key.path=value");
   }
   const std::string path = assignment.substr(0, equals);
+  const std::string text = assignment.substr(equals + 1);
+  if (text.empty()) throw InputError("--set " + assignment + ": expected a value after '='");
   YAML::Node value;
   try {
-    value = YAML::Load(assignment.substr(equals + 1));
+    value = YAML::Load(text);
   } catch (const YAML::ParserException& error) {
     throw InputError("--set " + assignment + ": the value is not valid YAML: " + error.msg);
   }
+  check_keys(value, "--set " + assignment, path);
   std::vector<std::string> keys;
   std::stringstream parts(path);
   for (std::string key; std::getline(parts, key, '.');) {
@@ -220,7 +299,9 @@ void apply_override(YAML::Node root, const std::string& assignment) {
   auto is_index = [](const std::string& key) {
     return std::ranges::all_of(key, [](char c) { return c >= '0' && c <= '9'; });
   };
-  auto fail = [&](const std::string& what) { throw InputError("--set " + assignment + ": " + what); };
+  auto fail = [&](const std::string& what) {
+    throw InputError("--set " + assignment + ": " + what);
+  };
   YAML::Node current = root;
   for (size_t i = 0; i + 1 < keys.size(); ++i) {
     const std::string& key = keys[i];
@@ -254,6 +335,9 @@ void apply_override(YAML::Node root, const std::string& assignment) {
   } else {
     fail("'" + path + "' is not inside a map or a list");
   }
+  std::vector<YAML::Node> nodes;
+  collect_nodes(value, nodes);
+  for (const YAML::Node& node : nodes) source_->overrides.emplace_back(node, assignment);
 }
 
 }  // namespace loom

@@ -20,17 +20,25 @@ namespace loom {
 
 class ConfigNode {
  public:
-  ConfigNode(YAML::Node node, std::string path, std::shared_ptr<const std::string> file);
+  ConfigNode();  // an absent node: every optional key takes its default
+  ConfigNode(YAML::Node node, std::string path, const std::string& file);
 
   // Parse errors carry file:line:col. A missing or unreadable file is an InputError too.
   static ConfigNode load_file(const std::filesystem::path& file);
   static ConfigNode parse(const std::string& text, const std::string& label = "<text>");
 
   const std::string& path() const { return path_; }
-  const std::string& file() const { return *file_; }
+  const std::string& file() const { return source_->file; }
   const YAML::Node& yaml() const { return node_; }
-  std::string where() const;  // "file:line:col: path" (or "file: path" without a position)
+  // "file:line:col: path", or "--set a.b=c: path" for a value that came from an override.
+  std::string where() const;
+  std::string where_key(const std::string& key) const;  // the position of a key of this map
   [[noreturn]] void fail(const std::string& what) const;
+
+  // Applies a "key.path=value" override (value in YAML syntax; a number indexes a list)
+  // before validation; the value is then checked exactly like the file's own text, and its
+  // errors name the --set that gave it.
+  void apply_override(const std::string& assignment);
 
   bool is_map() const { return node_.IsMap(); }
   bool is_sequence() const { return node_.IsSequence(); }
@@ -43,13 +51,16 @@ class ConfigNode {
   std::optional<ConfigNode> find(const std::string& key);
   ConfigNode at(const std::string& key);  // required
   std::vector<std::pair<std::string, ConfigNode>> entries() const;
-  void finish() const;  // an error for every key nobody asked for
+  // An error for the first key nobody asked for; `owner` adds context ("for op 'matmul'").
+  void finish(const std::string& owner = "") const;
   void allow(const std::string& key) { known_.insert(key); }
 
   // Sequences.
   void expect_sequence() const;
   size_t size() const { return node_.size(); }
   ConfigNode operator[](size_t index) const;
+  // A node elsewhere in the same file (or override), for values kept apart from their parent.
+  ConfigNode with(YAML::Node node, std::string path) const;
 
   // Scalars, with what was expected in the error.
   std::string as_string() const;
@@ -71,19 +82,21 @@ class ConfigNode {
   bool get_bool(const std::string& key, bool fallback);
 
  private:
+  struct Source {
+    std::string file;
+    std::vector<std::pair<YAML::Node, std::string>> overrides;  // value nodes and their --set
+  };
+  ConfigNode(YAML::Node node, std::string path, std::shared_ptr<Source> source);
   std::string describe_value() const;
+  std::string key_name(const YAML::Node& key) const;
 
   YAML::Node node_;
   std::string path_;
-  std::shared_ptr<const std::string> file_;
+  std::shared_ptr<Source> source_;
   std::set<std::string> known_;
 };
 
 // "a, b, c" for "(known: a, b, c)" messages.
 std::string join_names(const std::vector<std::string>& names);
-
-// Applies "key.path=value" overrides (value in YAML syntax) to a loaded config, before it is
-// validated; an override is checked exactly like the file's own text.
-void apply_override(YAML::Node root, const std::string& assignment);
 
 }  // namespace loom

@@ -68,9 +68,7 @@ struct LossSpec {
 
 struct OptimizerSpec {
   std::string name = "rmsprop";
-  YAML::Node options;  // re-read through OptimizerRegistry::create (validated at load)
-  std::string file;
-  std::string path;
+  ConfigNode options;  // read by the optimizer's factory (validated at load, so no surprises)
 };
 
 struct TrainerSpec {
@@ -78,6 +76,7 @@ struct TrainerSpec {
   LossSpec loss;
   std::vector<std::string> metrics;
   int64_t batch_size = 32;
+  std::string batch_size_where;  // for errors found once the data is read
   int64_t epochs = 1;
   bool shuffle = true;
 };

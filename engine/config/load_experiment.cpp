@@ -40,7 +40,8 @@ bool contains(const std::vector<std::string>& names, const std::string& name) {
   return std::ranges::find(names, name) != names.end();
 }
 
-std::string choose(ConfigNode node, const std::vector<std::string>& known, const std::string& what) {
+std::string choose(ConfigNode node, const std::vector<std::string>& known,
+                   const std::string& what) {
   const std::string name = node.as_string();
   if (!contains(known, name)) {
     node.fail("unknown " + what + " '" + name + "' (known: " + join_names(known) + ")");
@@ -105,11 +106,16 @@ Initializer read_initializer(ConfigNode node) {
 
 AttributeValue read_attribute(const ConfigNode& node, AttributeKind kind) {
   switch (kind) {
-    case AttributeKind::boolean: return node.as_bool();
-    case AttributeKind::integer: return node.as_int();
-    case AttributeKind::real: return node.as_real();
-    case AttributeKind::text: return node.as_string();
-    case AttributeKind::integers: return node.as_int_list();
+    case AttributeKind::boolean:
+      return node.as_bool();
+    case AttributeKind::integer:
+      return node.as_int();
+    case AttributeKind::real:
+      return node.as_real();
+    case AttributeKind::text:
+      return node.as_string();
+    case AttributeKind::integers:
+      return node.as_int_list();
   }
   node.fail("unsupported attribute kind");
 }
@@ -123,26 +129,20 @@ NodeSpec read_node(ConfigNode node) {
   spec.op = op_node.as_string();
   const Op* op = OpRegistry::global().find(spec.op);
   if (!op) {
-    op_node.fail("unknown op '" + spec.op + "' (known: " +
-                 join_names(OpRegistry::global().names()) + ")");
+    op_node.fail("unknown op '" + spec.op +
+                 "' (known: " + join_names(OpRegistry::global().names()) + ")");
   }
   ConfigNode inputs = node.at("inputs");
   inputs.expect_sequence();
   for (size_t i = 0; i < inputs.size(); ++i) spec.inputs.push_back(inputs[i].as_string());
 
   // Every other key is an attribute the op must declare.
-  std::vector<std::string> declared;
   for (const AttributeSpec& attribute : op->signature().attributes) {
-    declared.push_back(attribute.name);
     if (auto value = node.find(attribute.name)) {
       spec.attributes.set(attribute.name, read_attribute(*value, attribute.kind));
     }
   }
-  for (const auto& [key, value] : node.entries()) {
-    if (key == "name" || key == "op" || key == "inputs" || contains(declared, key)) continue;
-    value.fail("unknown attribute '" + key + "' for op '" + spec.op + "' (known: " +
-               join_names(declared.empty() ? std::vector<std::string>{"none"} : declared) + ")");
-  }
+  node.finish("for op '" + spec.op + "'");
   return spec;
 }
 
@@ -175,8 +175,9 @@ std::vector<NodeSpec> topological_order(std::vector<NodeSpec> nodes,
     if (marks[i] == Mark::visiting) {
       const auto start = std::ranges::find(trail, nodes[i].name);
       std::string cycle;
-      for (auto it = start; it != trail.end(); ++it) cycle += (cycle.empty() ? "" : " -> ") + *it;
-      throw InputError(nodes[i].where + ": node '" + nodes[i].name + "' is part of a cycle: " + cycle);
+      for (auto it = start; it != trail.end(); ++it) cycle += (cycle.empty() ? "" : " <- ") + *it;
+      throw InputError(nodes[i].where + ": node '" + nodes[i].name +
+                       "' is part of a cycle (a <- b: a reads b): " + cycle);
     }
     marks[i] = Mark::visiting;
     for (const std::string& input : nodes[i].inputs) {
@@ -195,7 +196,8 @@ void read_explicit_model(ConfigNode& node, ModelSpec& model) {
   inputs.expect_map();
   const auto input_entries = inputs.entries();
   if (input_entries.size() != 1) {
-    inputs.fail("expected exactly one input (the data), got " + std::to_string(input_entries.size()));
+    inputs.fail("expected exactly one input (the data), got " +
+                std::to_string(input_entries.size()));
   }
   model.input = {input_entries[0].first, read_shape(input_entries[0].second),
                  input_entries[0].second.where()};
@@ -232,8 +234,8 @@ void read_explicit_model(ConfigNode& node, ModelSpec& model) {
   }
   model.output = outputs[0].as_string();
   model.output_where = outputs[0].where();
-  const bool produced = std::ranges::any_of(
-      model.nodes, [&](const NodeSpec& n) { return n.name == model.output; });
+  const bool produced =
+      std::ranges::any_of(model.nodes, [&](const NodeSpec& n) { return n.name == model.output; });
   if (!produced) outputs[0].fail("output '" + model.output + "' is not the name of a node");
 }
 
@@ -282,8 +284,8 @@ class LayerExpander {
       layer.fail("dense needs a flat input per sample, got " + to_string(features_) +
                  " (set model.input to [" + std::to_string(numel(features_)) + "])");
     }
-    ParameterSpec kernel = parameter(name + "/kernel", {features_[0], units}, "glorot_uniform",
-                                     layer.where());
+    ParameterSpec kernel =
+        parameter(name + "/kernel", {features_[0], units}, "glorot_uniform", layer.where());
     if (auto init = layer.find("kernel_initializer")) kernel.initializer = read_initializer(*init);
     model_.parameters.push_back(kernel);
     add_node(name + "/matmul", "matmul", {current_, kernel.name}, layer.where());
@@ -345,17 +347,22 @@ void read_layers_model(ConfigNode& node, ModelSpec& model) {
 ModelSpec read_model(ConfigNode node) {
   node.expect_map();
   ModelSpec model;
-  const bool has_layers = node.has("layers");
-  const bool has_nodes = node.has("nodes");
+  // Look without asking: asking would make both forms' keys "known" in error messages.
+  const bool has_layers = static_cast<bool>(node.yaml()["layers"]);
+  const bool has_nodes = static_cast<bool>(node.yaml()["nodes"]);
   if (has_layers && has_nodes) {
-    node.fail("use either 'layers' or an explicit graph ('inputs', 'params', 'nodes', 'outputs'), not both");
+    node.fail(
+        "use either 'layers' or an explicit graph ('inputs', 'params', 'nodes', 'outputs'), not "
+        "both");
   }
   if (has_layers) {
     read_layers_model(node, model);
   } else if (has_nodes) {
     read_explicit_model(node, model);
   } else {
-    node.fail("expected 'layers' (with 'input') or an explicit graph ('inputs', 'params', 'nodes', 'outputs')");
+    node.fail(
+        "expected 'layers' (with 'input') or an explicit graph ('inputs', 'params', 'nodes', "
+        "'outputs')");
   }
   node.finish();
   return model;
@@ -365,26 +372,28 @@ ModelSpec read_model(ConfigNode node) {
 
 OptimizerSpec read_optimizer(ConfigNode node) {
   OptimizerSpec spec;
-  spec.file = node.file();
+  std::string where = node.where();
   if (node.is_scalar()) {
     spec.name = node.as_string();
-    spec.path = node.path();
+    spec.options = node.with(YAML::Node(), node.path());
   } else {
     node.expect_map();
     const auto entries = node.entries();
     if (entries.size() != 1) {
-      node.fail("expected one optimizer: a name, or {name: {options}}, e.g. {rmsprop: {learning_rate: 0.001}}");
+      node.fail(
+          "expected one optimizer: a name, or {name: {options}}, e.g. {rmsprop: {learning_rate: "
+          "0.001}}");
     }
     spec.name = entries[0].first;
-    spec.options = entries[0].second.yaml();
-    spec.path = entries[0].second.path();
+    spec.options = entries[0].second;
+    where = node.where_key(spec.name);
   }
-  // Validate now, at the option's own position: create one and throw it away.
-  ConfigNode options(spec.options, spec.path, std::make_shared<const std::string>(spec.file));
   if (!OptimizerRegistry::global().contains(spec.name)) {
-    node.fail("unknown optimizer '" + spec.name + "' (known: " +
-              join_names(OptimizerRegistry::global().names()) + ")");
+    throw InputError(where + ": unknown optimizer '" + spec.name +
+                     "' (known: " + join_names(OptimizerRegistry::global().names()) + ")");
   }
+  // Validate now, at the options' own positions: create one and throw it away.
+  ConfigNode options = spec.options;
   OptimizerRegistry::global().create(spec.name, options);
   return spec;
 }
@@ -394,17 +403,19 @@ TrainerSpec read_trainer(ConfigNode node) {
   TrainerSpec spec;
   if (auto optimizer = node.find("optimizer")) spec.optimizer = read_optimizer(*optimizer);
   spec.loss.name = choose(node.at("loss"), known_losses(), "loss");
-  spec.loss.labels = spec.loss.name.starts_with("sparse_") ? LabelEncoding::index
-                                                           : LabelEncoding::one_hot;
+  spec.loss.labels =
+      spec.loss.name.starts_with("sparse_") ? LabelEncoding::index : LabelEncoding::one_hot;
   if (auto metrics = node.find("metrics")) {
     metrics->expect_sequence();
     for (size_t i = 0; i < metrics->size(); ++i) {
       const std::string metric = choose((*metrics)[i], known_metrics(), "metric");
-      if (contains(spec.metrics, metric)) (*metrics)[i].fail("metric '" + metric + "' is listed twice");
+      if (contains(spec.metrics, metric))
+        (*metrics)[i].fail("metric '" + metric + "' is listed twice");
       spec.metrics.push_back(metric);
     }
   }
   spec.batch_size = node.get_int("batch_size", 32, 1, 1 << 20);
+  spec.batch_size_where = node.has("batch_size") ? node.at("batch_size").where() : node.where();
   spec.epochs = node.get_int("epochs", 1, 1, 1 << 20);
   spec.shuffle = node.get_bool("shuffle", true);
   node.finish();
@@ -436,7 +447,7 @@ Experiment parse_experiment(const std::string& text, const std::string& label,
 
 Experiment load_experiment(const fs::path& file, const std::vector<std::string>& overrides) {
   ConfigNode root = ConfigNode::load_file(file);
-  for (const std::string& assignment : overrides) apply_override(root.yaml(), assignment);
+  for (const std::string& assignment : overrides) root.apply_override(assignment);
   const fs::path base = file.has_parent_path() ? file.parent_path() : fs::path(".");
   return read_experiment(root, file, base);
 }

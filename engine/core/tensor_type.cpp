@@ -8,11 +8,17 @@ int64_t numel(const Shape& shape) {
   return count;
 }
 
-int64_t TensorType::numel() const { return loom::numel(shape); }
+int64_t TensorType::numel() const {
+  return loom::numel(shape);
+}
 
-int64_t TensorType::bytes() const { return numel() * 4; }  // f32 and i32 are both 4 bytes
+int64_t TensorType::bytes() const {
+  return numel() * 4;
+}  // f32 and i32 are both 4 bytes
 
-std::string to_string(DType dtype) { return dtype == DType::f32 ? "f32" : "i32"; }
+std::string to_string(DType dtype) {
+  return dtype == DType::f32 ? "f32" : "i32";
+}
 
 std::string to_string(const Shape& shape) {
   std::string text = "[";

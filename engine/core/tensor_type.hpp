@@ -22,7 +22,7 @@ struct TensorType {
 };
 
 std::string to_string(DType dtype);
-std::string to_string(const Shape& shape);  // "[32, 784]"
+std::string to_string(const Shape& shape);      // "[32, 784]"
 std::string to_string(const TensorType& type);  // "f32[32, 784]"
 int64_t numel(const Shape& shape);
 

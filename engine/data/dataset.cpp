@@ -40,9 +40,9 @@ Dataset load_dataset(const DatasetSpec& spec, const Shape& model_input, int64_t 
   }
   for (size_t i = 0; i < labels.data.size(); ++i) {
     if (labels.data[i] >= classes) {
-      throw InputError(labels_name + ": label " + std::to_string(labels.data[i]) + " of sample " +
-                       std::to_string(i) + " is out of range for a model with " +
-                       std::to_string(classes) + " classes");
+      throw InputError(spec.where + ": " + labels_name + ": label " +
+                       std::to_string(labels.data[i]) + " of sample " + std::to_string(i) +
+                       " is out of range for a model with " + std::to_string(classes) + " classes");
     }
   }
   int64_t count = images.dims[0];

@@ -74,7 +74,9 @@ IdxArray read_idx(const std::filesystem::path& file) {
                      ", expected 0x000008NN)");
   }
   if (bytes[2] != kUnsignedByte) {
-    throw InputError(name + ": idx element type " + hex(bytes[2]).substr(8) +
+    char type[8];
+    std::snprintf(type, sizeof type, "0x%02x", bytes[2]);
+    throw InputError(name + ": idx element type " + type +
                      " is not supported (expected 0x08, unsigned bytes)");
   }
   const size_t header = 4 + 4 * size_t(rank);

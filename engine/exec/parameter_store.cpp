@@ -36,7 +36,9 @@ std::span<const float> ParameterStore::at(const std::string& name) const {
   return it->second.floats();
 }
 
-const Shape& ParameterStore::shape(const std::string& name) const { return shapes_.at(name); }
+const Shape& ParameterStore::shape(const std::string& name) const {
+  return shapes_.at(name);
+}
 
 int64_t ParameterStore::total_elements() const {
   int64_t total = 0;

@@ -29,9 +29,8 @@ PrimitiveKernel::PrimitiveKernel(const dnnl::primitive_desc_base& descriptor,
 }
 
 void PrimitiveKernel::run() {
-  const dnnl_status_t status =
-      dnnl_primitive_execute(primitive_.get(), stream_.get(),
-                             static_cast<int>(c_arguments_.size()), c_arguments_.data());
+  const dnnl_status_t status = dnnl_primitive_execute(
+      primitive_.get(), stream_.get(), static_cast<int>(c_arguments_.size()), c_arguments_.data());
   if (status != dnnl_success) {
     throw RuntimeError("oneDNN primitive failed with status " + std::to_string(int(status)));
   }

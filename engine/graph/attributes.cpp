@@ -6,11 +6,16 @@ namespace loom {
 
 std::string to_string(AttributeKind kind) {
   switch (kind) {
-    case AttributeKind::boolean: return "a boolean";
-    case AttributeKind::integer: return "an integer";
-    case AttributeKind::real: return "a number";
-    case AttributeKind::text: return "a string";
-    case AttributeKind::integers: return "a list of integers";
+    case AttributeKind::boolean:
+      return "a boolean";
+    case AttributeKind::integer:
+      return "an integer";
+    case AttributeKind::real:
+      return "a number";
+    case AttributeKind::text:
+      return "a string";
+    case AttributeKind::integers:
+      return "a list of integers";
   }
   return "?";
 }
@@ -37,8 +42,7 @@ std::string to_string(const AttributeValue& value) {
 namespace {
 
 template <typename T>
-T get_or(const std::map<std::string, AttributeValue>& values, const std::string& name,
-         T fallback) {
+T get_or(const std::map<std::string, AttributeValue>& values, const std::string& name, T fallback) {
   const auto it = values.find(name);
   if (it == values.end()) return fallback;
   if (const T* typed = std::get_if<T>(&it->second)) return *typed;

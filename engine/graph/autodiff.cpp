@@ -41,8 +41,8 @@ void differentiate(Graph& graph) {
   const std::optional<ValueId> loss = graph.loss();
   if (!loss) throw RuntimeError("autodiff: the graph has no loss");
   if (graph.value(*loss).type.numel() != 1) {
-    throw InputError("autodiff: the loss '" + graph.value(*loss).name +
-                     "' must be a scalar, got " + to_string(graph.value(*loss).type));
+    throw InputError("autodiff: the loss '" + graph.value(*loss).name + "' must be a scalar, got " +
+                     to_string(graph.value(*loss).type));
   }
 
   const std::vector<bool> trainable_flows = depends_on_trainable(graph);
@@ -86,8 +86,7 @@ void differentiate(Graph& graph) {
     for (ValueId input : node.inputs) wanted.push_back(needs_gradient(input));
 
     const GradientRequest request{node, output_gradients, wanted};
-    const std::vector<std::optional<ValueId>> input_gradients =
-        node.op->gradient(builder, request);
+    const std::vector<std::optional<ValueId>> input_gradients = node.op->gradient(builder, request);
     if (input_gradients.size() != node.inputs.size()) {
       throw RuntimeError("node '" + node.name + "': the gradient rule of '" +
                          std::string(node.op->name()) + "' returned " +

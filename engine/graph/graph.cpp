@@ -53,8 +53,8 @@ std::vector<ValueId> Graph::add_node(const std::string& name, std::string_view o
 
   const OpSignature signature = op.signature();
   const size_t count = node.inputs.size();
-  const bool arity_ok = signature.variadic ? count >= signature.inputs.size()
-                                           : count == signature.inputs.size();
+  const bool arity_ok =
+      signature.variadic ? count >= signature.inputs.size() : count == signature.inputs.size();
   if (!arity_ok) {
     fail_node(node, "expected " + std::string(signature.variadic ? "at least " : "") +
                         std::to_string(signature.inputs.size()) + " input(s), got " +
@@ -162,7 +162,8 @@ std::vector<std::vector<NodeId>> Graph::consumers() const {
 
 std::string Graph::describe() const {
   std::ostringstream out;
-  out << "  #  node                                          op                                 output\n";
+  out << "  #  node                                          op                                 "
+         "output\n";
   for (size_t id = 0; id < nodes_.size(); ++id) {
     const Node& node = nodes_[id];
     std::string outputs;

@@ -67,9 +67,8 @@ class Graph {
   std::vector<ValueId> add_node(const std::string& name, std::string_view op_name,
                                 std::vector<ValueId> inputs, Attributes attributes = {},
                                 bool backward = false);
-  ValueId add_node1(const std::string& name, std::string_view op_name,
-                    std::vector<ValueId> inputs, Attributes attributes = {},
-                    bool backward = false);
+  ValueId add_node1(const std::string& name, std::string_view op_name, std::vector<ValueId> inputs,
+                    Attributes attributes = {}, bool backward = false);
 
   const Value& value(ValueId id) const { return values_.at(static_cast<size_t>(id)); }
   const Node& node(NodeId id) const { return nodes_.at(static_cast<size_t>(id)); }

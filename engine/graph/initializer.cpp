@@ -43,9 +43,9 @@ void fill_truncated_normal(std::span<float> values, double stddev, Random& rando
 }  // namespace
 
 const std::vector<std::string>& initializer_names() {
-  static const std::vector<std::string> names = {
-      "constant", "glorot_normal", "glorot_uniform", "he_normal", "he_uniform",
-      "lecun_normal", "lecun_uniform", "ones", "zeros"};
+  static const std::vector<std::string> names = {"constant",      "glorot_normal", "glorot_uniform",
+                                                 "he_normal",     "he_uniform",    "lecun_normal",
+                                                 "lecun_uniform", "ones",          "zeros"};
   return names;
 }
 

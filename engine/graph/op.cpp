@@ -39,21 +39,19 @@ void fail_node(const Node& node, const std::string& what) {
 
 std::string describe_input(const Node& node, std::span<const TensorType> inputs, size_t index) {
   const OpSignature signature = node.op->signature();
-  const std::string role = index < signature.inputs.size() ? signature.inputs[index]
-                                                           : "input " + std::to_string(index);
+  const std::string role =
+      index < signature.inputs.size() ? signature.inputs[index] : "input " + std::to_string(index);
   return role + " " + to_string(inputs[index]);
 }
 
-void expect_rank(const Node& node, std::span<const TensorType> inputs, size_t index,
-                 int64_t rank) {
+void expect_rank(const Node& node, std::span<const TensorType> inputs, size_t index, int64_t rank) {
   if (inputs[index].rank() != rank) {
     fail_node(node, "expected " + node.op->signature().inputs.at(index) + " of rank " +
                         std::to_string(rank) + ", got " + to_string(inputs[index]));
   }
 }
 
-void expect_dtype(const Node& node, std::span<const TensorType> inputs, size_t index,
-                  DType dtype) {
+void expect_dtype(const Node& node, std::span<const TensorType> inputs, size_t index, DType dtype) {
   if (inputs[index].dtype != dtype) {
     fail_node(node, "expected " + node.op->signature().inputs.at(index) + " of type " +
                         to_string(dtype) + ", got " + to_string(inputs[index]));
@@ -90,7 +88,9 @@ const Op& OpRegistry::get(std::string_view name) const {
 
 std::vector<std::string> OpRegistry::names() const {
   std::vector<std::string> result;
-  for (const auto& op : ops_) result.emplace_back(op->name());
+  for (const auto& op : ops_) {
+    if (!op->signature().internal) result.emplace_back(op->name());
+  }
   std::sort(result.begin(), result.end());
   return result;
 }

@@ -28,6 +28,7 @@ struct OpSignature {
   std::vector<std::string> inputs;  // names for messages and docs, e.g. {"x", "w"}
   bool variadic = false;            // the last input may repeat (add)
   std::vector<AttributeSpec> attributes;
+  bool internal = false;  // emitted by autodiff (a backward helper), not listed to users
 };
 
 class GradientBuilder;
@@ -75,10 +76,8 @@ class GradientBuilder {
 
 // "node 'z1' (matmul): <what>" as an InputError: shapes come from the user's config.
 [[noreturn]] void fail_node(const Node& node, const std::string& what);
-void expect_rank(const Node& node, std::span<const TensorType> inputs, size_t index,
-                 int64_t rank);
-void expect_dtype(const Node& node, std::span<const TensorType> inputs, size_t index,
-                  DType dtype);
+void expect_rank(const Node& node, std::span<const TensorType> inputs, size_t index, int64_t rank);
+void expect_dtype(const Node& node, std::span<const TensorType> inputs, size_t index, DType dtype);
 std::string describe_input(const Node& node, std::span<const TensorType> inputs, size_t index);
 
 class OpRegistry {
@@ -90,7 +89,7 @@ class OpRegistry {
   void add(std::unique_ptr<Op> op);  // a duplicate name is an error
   const Op* find(std::string_view name) const;
   const Op& get(std::string_view name) const;  // unknown: an error listing the known names
-  std::vector<std::string> names() const;
+  std::vector<std::string> names() const;      // the ops users write, for "known:" lists
 
  private:
   std::vector<std::unique_ptr<Op>> ops_;

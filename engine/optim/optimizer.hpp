@@ -53,8 +53,8 @@ class Optimizer {
   double learning_rate_;
   int64_t iterations_ = 0;
   std::vector<OptimizedParameter> parameters_;
-  std::vector<std::vector<AlignedBuffer>> slots_;        // [parameter][slot]
-  std::vector<std::vector<float*>> slot_pointers_;       // the same, as raw pointers
+  std::vector<std::vector<AlignedBuffer>> slots_;   // [parameter][slot]
+  std::vector<std::vector<float*>> slot_pointers_;  // the same, as raw pointers
 };
 
 using OptimizerFactory = std::function<std::unique_ptr<Optimizer>(ConfigNode& options)>;

@@ -24,7 +24,8 @@ double milliseconds_between(Clock::time_point start, Clock::time_point end) {
 // Batches in a fixed shuffled order, cycling over the training set as an epoch would.
 class BatchCycle {
  public:
-  BatchCycle(int64_t samples, int64_t batch, uint64_t seed) : batch_(batch), order_(size_t(samples)) {
+  BatchCycle(int64_t samples, int64_t batch, uint64_t seed)
+      : batch_(batch), order_(size_t(samples)) {
     std::iota(order_.begin(), order_.end(), 0u);
     Random(seed).shuffle(std::span<uint32_t>(order_));
   }
@@ -153,12 +154,14 @@ BenchReport run_bench(Trainer& trainer, const BenchOptions& options) {
 std::string format_bench_report(const BenchReport& r) {
   std::ostringstream out;
   char line[256];
-  std::snprintf(line, sizeof line, "batch %lld, %d threads\n", static_cast<long long>(r.batch), r.threads);
+  std::snprintf(line, sizeof line, "batch %lld, %d threads\n", static_cast<long long>(r.batch),
+                r.threads);
   out << line;
-  std::snprintf(line, sizeof line,
-                "training:  %10.0f samples/s  (%.3f ms/step: data %.3f, graph %.3f, optimizer %.3f)\n",
-                r.train_samples_per_second, r.step_milliseconds, r.data_milliseconds,
-                r.graph_milliseconds, r.optimizer_milliseconds);
+  std::snprintf(
+      line, sizeof line,
+      "training:  %10.0f samples/s  (%.3f ms/step: data %.3f, graph %.3f, optimizer %.3f)\n",
+      r.train_samples_per_second, r.step_milliseconds, r.data_milliseconds, r.graph_milliseconds,
+      r.optimizer_milliseconds);
   out << line;
   std::snprintf(line, sizeof line, "inference: %10.0f samples/s\n", r.inference_samples_per_second);
   out << line;

@@ -32,7 +32,8 @@ void write_file_atomically(const std::filesystem::path& file, const std::string&
   }
   if (::fsync(fd) != 0 || ::close(fd) != 0) {
     std::filesystem::remove(temporary);
-    throw RuntimeError(temporary.string() + ": cannot flush to disk (" + std::strerror(errno) + ")");
+    throw RuntimeError(temporary.string() + ": cannot flush to disk (" + std::strerror(errno) +
+                       ")");
   }
   std::filesystem::rename(temporary, file);
 }

@@ -32,9 +32,9 @@ Trainer::Trainer(Experiment experiment)
 
   const int64_t batch = experiment_.trainer.batch_size;
   if (batch > train_->size()) {
-    throw InputError(experiment_.source.string() + ": trainer.batch_size: " +
-                     std::to_string(batch) + " is larger than the training set (" +
-                     std::to_string(train_->size()) + " samples)");
+    throw InputError(experiment_.trainer.batch_size_where + ": " + std::to_string(batch) +
+                     " is larger than the training set (" + std::to_string(train_->size()) +
+                     " samples)");
   }
 
   Graph graph = build_training_graph(experiment_, batch);
@@ -43,10 +43,10 @@ Trainer::Trainer(Experiment experiment)
     parameter_order_.push_back(graph.value(g.parameter).name);
   }
   std::vector<OptimizedParameter> optimized;
-  for (const std::string& name : parameter_order_) optimized.push_back({name, parameters_.at(name)});
+  for (const std::string& name : parameter_order_)
+    optimized.push_back({name, parameters_.at(name)});
 
-  ConfigNode options(experiment_.trainer.optimizer.options, experiment_.trainer.optimizer.path,
-                     std::make_shared<const std::string>(experiment_.trainer.optimizer.file));
+  ConfigNode options = experiment_.trainer.optimizer.options;
   optimizer_ = OptimizerRegistry::global().create(experiment_.trainer.optimizer.name, options);
   optimizer_->bind(std::move(optimized));
 
@@ -85,8 +85,8 @@ BoundPlan Trainer::bind_training_plan(int64_t batch) {
       if (g.parameter == parameter) match = &g;
     }
     if (!match) {
-      throw RuntimeError("the plan for batch " + std::to_string(batch) +
-                         " has no gradient for '" + name + "'");
+      throw RuntimeError("the plan for batch " + std::to_string(batch) + " has no gradient for '" +
+                         name + "'");
     }
     bound.gradients.push_back(bound.plan->f32(match->gradient));
   }
@@ -119,8 +119,7 @@ BoundPlan& Trainer::evaluation_plan_for(int64_t batch) {
   for (const auto& plan : evaluation_plans_) {
     if (plan->batch == batch) return *plan;
   }
-  return *evaluation_plans_.emplace_back(
-      std::make_unique<BoundPlan>(bind_evaluation_plan(batch)));
+  return *evaluation_plans_.emplace_back(std::make_unique<BoundPlan>(bind_evaluation_plan(batch)));
 }
 
 BoundPlan& Trainer::training_plan_for(int64_t batch) {

@@ -26,9 +26,10 @@ std::unique_ptr<SingleNode> single_node(const std::string& op, std::vector<Tenso
   auto setup = std::make_unique<SingleNode>();
   std::vector<ValueId> ids;
   for (size_t i = 0; i < inputs.size(); ++i) {
-    ids.push_back(inputs[i].dtype == DType::f32
-                      ? setup->graph.add_parameter("in" + std::to_string(i), inputs[i], {"glorot_uniform"})
-                      : setup->graph.add_input("in" + std::to_string(i), inputs[i]));
+    ids.push_back(
+        inputs[i].dtype == DType::f32
+            ? setup->graph.add_parameter("in" + std::to_string(i), inputs[i], {"glorot_uniform"})
+            : setup->graph.add_input("in" + std::to_string(i), inputs[i]));
   }
   const auto outputs = setup->graph.add_node("node", op, ids, std::move(attributes));
   setup->graph.set_prediction(outputs[0]);
@@ -45,7 +46,9 @@ void run(benchmark::State& state, SingleNode& setup, int64_t flops) {
   }
 }
 
-const TensorType f32(Shape shape) { return {DType::f32, std::move(shape)}; }
+const TensorType f32(Shape shape) {
+  return {DType::f32, std::move(shape)};
+}
 
 void BM_MatMulForward(benchmark::State& state) {
   const int64_t batch = state.range(0);
@@ -64,25 +67,29 @@ BENCHMARK(BM_FusedMatMulBiasRelu)->Arg(32)->Arg(128);
 
 void BM_MatMulWeightGradient(benchmark::State& state) {  // dW = xᵀ·dy over a transposed view
   const int64_t batch = state.range(0);
-  auto setup = single_node("matmul", {f32({batch, 784}), f32({batch, 512})}, {{"transpose_a", true}});
+  auto setup =
+      single_node("matmul", {f32({batch, 784}), f32({batch, 512})}, {{"transpose_a", true}});
   run(state, *setup, 2 * batch * 784 * 512);
 }
 BENCHMARK(BM_MatMulWeightGradient)->Arg(32)->Arg(128);
 
 void BM_BiasGradientReduceSum(benchmark::State& state) {
-  auto setup = single_node("reduce_sum", {f32({state.range(0), 512})}, {{"axes", std::vector<int64_t>{0}}});
+  auto setup =
+      single_node("reduce_sum", {f32({state.range(0), 512})}, {{"axes", std::vector<int64_t>{0}}});
   run(state, *setup, 0);
 }
 BENCHMARK(BM_BiasGradientReduceSum)->Arg(32)->Arg(128);
 
 void BM_ReluBackward(benchmark::State& state) {
-  auto setup = single_node("relu_backward", {f32({state.range(0), 512}), f32({state.range(0), 512})});
+  auto setup =
+      single_node("relu_backward", {f32({state.range(0), 512}), f32({state.range(0), 512})});
   run(state, *setup, 0);
 }
 BENCHMARK(BM_ReluBackward)->Arg(32)->Arg(128);
 
 void BM_SoftmaxCrossentropy(benchmark::State& state) {
-  auto setup = single_node("softmax_crossentropy", {f32({state.range(0), 10}), TensorType{DType::i32, {state.range(0)}}});
+  auto setup = single_node("softmax_crossentropy",
+                           {f32({state.range(0), 10}), TensorType{DType::i32, {state.range(0)}}});
   run(state, *setup, 0);
 }
 BENCHMARK(BM_SoftmaxCrossentropy)->Arg(32)->Arg(128);
@@ -95,7 +102,8 @@ void BM_RmsPropUpdate(benchmark::State& state) {
   optimizer->bind({{"w", std::span<float>(weights)}});
   const float* gradients[] = {gradient.data()};
   for (auto _ : state) optimizer->step(gradients);
-  state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(size) * 5 * 4);  // g, v read+write, w read+write
+  state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(size) * 5 *
+                          4);  // g, v read+write, w read+write
 }
 BENCHMARK(BM_RmsPropUpdate)->Arg(784 * 512)->Arg(512);
 

@@ -25,7 +25,8 @@ std::vector<std::vector<std::string>> read_csv(const std::string& file) {
 }
 
 CommandResult train(const std::string& config, const std::string& out, const std::string& flags) {
-  return run_command(trainer_path() + " train " + source_path(config) + " --out " + out + " " + flags);
+  return run_command(trainer_path() + " train " + source_path(config) + " --out " + out + " " +
+                     flags);
 }
 
 // 20,000 training images, 2 epochs (1,250 steps): over seeds 1, 7 and 42 this reached a test
@@ -61,16 +62,20 @@ TEST(FashionMnist, BookModelLearnsOnASlice) {
 // with the same shapes and seed, so both forms must train to the very same numbers.
 TEST(FashionMnist, LayersAndExplicitGraphTrainIdentically) {
   TemporaryDirectory directory;
-  const std::string flags = "--set data.train.limit=3000 --set data.test.limit=500 --set trainer.epochs=1 --threads 1";
-  const CommandResult layers = train("configs/fashion_mnist_mlp.yaml", directory.file("layers"), flags);
-  const CommandResult graph = train("configs/fashion_mnist_mlp_graph.yaml", directory.file("graph"), flags);
+  const std::string flags =
+      "--set data.train.limit=3000 --set data.test.limit=500 --set trainer.epochs=1 --threads 1";
+  const CommandResult layers =
+      train("configs/fashion_mnist_mlp.yaml", directory.file("layers"), flags);
+  const CommandResult graph =
+      train("configs/fashion_mnist_mlp_graph.yaml", directory.file("graph"), flags);
   ASSERT_EQ(layers.exit_code, 0) << layers.err;
   ASSERT_EQ(graph.exit_code, 0) << graph.err;
   const auto a = read_csv(directory.file("layers/history.csv"));
   const auto b = read_csv(directory.file("graph/history.csv"));
   ASSERT_EQ(a.size(), 2u);
   ASSERT_EQ(b.size(), 2u);
-  for (size_t column = 1; column <= 4; ++column) EXPECT_EQ(a[1][column], b[1][column]) << a[0][column];
+  for (size_t column = 1; column <= 4; ++column)
+    EXPECT_EQ(a[1][column], b[1][column]) << a[0][column];
 }
 
 // configs/mnist_mlp.yaml reads the original MNIST files from a folder the user names; the

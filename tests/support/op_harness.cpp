@@ -69,7 +69,9 @@ void register_test_ops() {
   });
 }
 
-std::string input_name(size_t i) { return "in" + std::to_string(i); }
+std::string input_name(size_t i) {
+  return "in" + std::to_string(i);
+}
 
 // The graph: differentiable inputs are trainable parameters; the others are plain inputs.
 struct BuiltGraph {
@@ -94,8 +96,8 @@ BuiltGraph build(const OpUnderTest& test, bool with_loss) {
   for (size_t k = 0; k < built.outputs.size(); ++k) {
     const TensorType& type = built.graph.value(built.outputs[k]).type;
     if (type.dtype != DType::f32) continue;
-    const ValueId weights = built.graph.add_parameter("probe_weights" + std::to_string(k), type,
-                                                      {}, /*trainable=*/false);
+    const ValueId weights = built.graph.add_parameter("probe_weights" + std::to_string(k), type, {},
+                                                      /*trainable=*/false);
     losses.push_back(built.graph.add_node1("probe" + std::to_string(k), "test_probe_loss",
                                            {built.outputs[k], weights}));
   }

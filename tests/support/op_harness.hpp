@@ -17,7 +17,7 @@ namespace loom::testing {
 
 struct OpInput {
   TensorType type;
-  std::vector<float> values;  // i32 inputs hold whole numbers here
+  std::vector<float> values;   // i32 inputs hold whole numbers here
   bool differentiable = true;  // i32 inputs never are
 };
 

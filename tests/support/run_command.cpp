@@ -34,7 +34,9 @@ CommandResult run_command(const std::string& command_line) {
   return result;
 }
 
-std::string trainer_path() { return LOOM_TRAINER; }
+std::string trainer_path() {
+  return LOOM_TRAINER;
+}
 
 std::string source_path(const std::string& relative) {
   return std::string(LOOM_SOURCE_DIR) + "/" + relative;

@@ -1,13 +1,14 @@
 // The reverse sweep: which values get gradients, how fan-out is summed, and whether the
 // whole generated backward graph is numerically right.
 
+#include "engine/graph/autodiff.hpp"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
 
 #include "engine/exec/plan.hpp"
-#include "engine/graph/autodiff.hpp"
 #include "engine/graph/op.hpp"
 #include "engine/graph/passes.hpp"
 #include "tests/support/op_harness.hpp"
@@ -165,7 +166,8 @@ TEST(Passes, PruneDropsNodesNothingReads) {
   Graph graph = fan_out_graph();
   differentiate(graph);
   EXPECT_EQ(prune_dead_nodes(graph), 1);  // the "unused" matmul
-  EXPECT_FALSE(std::ranges::any_of(graph.nodes(), [](const Node& n) { return n.name == "unused"; }));
+  EXPECT_FALSE(
+      std::ranges::any_of(graph.nodes(), [](const Node& n) { return n.name == "unused"; }));
 }
 
 }  // namespace

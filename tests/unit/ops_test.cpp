@@ -28,9 +28,9 @@ void expect_gradients_pass(const OpUnderTest& test, const GradientTolerance& tol
   for (const OpInput& input : test.inputs) differentiable += input.differentiable;
   ASSERT_EQ(reports.size(), differentiable);
   for (const GradientReport& report : reports) {
-    EXPECT_EQ(report.failures, 0u) << test.op << " input " << report.input
-                                   << ": worst absolute error " << report.worst_absolute
-                                   << ", worst relative " << report.worst_relative;
+    EXPECT_EQ(report.failures, 0u)
+        << test.op << " input " << report.input << ": worst absolute error "
+        << report.worst_absolute << ", worst relative " << report.worst_relative;
   }
 }
 
@@ -43,8 +43,8 @@ struct MatMulCase {
 
 class MatMulTest : public ::testing::TestWithParam<MatMulCase> {};
 
-std::vector<float> naive_matmul(const std::vector<float>& a, const std::vector<float>& b,
-                                int64_t m, int64_t k, int64_t n, bool ta, bool tb) {
+std::vector<float> naive_matmul(const std::vector<float>& a, const std::vector<float>& b, int64_t m,
+                                int64_t k, int64_t n, bool ta, bool tb) {
   std::vector<float> y(static_cast<size_t>(m * n), 0.f);
   for (int64_t i = 0; i < m; ++i) {
     for (int64_t j = 0; j < n; ++j) {
@@ -63,9 +63,10 @@ std::vector<float> naive_matmul(const std::vector<float>& a, const std::vector<f
 OpUnderTest matmul_case(const MatMulCase& c, int64_t m, int64_t k, int64_t n) {
   const Shape a_shape = c.transpose_a ? Shape{k, m} : Shape{m, k};
   const Shape b_shape = c.transpose_b ? Shape{n, k} : Shape{k, n};
-  return {"matmul",
-          {{"transpose_a", c.transpose_a}, {"transpose_b", c.transpose_b}},
-          {f32_input(a_shape, random_values(m * k, 1)), f32_input(b_shape, random_values(k * n, 2))}};
+  return {
+      "matmul",
+      {{"transpose_a", c.transpose_a}, {"transpose_b", c.transpose_b}},
+      {f32_input(a_shape, random_values(m * k, 1)), f32_input(b_shape, random_values(k * n, 2))}};
 }
 
 TEST_P(MatMulTest, ForwardMatchesNaiveLoop) {
@@ -89,8 +90,10 @@ INSTANTIATE_TEST_SUITE_P(AllTransposes, MatMulTest,
                          });
 
 TEST(MatMul, InnerDimensionMismatchNamesTheNodeAndBothShapes) {
-  const OpUnderTest test{"matmul", {}, {f32_input({2, 3}, random_values(6, 1)),
-                                        f32_input({4, 5}, random_values(20, 2))}};
+  const OpUnderTest test{
+      "matmul",
+      {},
+      {f32_input({2, 3}, random_values(6, 1)), f32_input({4, 5}, random_values(20, 2))}};
   try {
     run_forward(test);
     FAIL() << "expected an error";
@@ -116,7 +119,8 @@ OpUnderTest fused_case(const FusedCase& c) {
   Attributes attributes{{"transpose_a", c.transpose_a}};
   if (c.relu) attributes.set("activation", std::string("relu"));
   // Inputs chosen so that no pre-activation lands within finite-difference reach of 0.
-  return {"fused_matmul", attributes,
+  return {"fused_matmul",
+          attributes,
           {f32_input(c.transpose_a ? Shape{k, m} : Shape{m, k}, random_values(m * k, 31)),
            f32_input({k, n}, random_values(k * n, 32)), f32_input({n}, random_values(n, 33))}};
 }
@@ -133,7 +137,9 @@ TEST_P(FusedMatMulTest, ForwardIsActivationOfMatMulPlusBias) {
   expect_near_all(run_forward(test)[0], expected);
 }
 
-TEST_P(FusedMatMulTest, GradientsOfEveryInput) { expect_gradients_pass(fused_case(GetParam()), {.step = 1e-3}); }
+TEST_P(FusedMatMulTest, GradientsOfEveryInput) {
+  expect_gradients_pass(fused_case(GetParam()), {.step = 1e-3});
+}
 
 INSTANTIATE_TEST_SUITE_P(Variants, FusedMatMulTest,
                          ::testing::Values(FusedCase{false, false}, FusedCase{false, true},
@@ -146,21 +152,28 @@ INSTANTIATE_TEST_SUITE_P(Variants, FusedMatMulTest,
 // ---- bias_add ----------------------------------------------------------------------------
 
 TEST(BiasAdd, ForwardBroadcastsOverRows) {
-  const OpUnderTest test{"bias_add", {}, {f32_input({3, 4}, random_values(12, 3)),
-                                          f32_input({4}, random_values(4, 4))}};
+  const OpUnderTest test{
+      "bias_add",
+      {},
+      {f32_input({3, 4}, random_values(12, 3)), f32_input({4}, random_values(4, 4))}};
   std::vector<float> expected(12);
-  for (size_t i = 0; i < 12; ++i) expected[i] = test.inputs[0].values[i] + test.inputs[1].values[i % 4];
+  for (size_t i = 0; i < 12; ++i)
+    expected[i] = test.inputs[0].values[i] + test.inputs[1].values[i % 4];
   expect_near_all(run_forward(test)[0], expected);
 }
 
 TEST(BiasAdd, Gradients) {
-  expect_gradients_pass({"bias_add", {}, {f32_input({3, 4}, random_values(12, 5)),
-                                          f32_input({4}, random_values(4, 6))}});
+  expect_gradients_pass(
+      {"bias_add",
+       {},
+       {f32_input({3, 4}, random_values(12, 5)), f32_input({4}, random_values(4, 6))}});
 }
 
 TEST(BiasAdd, RejectsABiasOfTheWrongLength) {
-  const OpUnderTest test{"bias_add", {}, {f32_input({3, 4}, random_values(12, 3)),
-                                          f32_input({5}, random_values(5, 4))}};
+  const OpUnderTest test{
+      "bias_add",
+      {},
+      {f32_input({3, 4}, random_values(12, 3)), f32_input({5}, random_values(5, 4))}};
   EXPECT_THROW(run_forward(test), InputError);
 }
 
@@ -175,7 +188,8 @@ TEST(Relu, Forward) {
 
 TEST(Relu, Gradients) {
   // Finite differences are meaningless across the kink at 0: keep inputs away from it.
-  expect_gradients_pass({"relu", {}, {f32_input({4, 5}, random_values_away_from(20, 8, 0.f, 0.05f))}});
+  expect_gradients_pass(
+      {"relu", {}, {f32_input({4, 5}, random_values_away_from(20, 8, 0.f, 0.05f))}});
 }
 
 // ---- softmax -----------------------------------------------------------------------------
@@ -187,7 +201,8 @@ std::vector<float> naive_softmax_rows(const std::vector<float>& x, int64_t rows,
     const float max = *std::max_element(row, row + cols);
     double sum = 0;
     for (int64_t c = 0; c < cols; ++c) sum += std::exp(double(row[c] - max));
-    for (int64_t c = 0; c < cols; ++c) y[size_t(r * cols + c)] = float(std::exp(double(row[c] - max)) / sum);
+    for (int64_t c = 0; c < cols; ++c)
+      y[size_t(r * cols + c)] = float(std::exp(double(row[c] - max)) / sum);
   }
   return y;
 }
@@ -202,10 +217,12 @@ TEST(Softmax, ForwardOverAxisZero) {
   const OpUnderTest test{"softmax", {{"axis", int64_t{0}}}, {f32_input({3, 4}, x)}};
   // Transpose, softmax the rows, transpose back.
   std::vector<float> transposed(12);
-  for (int r = 0; r < 3; ++r) for (int c = 0; c < 4; ++c) transposed[size_t(c * 3 + r)] = x[size_t(r * 4 + c)];
+  for (int r = 0; r < 3; ++r)
+    for (int c = 0; c < 4; ++c) transposed[size_t(c * 3 + r)] = x[size_t(r * 4 + c)];
   const std::vector<float> rows = naive_softmax_rows(transposed, 4, 3);
   std::vector<float> expected(12);
-  for (int r = 0; r < 3; ++r) for (int c = 0; c < 4; ++c) expected[size_t(r * 4 + c)] = rows[size_t(c * 3 + r)];
+  for (int r = 0; r < 3; ++r)
+    for (int c = 0; c < 4; ++c) expected[size_t(r * 4 + c)] = rows[size_t(c * 3 + r)];
   expect_near_all(run_forward(test)[0], expected);
 }
 
@@ -218,9 +235,11 @@ TEST(Softmax, Gradients) {
 // ---- add and reduce_sum -------------------------------------------------------------------
 
 TEST(Add, ForwardSumsEveryInput) {
-  const OpUnderTest test{"add", {}, {f32_input({2, 3}, random_values(6, 13)),
-                                     f32_input({2, 3}, random_values(6, 14)),
-                                     f32_input({2, 3}, random_values(6, 15))}};
+  const OpUnderTest test{
+      "add",
+      {},
+      {f32_input({2, 3}, random_values(6, 13)), f32_input({2, 3}, random_values(6, 14)),
+       f32_input({2, 3}, random_values(6, 15))}};
   std::vector<float> expected(6);
   for (size_t i = 0; i < 6; ++i) {
     expected[i] = test.inputs[0].values[i] + test.inputs[1].values[i] + test.inputs[2].values[i];
@@ -229,24 +248,28 @@ TEST(Add, ForwardSumsEveryInput) {
 }
 
 TEST(Add, Gradients) {
-  expect_gradients_pass({"add", {}, {f32_input({2, 3}, random_values(6, 16)),
-                                     f32_input({2, 3}, random_values(6, 17))}});
+  expect_gradients_pass(
+      {"add",
+       {},
+       {f32_input({2, 3}, random_values(6, 16)), f32_input({2, 3}, random_values(6, 17))}});
 }
 
 TEST(ReduceSum, ForwardOverChosenAxes) {
   const std::vector<float> x = random_values(24, 18);
-  const OpUnderTest test{"reduce_sum", {{"axes", std::vector<int64_t>{0, 2}}},
-                         {f32_input({2, 3, 4}, x)}};
+  const OpUnderTest test{
+      "reduce_sum", {{"axes", std::vector<int64_t>{0, 2}}}, {f32_input({2, 3, 4}, x)}};
   std::vector<float> expected(3, 0.f);
-  for (int a = 0; a < 2; ++a) for (int b = 0; b < 3; ++b) for (int c = 0; c < 4; ++c) expected[size_t(b)] += x[size_t(a * 12 + b * 4 + c)];
+  for (int a = 0; a < 2; ++a)
+    for (int b = 0; b < 3; ++b)
+      for (int c = 0; c < 4; ++c) expected[size_t(b)] += x[size_t(a * 12 + b * 4 + c)];
   expect_near_all(run_forward(test)[0], expected);
 }
 
 TEST(ReduceSum, ForwardOverLeadingAxes) {
   // The shape autodiff emits for bias gradients, summed by the engine's own loop.
   const std::vector<float> x = random_values(24, 28);
-  const OpUnderTest test{"reduce_sum", {{"axes", std::vector<int64_t>{0, 1}}},
-                         {f32_input({2, 3, 4}, x)}};
+  const OpUnderTest test{
+      "reduce_sum", {{"axes", std::vector<int64_t>{0, 1}}}, {f32_input({2, 3, 4}, x)}};
   std::vector<float> expected(4, 0.f);
   for (size_t i = 0; i < 24; ++i) expected[i % 4] += x[i];
   expect_near_all(run_forward(test)[0], expected);
@@ -254,7 +277,8 @@ TEST(ReduceSum, ForwardOverLeadingAxes) {
 
 TEST(ReduceSum, HasNoGradientRuleYetAndSaysSo) {
   try {
-    check_gradients({"reduce_sum", {{"axes", std::vector<int64_t>{0}}},
+    check_gradients({"reduce_sum",
+                     {{"axes", std::vector<int64_t>{0}}},
                      {f32_input({2, 3}, random_values(6, 19))}});
     FAIL() << "expected an error";
   } catch (const InputError& error) {
@@ -290,7 +314,8 @@ float keras_crossentropy(const std::vector<float>& p, const std::vector<float>& 
 
 TEST(CategoricalCrossentropy, ForwardMatchesKerasFormula) {
   const std::vector<float> p = random_values(kBatch * kClasses, 20, 0.05f, 1.f);
-  const OpUnderTest test{"categorical_crossentropy", {},
+  const OpUnderTest test{"categorical_crossentropy",
+                         {},
                          {f32_input({kBatch, kClasses}, p),
                           f32_input({kBatch, kClasses}, one_hot(kLabels, kClasses), false)}};
   EXPECT_NEAR(run_forward(test)[0][0], keras_crossentropy(p, one_hot(kLabels, kClasses)), 1e-5);
@@ -298,33 +323,40 @@ TEST(CategoricalCrossentropy, ForwardMatchesKerasFormula) {
 
 TEST(CategoricalCrossentropy, Gradients) {
   // Unnormalized positive inputs exercise the renormalization's share of the gradient.
-  expect_gradients_pass({"categorical_crossentropy", {},
-                         {f32_input({kBatch, kClasses}, random_values(kBatch * kClasses, 21, 0.2f, 1.f)),
-                          f32_input({kBatch, kClasses}, one_hot(kLabels, kClasses), false)}},
-                        {.step = 1e-3});
+  expect_gradients_pass(
+      {"categorical_crossentropy",
+       {},
+       {f32_input({kBatch, kClasses}, random_values(kBatch * kClasses, 21, 0.2f, 1.f)),
+        f32_input({kBatch, kClasses}, one_hot(kLabels, kClasses), false)}},
+      {.step = 1e-3});
 }
 
 TEST(SparseCategoricalCrossentropy, ForwardEqualsDenseOnOneHot) {
   const std::vector<float> p = random_values(kBatch * kClasses, 22, 0.05f, 1.f);
-  const OpUnderTest test{"sparse_categorical_crossentropy", {},
+  const OpUnderTest test{"sparse_categorical_crossentropy",
+                         {},
                          {f32_input({kBatch, kClasses}, p), i32_input({kBatch}, kLabels)}};
   EXPECT_NEAR(run_forward(test)[0][0], keras_crossentropy(p, one_hot(kLabels, kClasses)), 1e-5);
 }
 
 TEST(SparseCategoricalCrossentropy, Gradients) {
-  expect_gradients_pass({"sparse_categorical_crossentropy", {},
-                         {f32_input({kBatch, kClasses}, random_values(kBatch * kClasses, 23, 0.2f, 1.f)),
-                          i32_input({kBatch}, kLabels)}},
-                        {.step = 1e-3});
+  expect_gradients_pass(
+      {"sparse_categorical_crossentropy",
+       {},
+       {f32_input({kBatch, kClasses}, random_values(kBatch * kClasses, 23, 0.2f, 1.f)),
+        i32_input({kBatch}, kLabels)}},
+      {.step = 1e-3});
 }
 
 TEST(SoftmaxCrossentropy, ForwardGivesProbabilitiesAndLoss) {
   const std::vector<float> logits = random_values(kBatch * kClasses, 24, -3.f, 3.f);
   for (const bool sparse : {false, true}) {
-    const OpUnderTest test{"softmax_crossentropy", {},
-                           {f32_input({kBatch, kClasses}, logits),
-                            sparse ? i32_input({kBatch}, kLabels)
-                                   : f32_input({kBatch, kClasses}, one_hot(kLabels, kClasses), false)}};
+    const OpUnderTest test{
+        "softmax_crossentropy",
+        {},
+        {f32_input({kBatch, kClasses}, logits),
+         sparse ? i32_input({kBatch}, kLabels)
+                : f32_input({kBatch, kClasses}, one_hot(kLabels, kClasses), false)}};
     const auto outputs = run_forward(test);
     const std::vector<float> p = naive_softmax_rows(logits, kBatch, kClasses);
     expect_near_all(outputs[0], p);
@@ -336,7 +368,8 @@ TEST(SoftmaxCrossentropy, StaysFiniteForExtremeLogits) {
   std::vector<float> logits(kBatch * kClasses, 0.f);
   logits[0] = 1000.f;  // sample 0 is certain of class 0, and labelled 0
   logits[6] = -1000.f;
-  const OpUnderTest test{"softmax_crossentropy", {},
+  const OpUnderTest test{"softmax_crossentropy",
+                         {},
                          {f32_input({kBatch, kClasses}, logits), i32_input({kBatch}, kLabels)}};
   const float loss = run_forward(test)[1][0];
   EXPECT_TRUE(std::isfinite(loss));
@@ -344,17 +377,21 @@ TEST(SoftmaxCrossentropy, StaysFiniteForExtremeLogits) {
 
 TEST(SoftmaxCrossentropy, Gradients) {
   for (const bool sparse : {false, true}) {
-    expect_gradients_pass({"softmax_crossentropy", {},
-                           {f32_input({kBatch, kClasses}, random_values(kBatch * kClasses, 25, -2.f, 2.f)),
-                            sparse ? i32_input({kBatch}, kLabels)
-                                   : f32_input({kBatch, kClasses}, one_hot(kLabels, kClasses), false)}});
+    expect_gradients_pass(
+        {"softmax_crossentropy",
+         {},
+         {f32_input({kBatch, kClasses}, random_values(kBatch * kClasses, 25, -2.f, 2.f)),
+          sparse ? i32_input({kBatch}, kLabels)
+                 : f32_input({kBatch, kClasses}, one_hot(kLabels, kClasses), false)}});
   }
 }
 
 TEST(Crossentropy, RejectsTargetsOfTheWrongShape) {
-  const OpUnderTest test{"categorical_crossentropy", {},
-                         {f32_input({kBatch, kClasses}, random_values(kBatch * kClasses, 26)),
-                          f32_input({kBatch, kClasses + 1}, random_values(kBatch * (kClasses + 1), 27), false)}};
+  const OpUnderTest test{
+      "categorical_crossentropy",
+      {},
+      {f32_input({kBatch, kClasses}, random_values(kBatch * kClasses, 26)),
+       f32_input({kBatch, kClasses + 1}, random_values(kBatch * (kClasses + 1), 27), false)}};
   EXPECT_THROW(run_forward(test), InputError);
 }
 

@@ -3,12 +3,13 @@
 // first RMSprop step (lr 0.01, rho 0.9): v = 0.1·0.5² = 0.025,
 // w = 1 - 0.01·0.5/sqrt(0.025 + 1e-7) = 0.96837729.
 
+#include "engine/optim/optimizer.hpp"
+
 #include <gtest/gtest.h>
 
 #include <array>
 
 #include "engine/core/error.hpp"
-#include "engine/optim/optimizer.hpp"
 
 namespace loom {
 namespace {
@@ -20,7 +21,8 @@ Trajectory run_three_steps(const std::string& name, const std::string& options_y
   std::unique_ptr<Optimizer> optimizer = OptimizerRegistry::global().create(name, options);
   std::array<float, 2> weights = {1.0f, -2.0f};
   optimizer->bind({{"w", std::span<float>(weights)}});
-  const std::array<std::array<float, 2>, 3> gradients = {{{0.5f, -1.0f}, {0.1f, 0.2f}, {-0.3f, 0.4f}}};
+  const std::array<std::array<float, 2>, 3> gradients = {
+      {{0.5f, -1.0f}, {0.1f, 0.2f}, {-0.3f, 0.4f}}};
   Trajectory trajectory{};
   for (size_t step = 0; step < 3; ++step) {
     const float* gradient[] = {gradients[step].data()};
@@ -34,7 +36,8 @@ Trajectory run_three_steps(const std::string& name, const std::string& options_y
 void expect_trajectory(const Trajectory& actual, const Trajectory& expected) {
   for (size_t step = 0; step < 3; ++step) {
     for (size_t i = 0; i < 2; ++i) {
-      EXPECT_NEAR(actual[step][i], expected[step][i], 2e-6) << "step " << step + 1 << ", w[" << i << "]";
+      EXPECT_NEAR(actual[step][i], expected[step][i], 2e-6)
+          << "step " << step + 1 << ", w[" << i << "]";
     }
   }
 }
@@ -62,26 +65,30 @@ TEST(Sgd, KerasDefaultLearningRateIs0_01) {
 }
 
 TEST(RmsProp, Plain) {
-  expect_trajectory(run_three_steps("rmsprop", "{learning_rate: 0.01}"),
-                    {{{0.96837729, -1.96837724}, {0.96185402, -1.97490052}, {0.97913136, -1.98751184}}});
+  expect_trajectory(
+      run_three_steps("rmsprop", "{learning_rate: 0.01}"),
+      {{{0.96837729, -1.96837724}, {0.96185402, -1.97490052}, {0.97913136, -1.98751184}}});
 }
 
 TEST(RmsProp, KerasDefaults) {
   // learning_rate 0.001, rho 0.9, epsilon 1e-7 (inside the square root)
-  expect_trajectory(run_three_steps("rmsprop", "{}"),
-                    {{{0.99683773, -1.99683772}, {0.99618540, -1.99749005}, {0.99791314, -1.99875118}}});
+  expect_trajectory(
+      run_three_steps("rmsprop", "{}"),
+      {{{0.99683773, -1.99683772}, {0.99618540, -1.99749005}, {0.99791314, -1.99875118}}});
 }
 
 TEST(RmsProp, Momentum) {
   // m = 0.5·m + lr·g/sqrt(v + eps); w -= m
-  expect_trajectory(run_three_steps("rmsprop", "{learning_rate: 0.01, momentum: 0.5}"),
-                    {{{0.96837729, -1.96837724}, {0.94604266, -1.95908914}, {0.95215269, -1.96705641}}});
+  expect_trajectory(
+      run_three_steps("rmsprop", "{learning_rate: 0.01, momentum: 0.5}"),
+      {{{0.96837729, -1.96837724}, {0.94604266, -1.95908914}, {0.95215269, -1.96705641}}});
 }
 
 TEST(RmsProp, Centered) {
   // a = 0.9·a + 0.1·g; w -= lr·g/sqrt(v - a² + eps)
-  expect_trajectory(run_three_steps("rmsprop", "{learning_rate: 0.01, centered: true}"),
-                    {{{0.96666674, -1.96666669}, {0.95967819, -1.97336693}, {0.97706552, -1.98601155}}});
+  expect_trajectory(
+      run_three_steps("rmsprop", "{learning_rate: 0.01, centered: true}"),
+      {{{0.96666674, -1.96666669}, {0.95967819, -1.97336693}, {0.97706552, -1.98601155}}});
 }
 
 TEST(RmsProp, ExposesItsSlotsByName) {
@@ -95,7 +102,8 @@ TEST(RmsProp, ExposesItsSlotsByName) {
                                              "dense/kernel/average_gradient"}));
 }
 
-void expect_option_error(const std::string& name, const std::string& yaml, const std::string& expected) {
+void expect_option_error(const std::string& name, const std::string& yaml,
+                         const std::string& expected) {
   ConfigNode options = ConfigNode::parse(yaml, "c.yaml");
   try {
     OptimizerRegistry::global().create(name, options);
@@ -106,13 +114,16 @@ void expect_option_error(const std::string& name, const std::string& yaml, const
 }
 
 TEST(OptimizerRegistry, UnknownOptionListsTheKnownOnes) {
-  expect_option_error("rmsprop", "{lr: 0.1}",
-                      "c.yaml:1:2: lr: unknown key 'lr' (known: centered, epsilon, learning_rate, momentum, rho)");
+  expect_option_error(
+      "rmsprop", "{lr: 0.1}",
+      "c.yaml:1:2: lr: unknown key 'lr' (known: centered, epsilon, learning_rate, momentum, rho)");
 }
 
 TEST(OptimizerRegistry, OutOfRangeValuesAreErrors) {
-  expect_option_error("rmsprop", "{rho: 1.5}", "c.yaml:1:7: rho: expected a number in [0, 1], got 1.5");
-  expect_option_error("sgd", "{learning_rate: -1}", "learning_rate: expected a number in [0, inf], got -1");
+  expect_option_error("rmsprop", "{rho: 1.5}",
+                      "c.yaml:1:7: rho: expected a number in [0, 1], got 1.5");
+  expect_option_error("sgd", "{learning_rate: -1}",
+                      "learning_rate: expected a number in [0, inf], got -1");
   expect_option_error("sgd", "{nesterov: maybe}", "nesterov: expected true or false, got 'maybe'");
 }
 

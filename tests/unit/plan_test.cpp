@@ -1,13 +1,12 @@
 // The compiled plan: the memory planner never lets two live values share bytes, reuse makes
 // the arena smaller than one buffer per value, and a training step allocates nothing.
 
+#include <dlfcn.h>
 #include <gtest/gtest.h>
 
-#include <dlfcn.h>
-
 #include <atomic>
-#include <cstring>
 #include <cstdlib>
+#include <cstring>
 #include <new>
 #include <numeric>
 
@@ -46,8 +45,12 @@ void* operator new(size_t size) {
   if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
   throw std::bad_alloc();
 }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, size_t) noexcept { std::free(p); }
+void operator delete(void* p) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, size_t) noexcept {
+  std::free(p);
+}
 #pragma GCC diagnostic pop
 
 namespace loom::testing {
@@ -86,7 +89,8 @@ TEST(MemoryPlan, LiveValuesNeverOverlapAndReuseShrinksTheArena) {
       const int64_t b_end = plan.arena_offset[b] + graph.values()[b].type.bytes();
       const bool overlap_in_space = plan.arena_offset[a] < b_end && plan.arena_offset[b] < a_end;
       EXPECT_FALSE(overlap_in_time && overlap_in_space)
-          << graph.values()[a].name << " and " << graph.values()[b].name << " share memory while both live";
+          << graph.values()[a].name << " and " << graph.values()[b].name
+          << " share memory while both live";
     }
   }
 }
