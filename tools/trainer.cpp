@@ -138,7 +138,10 @@ nlohmann::json to_json(const BenchReport& r) {
   }
   return {{"batch", r.batch},
           {"threads", r.threads},
+          {"repetitions", r.repetitions},
           {"train_samples_per_second", r.train_samples_per_second},
+          {"train_samples_per_second_min", r.train_samples_per_second_min},
+          {"train_samples_per_second_max", r.train_samples_per_second_max},
           {"inference_samples_per_second", r.inference_samples_per_second},
           {"step_milliseconds", r.step_milliseconds},
           {"data_milliseconds", r.data_milliseconds},

@@ -10,6 +10,7 @@
 
 #include <cmath>
 
+#include "engine/exec/parallel.hpp"
 #include "engine/optim/optimizer.hpp"
 
 namespace loom {
@@ -43,17 +44,16 @@ class RmsProp final : public Optimizer {
     float* v = slots[0];
     float* m = mu > 0.f ? slots[1] : nullptr;
     float* a = centered_ ? slots[mu > 0.f ? 2 : 1] : nullptr;
-    // One fused pass per parameter; the variants are separate loops so each vectorizes.
+    // One fused pass per parameter; the common variant gets a loop of its own, free of
+    // branches, so that it vectorizes fully.
     if (!centered_ && !m) {
-#pragma omp parallel for simd if (n > kParallelThreshold)
-      for (int64_t i = 0; i < n; ++i) {
+      for_each_element(n, [=](int64_t i) {
         v[i] = rho * v[i] + keep * g[i] * g[i];
         w[i] -= lr * g[i] / std::sqrt(v[i] + eps);
-      }
+      });
       return;
     }
-#pragma omp parallel for simd if (n > kParallelThreshold)
-    for (int64_t i = 0; i < n; ++i) {
+    for_each_element(n, [=](int64_t i) {
       v[i] = rho * v[i] + keep * g[i] * g[i];
       float denominator = v[i] + eps;
       if (a) {
@@ -67,11 +67,10 @@ class RmsProp final : public Optimizer {
       } else {
         w[i] -= increment;
       }
-    }
+    });
   }
 
  private:
-  static constexpr int64_t kParallelThreshold = 1 << 15;
   float rho_;
   float momentum_;
   float epsilon_;

@@ -5,6 +5,7 @@
 //                   w += m                      (nesterov false)
 //                   w += momentum·m - lr·g      (nesterov true)
 
+#include "engine/exec/parallel.hpp"
 #include "engine/optim/optimizer.hpp"
 
 namespace loom {
@@ -29,29 +30,25 @@ class Sgd final : public Optimizer {
     float* w = weights.data();
     const auto n = static_cast<int64_t>(weights.size());
     if (momentum_ == 0.f) {
-#pragma omp parallel for simd if (n > kParallelThreshold)
-      for (int64_t i = 0; i < n; ++i) w[i] -= lr * g[i];
+      for_each_element(n, [=](int64_t i) { w[i] -= lr * g[i]; });
       return;
     }
     float* m = slots[0];
     const float mu = momentum_;
     if (nesterov_) {
-#pragma omp parallel for simd if (n > kParallelThreshold)
-      for (int64_t i = 0; i < n; ++i) {
+      for_each_element(n, [=](int64_t i) {
         m[i] = mu * m[i] - lr * g[i];
         w[i] += mu * m[i] - lr * g[i];
-      }
+      });
     } else {
-#pragma omp parallel for simd if (n > kParallelThreshold)
-      for (int64_t i = 0; i < n; ++i) {
+      for_each_element(n, [=](int64_t i) {
         m[i] = mu * m[i] - lr * g[i];
         w[i] += m[i];
-      }
+      });
     }
   }
 
  private:
-  static constexpr int64_t kParallelThreshold = 1 << 15;  // below this, threads cost more
   float momentum_;
   bool nesterov_;
 };

@@ -42,6 +42,11 @@ class BatchCycle {
   std::vector<uint32_t> order_;
 };
 
+double median(std::vector<double> values) {
+  std::ranges::sort(values);
+  return values[values.size() / 2];
+}
+
 int64_t peak_rss_bytes() {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
@@ -86,11 +91,18 @@ BenchReport run_bench(Trainer& trainer, const BenchOptions& options) {
   BatchCycle cycle(trainer.train_data().size(), batch, trainer.experiment().seed);
 
   // 1. Whole steps, exactly as training runs them.
+  report.repetitions = options.repetitions;
   for (int64_t i = 0; i < options.warmup; ++i) trainer.train_step(cycle.next());
-  auto start = Clock::now();
-  for (int64_t i = 0; i < options.steps; ++i) trainer.train_step(cycle.next());
-  report.step_milliseconds = milliseconds_between(start, Clock::now()) / double(options.steps);
+  std::vector<double> step_ms;
+  for (int64_t repetition = 0; repetition < options.repetitions; ++repetition) {
+    const auto start = Clock::now();
+    for (int64_t i = 0; i < options.steps; ++i) trainer.train_step(cycle.next());
+    step_ms.push_back(milliseconds_between(start, Clock::now()) / double(options.steps));
+  }
+  report.step_milliseconds = median(step_ms);
   report.train_samples_per_second = double(batch) / (report.step_milliseconds / 1e3);
+  report.train_samples_per_second_min = double(batch) / (std::ranges::max(step_ms) / 1e3);
+  report.train_samples_per_second_max = double(batch) / (std::ranges::min(step_ms) / 1e3);
 
   // 2. The phases of a step, each timed over all steps.
   double data = 0, run = 0, update = 0;
@@ -134,10 +146,13 @@ BenchReport run_bench(Trainer& trainer, const BenchOptions& options) {
   BoundPlan& inference = trainer.evaluation_plan_for(batch);
   trainer.load_batch(inference, trainer.train_data(), cycle.next());
   for (int64_t i = 0; i < options.warmup; ++i) inference.plan->run();
-  start = Clock::now();
-  for (int64_t i = 0; i < options.steps; ++i) inference.plan->run();
-  const double inference_ms = milliseconds_between(start, Clock::now()) / double(options.steps);
-  report.inference_samples_per_second = double(batch) / (inference_ms / 1e3);
+  std::vector<double> inference_ms;
+  for (int64_t repetition = 0; repetition < options.repetitions; ++repetition) {
+    const auto start = Clock::now();
+    for (int64_t i = 0; i < options.steps; ++i) inference.plan->run();
+    inference_ms.push_back(milliseconds_between(start, Clock::now()) / double(options.steps));
+  }
+  report.inference_samples_per_second = double(batch) / (median(inference_ms) / 1e3);
 
   report.peak_gflops = measure_matmul_peak_gflops();
   report.arena_bytes = compiled.memory_plan().arena_bytes;
@@ -157,11 +172,13 @@ std::string format_bench_report(const BenchReport& r) {
   std::snprintf(line, sizeof line, "batch %lld, %d threads\n", static_cast<long long>(r.batch),
                 r.threads);
   out << line;
-  std::snprintf(
-      line, sizeof line,
-      "training:  %10.0f samples/s  (%.3f ms/step: data %.3f, graph %.3f, optimizer %.3f)\n",
-      r.train_samples_per_second, r.step_milliseconds, r.data_milliseconds, r.graph_milliseconds,
-      r.optimizer_milliseconds);
+  std::snprintf(line, sizeof line,
+                "training:  %10.0f samples/s  (median of %lld runs, range %.0f-%.0f; %.3f ms/step: "
+                "data %.3f, graph %.3f, optimizer %.3f)\n",
+                r.train_samples_per_second, static_cast<long long>(r.repetitions),
+                r.train_samples_per_second_min, r.train_samples_per_second_max,
+                r.step_milliseconds, r.data_milliseconds, r.graph_milliseconds,
+                r.optimizer_milliseconds);
   out << line;
   std::snprintf(line, sizeof line, "inference: %10.0f samples/s\n", r.inference_samples_per_second);
   out << line;

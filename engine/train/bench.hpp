@@ -12,8 +12,9 @@
 namespace loom {
 
 struct BenchOptions {
-  int64_t steps = 300;
+  int64_t steps = 300;      // per repetition
   int64_t warmup = 30;
+  int64_t repetitions = 5;  // the figures are medians: a shared machine's noise comes in bursts
 };
 
 struct NodeTiming {
@@ -27,8 +28,11 @@ struct NodeTiming {
 struct BenchReport {
   int64_t batch = 0;
   int threads = 0;
-  double train_samples_per_second = 0;
-  double inference_samples_per_second = 0;
+  int64_t repetitions = 0;
+  double train_samples_per_second = 0;      // median over repetitions
+  double train_samples_per_second_min = 0;  // the slowest and fastest repetition
+  double train_samples_per_second_max = 0;
+  double inference_samples_per_second = 0;  // median
   double step_milliseconds = 0;       // a whole training step, run as training runs it
   double data_milliseconds = 0;       // gathering and scaling the batch
   double graph_milliseconds = 0;      // plan.run(): forward and backward
