@@ -2,6 +2,7 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <memory>
@@ -15,37 +16,61 @@ namespace {
 constexpr uint8_t kUnsignedByte = 0x08;
 constexpr int64_t kMaxBytes = int64_t{1} << 34;  // 16 GiB: larger is a corrupt header
 
-// Reads the whole (possibly gzipped) file through zlib, which passes plain files through.
-std::vector<uint8_t> read_all(const std::filesystem::path& file) {
-  std::error_code error;
-  if (!std::filesystem::is_regular_file(file, error)) {
-    throw InputError(file.string() + ": file not found");
+// Reads a file through zlib, which inflates gzip data and passes plain files through.
+// The idx header says how large the payload is, so the payload is read straight into its
+// final buffer: 47 MB of Fashion-MNIST images are never held twice.
+class CompressedReader {
+ public:
+  explicit CompressedReader(const std::filesystem::path& file) : name_(file.string()) {
+    std::error_code error;
+    if (!std::filesystem::is_regular_file(file, error)) throw InputError(name_ + ": file not found");
+    stream_ = gzopen(file.c_str(), "rb");
+    if (!stream_) throw InputError(name_ + ": cannot open (" + std::strerror(errno) + ")");
+    gzbuffer(stream_, 1 << 18);
   }
-  const std::unique_ptr<gzFile_s, decltype(&gzclose)> stream(gzopen(file.c_str(), "rb"), gzclose);
-  if (!stream) throw InputError(file.string() + ": cannot open (" + std::strerror(errno) + ")");
-  std::vector<uint8_t> bytes;
-  std::vector<uint8_t> chunk(1 << 20);
-  while (true) {
-    const int count = gzread(stream.get(), chunk.data(), static_cast<unsigned>(chunk.size()));
-    if (count < 0) {
-      int code = 0;
-      const char* message = gzerror(stream.get(), &code);
-      throw InputError(file.string() + ": corrupt or truncated gzip data (" + message + ")");
+  ~CompressedReader() { gzclose(stream_); }
+  CompressedReader(const CompressedReader&) = delete;
+  CompressedReader& operator=(const CompressedReader&) = delete;
+
+  // Reads up to `size` bytes; fewer only at the end of the data.
+  size_t read(void* into, size_t size) {
+    size_t total = 0;
+    auto* bytes = static_cast<uint8_t*>(into);
+    while (total < size) {
+      const unsigned chunk = static_cast<unsigned>(std::min<size_t>(size - total, 1u << 30));
+      const int count = gzread(stream_, bytes + total, chunk);
+      if (count < 0) {
+        int code = 0;
+        throw InputError(name_ + ": corrupt or truncated gzip data (" + gzerror(stream_, &code) + ")");
+      }
+      if (count == 0) break;
+      total += static_cast<size_t>(count);
     }
-    if (count == 0) break;
-    bytes.insert(bytes.end(), chunk.begin(), chunk.begin() + count);
+    if (total < size) check_clean_end();
+    return total;
   }
-  // zlib reports a gzip stream cut short only as an end of file; ask it.
-  int code = 0;
-  gzerror(stream.get(), &code);
-  if (code != Z_OK && code != Z_STREAM_END) {
-    throw InputError(file.string() + ": corrupt or truncated gzip data");
+
+  // Counts (and discards) what is left.
+  int64_t skip_rest() {
+    std::vector<uint8_t> chunk(1 << 16);
+    int64_t total = 0;
+    while (const size_t count = read(chunk.data(), chunk.size())) total += int64_t(count);
+    return total;
   }
-  if (!gzdirect(stream.get()) && !gzeof(stream.get())) {
-    throw InputError(file.string() + ": truncated gzip data");
+
+ private:
+  // zlib reports a gzip stream cut short only as an early end of file: ask it.
+  void check_clean_end() {
+    int code = 0;
+    gzerror(stream_, &code);
+    if ((code != Z_OK && code != Z_STREAM_END) || (!gzdirect(stream_) && !gzeof(stream_))) {
+      throw InputError(name_ + ": corrupt or truncated gzip data");
+    }
   }
-  return bytes;
-}
+
+  std::string name_;
+  gzFile stream_ = nullptr;
+};
 
 uint32_t big_endian_u32(const uint8_t* bytes) {
   return uint32_t(bytes[0]) << 24 | uint32_t(bytes[1]) << 16 | uint32_t(bytes[2]) << 8 |
@@ -61,49 +86,49 @@ std::string hex(uint32_t value) {
 }  // namespace
 
 IdxArray read_idx(const std::filesystem::path& file) {
-  const std::vector<uint8_t> bytes = read_all(file);
+  CompressedReader reader(file);
   const std::string name = file.string();
-  if (bytes.size() < 4) {
-    throw InputError(name + ": too short for an idx header (" + std::to_string(bytes.size()) +
-                     " bytes)");
+  uint8_t magic_bytes[4];
+  if (const size_t count = reader.read(magic_bytes, 4); count < 4) {
+    throw InputError(name + ": too short for an idx header (" + std::to_string(count) + " bytes)");
   }
-  const uint32_t magic = big_endian_u32(bytes.data());
-  const uint8_t rank = bytes[3];
-  if (bytes[0] != 0 || bytes[1] != 0 || rank == 0) {
+  const uint32_t magic = big_endian_u32(magic_bytes);
+  const uint8_t rank = magic_bytes[3];
+  if (magic_bytes[0] != 0 || magic_bytes[1] != 0 || rank == 0) {
     throw InputError(name + ": not an idx file (magic number " + hex(magic) +
                      ", expected 0x000008NN)");
   }
-  if (bytes[2] != kUnsignedByte) {
+  if (magic_bytes[2] != kUnsignedByte) {
     char type[8];
-    std::snprintf(type, sizeof type, "0x%02x", bytes[2]);
+    std::snprintf(type, sizeof type, "0x%02x", magic_bytes[2]);
     throw InputError(name + ": idx element type " + type +
                      " is not supported (expected 0x08, unsigned bytes)");
   }
-  const size_t header = 4 + 4 * size_t(rank);
-  if (bytes.size() < header) {
+  std::vector<uint8_t> dims(4 * size_t(rank));
+  if (const size_t count = reader.read(dims.data(), dims.size()); count < dims.size()) {
     throw InputError(name + ": truncated idx header (rank " + std::to_string(rank) + " needs " +
-                     std::to_string(header) + " bytes, the file has " +
-                     std::to_string(bytes.size()) + ")");
+                     std::to_string(4 + dims.size()) + " bytes, the file has " +
+                     std::to_string(4 + count) + ")");
   }
   IdxArray array;
   int64_t count = 1;
   for (size_t d = 0; d < rank; ++d) {
-    const int64_t size = big_endian_u32(bytes.data() + 4 + 4 * d);
+    const int64_t size = big_endian_u32(dims.data() + 4 * d);
     if (size == 0) throw InputError(name + ": dimension " + std::to_string(d) + " is 0");
     array.dims.push_back(size);
     count *= size;
     if (count > kMaxBytes) throw InputError(name + ": idx dimensions are implausibly large");
   }
-  const auto payload = static_cast<int64_t>(bytes.size() - header);
-  if (payload < count) {
+  array.data.resize(static_cast<size_t>(count));
+  const size_t payload = reader.read(array.data.data(), array.data.size());
+  if (payload < array.data.size()) {
     throw InputError(name + ": truncated: the header promises " + std::to_string(count) +
                      " bytes of data, the file has " + std::to_string(payload));
   }
-  if (payload > count) {
-    throw InputError(name + ": " + std::to_string(payload - count) +
+  if (const int64_t trailing = reader.skip_rest(); trailing > 0) {
+    throw InputError(name + ": " + std::to_string(trailing) +
                      " unexpected bytes after the data the header describes");
   }
-  array.data.assign(bytes.begin() + static_cast<std::ptrdiff_t>(header), bytes.end());
   return array;
 }
 
