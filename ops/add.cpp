@@ -13,6 +13,7 @@ namespace {
 class Add final : public Op {
  public:
   std::string_view name() const override { return "add"; }
+  std::optional<size_t> in_place_input(const Node&) const override { return 0; }
 
   OpSignature signature() const override { return {.inputs = {"x"}, .variadic = true}; }
 

@@ -15,6 +15,7 @@ namespace {
 class BiasAdd final : public Op {
  public:
   std::string_view name() const override { return "bias_add"; }
+  std::optional<size_t> in_place_input(const Node&) const override { return 0; }
 
   OpSignature signature() const override { return {.inputs = {"x", "bias"}}; }
 

@@ -33,6 +33,7 @@ std::vector<TensorType> same_as_first_f32(const Node& node, std::span<const Tens
 class Relu final : public Op {
  public:
   std::string_view name() const override { return "relu"; }
+  std::optional<size_t> in_place_input(const Node&) const override { return 0; }
   OpSignature signature() const override { return {.inputs = {"x"}}; }
 
   std::vector<TensorType> infer(const Node& node,
@@ -61,6 +62,7 @@ class Relu final : public Op {
 class ReluBackward final : public Op {
  public:
   std::string_view name() const override { return "relu_backward"; }
+  std::optional<size_t> in_place_input(const Node&) const override { return 0; }  // dx over dy
   OpSignature signature() const override { return {.inputs = {"dy", "y"}, .internal = true}; }
 
   std::vector<TensorType> infer(const Node& node,

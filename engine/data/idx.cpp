@@ -23,7 +23,8 @@ class CompressedReader {
  public:
   explicit CompressedReader(const std::filesystem::path& file) : name_(file.string()) {
     std::error_code error;
-    if (!std::filesystem::is_regular_file(file, error)) throw InputError(name_ + ": file not found");
+    if (!std::filesystem::is_regular_file(file, error))
+      throw InputError(name_ + ": file not found");
     stream_ = gzopen(file.c_str(), "rb");
     if (!stream_) throw InputError(name_ + ": cannot open (" + std::strerror(errno) + ")");
     gzbuffer(stream_, 1 << 18);
@@ -41,7 +42,8 @@ class CompressedReader {
       const int count = gzread(stream_, bytes + total, chunk);
       if (count < 0) {
         int code = 0;
-        throw InputError(name_ + ": corrupt or truncated gzip data (" + gzerror(stream_, &code) + ")");
+        throw InputError(name_ + ": corrupt or truncated gzip data (" + gzerror(stream_, &code) +
+                         ")");
       }
       if (count == 0) break;
       total += static_cast<size_t>(count);

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "engine/graph/op.hpp"
+
 namespace loom {
 
 namespace {
@@ -47,9 +49,32 @@ MemoryPlan plan_memory(const Graph& graph, const std::vector<ValueId>& pinned) {
   auto release = [&](ValueId v) {
     std::erase_if(live, [v](const Block& block) { return block.owner == v; });
   };
+  // Output 0 may take over the block of the input the op names, when this node is that
+  // input's last reader and the sizes match.
+  auto take_over = [&](const Node& node, NodeId id) -> bool {
+    const std::optional<size_t> index = node.op->in_place_input(node);
+    if (!index || node.outputs.empty()) return false;
+    const ValueId input = node.inputs[*index];
+    const ValueId output = node.outputs[0];
+    if (graph.value(input).role != ValueRole::intermediate || last_use[size_t(input)] != id) {
+      return false;
+    }
+    if (std::ranges::count(node.inputs, input) != 1) return false;
+    if (graph.value(input).type.bytes() != graph.value(output).type.bytes()) return false;
+    const auto block = std::ranges::find(live, input, &Block::owner);
+    if (block == live.end()) return false;
+    block->owner = output;
+    plan.arena_offset[size_t(output)] = block->offset;
+    plan.unplanned_bytes += aligned(graph.value(output).type.bytes());
+    ++plan.in_place;
+    return true;
+  };
+
   for (NodeId id = 0; id < node_count; ++id) {
     const Node& node = graph.node(id);
+    const bool first_in_place = take_over(node, id);
     for (ValueId output : node.outputs) {
+      if (first_in_place && output == node.outputs[0]) continue;
       const int64_t bytes = aligned(graph.value(output).type.bytes());
       plan.unplanned_bytes += bytes;
       const int64_t offset = first_fit(live, bytes);

@@ -14,6 +14,7 @@ struct MemoryPlan {
   std::vector<int64_t> arena_offset;  // per value; kUnplaced for non-intermediates
   int64_t arena_bytes = 0;            // the arena's size with reuse
   int64_t unplanned_bytes = 0;        // what one buffer per intermediate would take
+  int in_place = 0;                   // outputs written over an input's buffer
 };
 
 // `pinned` values stay alive until the end of the step (the caller reads them afterwards:

@@ -50,6 +50,11 @@ class Op {
                                         std::span<const TensorType> inputs) const = 0;
   virtual std::unique_ptr<Kernel> compile(const Node& node, CompileContext& context) const = 0;
 
+  // The input whose buffer output 0 may overwrite (an element-wise op whose kernel supports
+  // in-place execution). The memory planner uses it only when that input is read by nothing
+  // after this node.
+  virtual std::optional<size_t> in_place_input(const Node& /*node*/) const { return std::nullopt; }
+
   // Floating-point operations one run of the node performs, where that is a meaningful
   // measure of its work (matmuls); 0 otherwise. Benchmarks report GFLOP/s from it.
   virtual int64_t flops(const Node& /*node*/, const Graph& /*graph*/) const { return 0; }

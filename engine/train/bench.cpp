@@ -176,9 +176,8 @@ std::string format_bench_report(const BenchReport& r) {
                 "training:  %10.0f samples/s  (median of %lld runs, range %.0f-%.0f; %.3f ms/step: "
                 "data %.3f, graph %.3f, optimizer %.3f)\n",
                 r.train_samples_per_second, static_cast<long long>(r.repetitions),
-                r.train_samples_per_second_min, r.train_samples_per_second_max,
-                r.step_milliseconds, r.data_milliseconds, r.graph_milliseconds,
-                r.optimizer_milliseconds);
+                r.train_samples_per_second_min, r.train_samples_per_second_max, r.step_milliseconds,
+                r.data_milliseconds, r.graph_milliseconds, r.optimizer_milliseconds);
   out << line;
   std::snprintf(line, sizeof line, "inference: %10.0f samples/s\n", r.inference_samples_per_second);
   out << line;

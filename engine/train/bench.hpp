@@ -12,7 +12,7 @@
 namespace loom {
 
 struct BenchOptions {
-  int64_t steps = 300;      // per repetition
+  int64_t steps = 300;  // per repetition
   int64_t warmup = 30;
   int64_t repetitions = 5;  // the figures are medians: a shared machine's noise comes in bursts
 };
@@ -33,14 +33,14 @@ struct BenchReport {
   double train_samples_per_second_min = 0;  // the slowest and fastest repetition
   double train_samples_per_second_max = 0;
   double inference_samples_per_second = 0;  // median
-  double step_milliseconds = 0;       // a whole training step, run as training runs it
-  double data_milliseconds = 0;       // gathering and scaling the batch
-  double graph_milliseconds = 0;      // plan.run(): forward and backward
-  double optimizer_milliseconds = 0;  // the update of every parameter
-  std::vector<NodeTiming> nodes;      // each node timed alone
-  int64_t step_flops = 0;             // matmul work in one step
-  double achieved_gflops = 0;         // step_flops over the graph's time
-  double peak_gflops = 0;             // a large oneDNN matmul on this machine
+  double step_milliseconds = 0;             // a whole training step, run as training runs it
+  double data_milliseconds = 0;             // gathering and scaling the batch
+  double graph_milliseconds = 0;            // plan.run(): forward and backward
+  double optimizer_milliseconds = 0;        // the update of every parameter
+  std::vector<NodeTiming> nodes;            // each node timed alone
+  int64_t step_flops = 0;                   // matmul work in one step
+  double achieved_gflops = 0;               // step_flops over the graph's time
+  double peak_gflops = 0;                   // a large oneDNN matmul on this machine
   int64_t arena_bytes = 0;
   int64_t unplanned_bytes = 0;
   int64_t plan_bytes = 0;  // arena + the plan's own input buffers
