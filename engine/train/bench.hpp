@@ -53,6 +53,6 @@ BenchReport run_bench(Trainer& trainer, const BenchOptions& options);
 std::string format_bench_report(const BenchReport& report);
 
 // GFLOP/s of an n×n×n f32 matmul on oneDNN, best of a few runs.
-double measure_matmul_peak_gflops(int64_t n = 2048);
+double measure_matmul_peak_gflops(int64_t n);
 
 }  // namespace loom
