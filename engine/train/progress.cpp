@@ -10,13 +10,14 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// " - 3.1s - 19000 samples/s - loss: ...", ending the line (and clearing the rest of it).
 void print_metrics(std::FILE* out, const EpochRecord& r) {
   std::fprintf(out, " - %.1fs - %.0f samples/s - loss: %.4f - accuracy: %.4f", r.seconds,
                r.samples_per_second, r.loss, r.accuracy);
   if (r.has_test) {
     std::fprintf(out, " - test_loss: %.4f - test_accuracy: %.4f", r.test_loss, r.test_accuracy);
   }
-  std::fputc('\n', out);
+  std::fputs(isatty(fileno(out)) ? "\x1b[K\n" : "\n", out);
   std::fflush(out);
 }
 
@@ -31,31 +32,32 @@ class TerminalProgress final : public ProgressReporter {
                  static_cast<long long>(epochs));
   }
 
+  // Redrawn at most every 100 ms; the last step is drawn by epoch_end with the final figures.
   void step_end(int64_t step, double loss, double accuracy) override {
     const auto now = Clock::now();
-    if (step != steps_ && now - last_draw_ < std::chrono::milliseconds(100)) return;
+    if (step == steps_ || now - last_draw_ < std::chrono::milliseconds(100)) return;
     last_draw_ = now;
-    draw(step, loss, accuracy, std::chrono::duration<double>(now - started_).count());
+    const double elapsed = std::chrono::duration<double>(now - started_).count();
+    const double eta = elapsed / double(step) * double(steps_ - step);
+    draw_bar(step);
+    std::fprintf(out_, " ETA %.0fs - loss: %.4f - accuracy: %.4f\x1b[K", eta, loss, accuracy);
+    std::fflush(out_);
   }
 
   void epoch_end(const EpochRecord& record) override {
-    draw(steps_, record.loss, record.accuracy, record.seconds);
+    draw_bar(steps_);
     print_metrics(out_, record);
   }
 
  private:
-  void draw(int64_t step, double loss, double accuracy, double elapsed) {
+  void draw_bar(int64_t step) {
     constexpr int kWidth = 30;
     const int filled = static_cast<int>(kWidth * step / std::max<int64_t>(steps_, 1));
     char bar[kWidth + 1];
     for (int i = 0; i < kWidth; ++i) bar[i] = i < filled ? '=' : (i == filled ? '>' : '.');
     bar[kWidth] = '\0';
-    const double eta = step > 0 ? elapsed / double(step) * double(steps_ - step) : 0.0;
-    std::fprintf(out_, "\r%lld/%lld [%s] %s %.0fs - loss: %.4f - accuracy: %.4f\x1b[K",
-                 static_cast<long long>(step), static_cast<long long>(steps_), bar,
-                 step < steps_ ? "ETA" : "", step < steps_ ? eta : elapsed, loss, accuracy);
-    if (step == steps_) std::fputc('\n', out_);
-    std::fflush(out_);
+    std::fprintf(out_, "\r%lld/%lld [%s]", static_cast<long long>(step),
+                 static_cast<long long>(steps_), bar);
   }
 
   std::FILE* out_;
