@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "engine/exec/compile_context.hpp"
+#include "engine/exec/loop_kernel.hpp"
 #include "engine/graph/op.hpp"
 
 namespace loom {
@@ -75,6 +77,81 @@ void crossentropy_from_probabilities_backward(const float* p, const Target& targ
     }
     for (int64_t c = 0; c < classes; ++c) d_row[c] = (d_row[c] - weighted) / sum * scale;
   }
+}
+
+// The two ops of a crossentropy computed from probabilities: the loss, and its backward
+// (p, y, dloss) -> dp. `Targets` names the op and reads one kind of target:
+//   static constexpr std::string_view kName; static constexpr bool kSparse;
+//   Targets(const void* data, int64_t classes); float operator()(row, class) const;
+template <typename Targets>
+class ProbabilityCrossentropy final : public Op {
+ public:
+  std::string_view name() const override { return Targets::kName; }
+  OpSignature signature() const override { return {.inputs = {"p", "y"}}; }
+
+  std::vector<TensorType> infer(const Node& node,
+                                std::span<const TensorType> inputs) const override {
+    expect_crossentropy_operands(node, inputs, Targets::kSparse);
+    return {TensorType{DType::f32, {}}};
+  }
+
+  std::unique_ptr<Kernel> compile(const Node& node, CompileContext& context) const override {
+    const float* p = context.f32(node.inputs[0]);
+    const int64_t batch = context.type(node.inputs[0]).shape[0];
+    const int64_t classes = context.type(node.inputs[0]).shape[1];
+    const Targets targets(context.address(node.inputs[1]), classes);
+    float* loss = context.f32(node.outputs[0]);
+    return make_loop_kernel(
+        [=] { *loss = crossentropy_from_probabilities(p, targets, batch, classes); });
+  }
+
+  std::vector<std::optional<ValueId>> gradient(GradientBuilder& builder,
+                                               const GradientRequest& request) const override {
+    const Node& node = request.node;
+    if (request.wanted[1]) fail_node(node, "gradients for the targets are not supported");
+    return {builder.emit(node, std::string(Targets::kName) + "_backward",
+                         {node.inputs[0], node.inputs[1], request.output_gradient()}),
+            std::nullopt};
+  }
+};
+
+template <typename Targets>
+class ProbabilityCrossentropyBackward final : public Op {
+ public:
+  ProbabilityCrossentropyBackward() : name_(std::string(Targets::kName) + "_backward") {}
+  std::string_view name() const override { return name_; }
+  OpSignature signature() const override {
+    return {.inputs = {"p", "y", "dloss"}, .internal = true};
+  }
+
+  std::vector<TensorType> infer(const Node& node,
+                                std::span<const TensorType> inputs) const override {
+    expect_crossentropy_operands(node, inputs, Targets::kSparse);
+    expect_scalar(node, inputs, 2);
+    return {inputs[0]};
+  }
+
+  std::unique_ptr<Kernel> compile(const Node& node, CompileContext& context) const override {
+    const float* p = context.f32(node.inputs[0]);
+    const int64_t batch = context.type(node.inputs[0]).shape[0];
+    const int64_t classes = context.type(node.inputs[0]).shape[1];
+    const Targets targets(context.address(node.inputs[1]), classes);
+    const float* dloss = context.f32(node.inputs[2]);
+    float* dp = context.f32(node.outputs[0]);
+    return make_loop_kernel([=] {
+      crossentropy_from_probabilities_backward(p, targets, *dloss / float(batch), dp, batch,
+                                               classes);
+    });
+  }
+
+ private:
+  std::string name_;
+};
+
+template <typename Targets>
+void register_probability_crossentropy(OpRegistry& registry) {
+  registry.add(std::make_unique<ProbabilityCrossentropy<Targets>>());
+  registry.add(std::make_unique<ProbabilityCrossentropyBackward<Targets>>());
 }
 
 }  // namespace loom

@@ -4,8 +4,6 @@
 // them. Since relu's gradient is read from the output (y > 0), fusing loses nothing for
 // training: the pre-activation value is never needed.
 
-#include "engine/exec/compile_context.hpp"
-#include "engine/exec/primitive_kernel.hpp"
 #include "ops/matmul_common.hpp"
 
 namespace loom {
@@ -49,36 +47,17 @@ class FusedMatMul final : public Op {
   }
 
   int64_t flops(const Node& node, const Graph& graph) const override {
-    return matmul_flops(graph.value(node.outputs[0]).type, graph.value(node.inputs[0]).type,
-                        node.attributes.get_bool("transpose_a", false));
+    return matmul_flops(node, graph);
   }
 
   std::unique_ptr<Kernel> compile(const Node& node, CompileContext& context) const override {
-    const ValueId a = node.inputs[0], b = node.inputs[1], y = node.outputs[0];
-    const auto a_desc =
-        operand_desc(context.type(a), node.attributes.get_bool("transpose_a", false));
-    const auto b_desc =
-        operand_desc(context.type(b), node.attributes.get_bool("transpose_b", false));
-    const auto y_desc = plain_desc(context.type(y));
-    dnnl::primitive_attr attributes = kernel_attributes();
+    dnnl::post_ops post_ops;
     if (activation_of(node) == "relu") {
-      dnnl::post_ops post_ops;
       post_ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
-      attributes.set_post_ops(post_ops);
     }
-    std::vector<std::pair<int, dnnl::memory>> arguments = {
-        {DNNL_ARG_SRC, context.memory(a, a_desc)},
-        {DNNL_ARG_WEIGHTS, context.memory(b, b_desc)},
-        {DNNL_ARG_DST, context.memory(y, y_desc)}};
-    dnnl::memory::desc bias_desc;
-    if (has_bias(node)) {
-      bias_desc = plain_desc(DType::f32, {1, context.type(y).shape[1]});
-      arguments.emplace_back(DNNL_ARG_BIAS, context.memory(node.inputs[2], bias_desc));
-    }
-    const dnnl::matmul::primitive_desc descriptor(
-        dnnl::matmul::desc(a_desc, b_desc, bias_desc, y_desc), attributes, context.engine());
-    return std::make_unique<PrimitiveKernel>(descriptor, dnnl::matmul(descriptor),
-                                             std::move(arguments), context);
+    const std::optional<ValueId> bias =
+        has_bias(node) ? std::optional(node.inputs[2]) : std::nullopt;
+    return compile_matmul(node, context, bias, post_ops);
   }
 
   // dz = dy through the activation (relu: from the output); then the matmul operand

@@ -70,9 +70,19 @@ inline std::pair<std::optional<ValueId>, std::optional<ValueId>> matmul_operand_
   return {da, db};
 }
 
-inline int64_t matmul_flops(const TensorType& output, const TensorType& a, bool transposed_a) {
-  const int64_t inner = logical_shape(a, transposed_a).cols;
-  return 2 * output.shape[0] * output.shape[1] * inner;
+// 2·M·N·K for the node's output [M, N] and inner dimension K.
+inline int64_t matmul_flops(const Node& node, const Graph& graph) {
+  const TensorType& y = graph.value(node.outputs[0]).type;
+  const int64_t inner = logical_shape(graph.value(node.inputs[0]).type,
+                                      node.attributes.get_bool("transpose_a", false))
+                            .cols;
+  return 2 * y.shape[0] * y.shape[1] * inner;
 }
+
+// One oneDNN matmul for the node: y = post_ops(op(a)·op(b) + bias), with the transposes as
+// strided views and the bias (if any) broadcast over the rows.
+std::unique_ptr<Kernel> compile_matmul(const Node& node, CompileContext& context,
+                                       std::optional<ValueId> bias,
+                                       const dnnl::post_ops& post_ops = {});
 
 }  // namespace loom
