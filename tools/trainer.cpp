@@ -20,6 +20,7 @@
 #include "engine/config/build_graph.hpp"
 #include "engine/config/experiment.hpp"
 #include "engine/core/error.hpp"
+#include "engine/plugin/load_plugin.hpp"
 #include "engine/train/bench.hpp"
 #include "engine/train/history.hpp"
 
@@ -31,15 +32,18 @@ namespace {
 constexpr int kBadInput = 2;
 constexpr int kRuntimeFailure = 1;
 
-struct CommonOptions {
+struct CommandOptions {
   std::string config;
+  std::vector<std::string> plugins;
   std::vector<std::string> overrides;
   std::optional<uint64_t> seed;
   int threads = 0;
 };
 
-void add_common_options(CLI::App& command, CommonOptions& options) {
+void add_common_options(CLI::App& command, CommandOptions& options) {
   command.add_option("config", options.config, "the experiment file (YAML)")->required();
+  command.add_option("--plugin", options.plugins,
+                     "load ops and optimizers from this shared library first (repeatable)");
   command.add_option("--set", options.overrides,
                      "override a config value, e.g. --set trainer.epochs=3 (repeatable)");
   command.add_option("--seed", options.seed, "the random seed (overrides the config's seed)");
@@ -49,7 +53,8 @@ void add_common_options(CLI::App& command, CommonOptions& options) {
       ->check(CLI::NonNegativeNumber);
 }
 
-Experiment load(const CommonOptions& options) {
+Experiment load(const CommandOptions& options) {
+  for (const std::string& plugin : options.plugins) load_plugin(plugin);
   std::vector<std::string> overrides = options.overrides;
   if (options.seed) overrides.push_back("seed=" + std::to_string(*options.seed));
   return load_experiment(options.config, overrides);
@@ -75,7 +80,7 @@ void write_resolved_config(const fs::path& file, const Experiment& experiment) {
   write_file_atomically(file, std::string(emitter.c_str()) + "\n");
 }
 
-int train(const CommonOptions& options, const std::string& out) {
+int train(const CommandOptions& options, const std::string& out) {
   apply_threads(options.threads);
   Experiment experiment = load(options);
   const fs::path run_directory =
@@ -165,7 +170,7 @@ struct BenchCommand {
   std::string json;
 };
 
-int bench(CommonOptions options, const BenchCommand& command) {
+int bench(CommandOptions options, const BenchCommand& command) {
   apply_threads(options.threads);
   if (command.batch)
     options.overrides.push_back("trainer.batch_size=" + std::to_string(*command.batch));
@@ -177,7 +182,7 @@ int bench(CommonOptions options, const BenchCommand& command) {
   return 0;
 }
 
-int graph(const CommonOptions& options, bool backward) {
+int graph(const CommandOptions& options, bool backward) {
   const Experiment experiment = load(options);
   const int64_t batch = experiment.trainer.batch_size;
   const Graph g = backward ? build_training_graph(experiment, batch)
@@ -193,20 +198,20 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string(LOOM_VERSION));
   app.require_subcommand(1);
 
-  CommonOptions train_options;
+  CommandOptions train_options;
   std::string out;
   CLI::App* train_command = app.add_subcommand("train", "train the model of an experiment file");
   add_common_options(*train_command, train_options);
   train_command->add_option("--out", out, "the run directory (default: runs/<name>-<time>)");
 
-  CommonOptions graph_options;
+  CommandOptions graph_options;
   bool backward = false;
   CLI::App* graph_command =
       app.add_subcommand("graph", "print the graph of an experiment with its shapes");
   add_common_options(*graph_command, graph_options);
   graph_command->add_flag("--backward", backward, "include the generated backward pass");
 
-  CommonOptions bench_options;
+  CommandOptions bench_options;
   BenchCommand bench_command;
   CLI::App* bench_subcommand = app.add_subcommand(
       "bench", "time training and inference steps: per-node table, GFLOP/s, memory");

@@ -95,6 +95,7 @@ int64_t class_count(const Experiment& experiment) {
 YAML::Node resolved_config(const Experiment& experiment) {
   YAML::Node root;
   root["name"] = experiment.name;
+  for (const auto& plugin : experiment.plugins) root["plugins"].push_back(plugin.string());
   root["seed"] = experiment.seed;
 
   auto dataset = [](const DatasetSpec& spec) {

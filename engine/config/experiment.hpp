@@ -85,6 +85,7 @@ struct Experiment {
   std::string name;
   uint64_t seed = 42;
   std::filesystem::path source;
+  std::vector<std::filesystem::path> plugins;  // loaded before the model was read
   DataSpec data;
   ModelSpec model;
   TrainerSpec trainer;

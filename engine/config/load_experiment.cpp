@@ -13,6 +13,7 @@
 #include "engine/core/error.hpp"
 #include "engine/graph/op.hpp"
 #include "engine/optim/optimizer.hpp"
+#include "engine/plugin/load_plugin.hpp"
 
 namespace loom {
 
@@ -422,10 +423,31 @@ TrainerSpec read_trainer(ConfigNode node) {
   return spec;
 }
 
+// Plugins come first: the model may use the ops and optimizers they add.
+std::vector<fs::path> load_plugins(ConfigNode& root, const fs::path& base) {
+  std::vector<fs::path> loaded;
+  const auto plugins = root.find("plugins");
+  if (!plugins) return loaded;
+  plugins->expect_sequence();
+  for (size_t i = 0; i < plugins->size(); ++i) {
+    const ConfigNode entry = (*plugins)[i];
+    fs::path file = entry.as_string();
+    if (file.is_relative()) file = base / file;
+    try {
+      load_plugin(file);
+    } catch (const InputError& error) {
+      entry.fail(error.what());
+    }
+    loaded.push_back(file);
+  }
+  return loaded;
+}
+
 Experiment read_experiment(ConfigNode root, const fs::path& source, const fs::path& base) {
   root.expect_map();
   Experiment experiment;
   experiment.source = source;
+  experiment.plugins = load_plugins(root, base);
   experiment.name = root.get_string("name", source.stem().string());
   experiment.seed = static_cast<uint64_t>(root.get_int("seed", 42, 0));
   experiment.data = read_data(root.at("data"), base);

@@ -1,11 +1,18 @@
 #pragma once
-// Optimizers update the weights from their gradients, with Keras 3's names, defaults and
-// formulas. Each one owns its per-parameter state (its "slots") and validates its own
-// options; the registry finds them by name.
+// Optimizers update the weights from their gradients with Keras 3's names, defaults and
+// formulas (keras/src/optimizers). A step follows Keras's base optimizer:
+//   1. clip the gradients (clipnorm, global_clipnorm or clipvalue: at most one of them),
+//   2. lr = learning_rate schedule at `iterations` (0 at the first step),
+//   3. per parameter, one fused pass: decoupled weight decay w -= w·weight_decay·lr, then the
+//      optimizer's own update,
+//   4. iterations += 1.
+// Each optimizer owns its per-parameter state (its "slots") and reads its own options; the
+// registry finds it by name and reads the options every optimizer shares.
 
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -13,6 +20,7 @@
 
 #include "engine/config/config_node.hpp"
 #include "engine/exec/aligned_buffer.hpp"
+#include "engine/optim/schedule.hpp"
 
 namespace loom {
 
@@ -27,51 +35,92 @@ struct OptimizerState {
   std::span<float> values;
 };
 
+// Everything one parameter's update needs, with this step's scalars already computed.
+struct UpdateStep {
+  float* weights;
+  const float* gradient;
+  std::span<float* const> slots;  // slots[k] is the slot named slot_names()[k]
+  int64_t size;
+  float learning_rate;  // the schedule's value for this step
+  float decay;          // weight_decay · learning_rate: apply w -= decay·w first (0: none)
+  int64_t iteration;    // 0 at the first step; Adam's bias correction uses iteration + 1
+};
+
+struct GradientClipping {
+  std::optional<float> norm;         // clipnorm: each gradient's L2 norm at most this
+  std::optional<float> global_norm;  // global_clipnorm: all gradients' joint L2 norm
+  std::optional<float> value;        // clipvalue: every element within [-value, value]
+};
+
+// The options every optimizer accepts.
+struct CommonOptions {
+  std::unique_ptr<LearningRateSchedule> learning_rate;
+  double weight_decay = 0.0;
+  GradientClipping clipping;
+};
+
 class Optimizer {
  public:
   virtual ~Optimizer() = default;
   virtual std::string_view name() const = 0;
 
-  // Allocates the slots (zeros, as Keras does) for each parameter, once, before training.
+  void configure(CommonOptions options) { options_ = std::move(options); }
+
+  // Allocates the slots for each parameter, once, before training.
   void bind(std::vector<OptimizedParameter> parameters);
-  // One update. gradients[i] belongs to the i-th bound parameter and has its size.
-  void step(std::span<const float* const> gradients);
+  // One update. gradients[i] belongs to the i-th bound parameter and has its size; clipping
+  // rescales them in place.
+  void step(std::span<float* const> gradients);
+  // The epoch's metrics, for schedules driven by one (reduce_on_plateau).
+  void epoch_end(const EpochMetrics& metrics) { options_.learning_rate->epoch_end(metrics); }
 
   int64_t iterations() const { return iterations_; }
-  double learning_rate() const { return learning_rate_; }
+  double learning_rate() const { return options_.learning_rate->rate(iterations_); }
+  const LearningRateSchedule& schedule() const { return *options_.learning_rate; }
   std::vector<OptimizerState> state();
 
  protected:
-  explicit Optimizer(double learning_rate) : learning_rate_(learning_rate) {}
+  Optimizer() = default;
   // The names of the slots each parameter gets ("momentum", "velocity", ...).
   virtual std::vector<std::string> slot_names() const = 0;
-  // Updates one parameter in place; slots[k] is the slot named slot_names()[k].
-  virtual void update(std::span<float> weights, const float* gradient,
-                      std::span<float* const> slots, float learning_rate) = 0;
+  // The value slot k starts from (Keras starts every slot at 0 but Adagrad's accumulator).
+  virtual float initial_slot_value(size_t /*slot*/) const { return 0.f; }
+  // Called once per step before any parameter is updated (Nadam's momentum cache).
+  virtual void begin_step(int64_t /*iteration*/) {}
+  // Updates one parameter in place, weight decay included (see UpdateStep::decay).
+  virtual void update(const UpdateStep& step) = 0;
 
  private:
-  double learning_rate_;
+  void clip(std::span<float* const> gradients);
+
+  CommonOptions options_;
   int64_t iterations_ = 0;
   std::vector<OptimizedParameter> parameters_;
   std::vector<std::vector<AlignedBuffer>> slots_;   // [parameter][slot]
   std::vector<std::vector<float*>> slot_pointers_;  // the same, as raw pointers
 };
 
-using OptimizerFactory = std::function<std::unique_ptr<Optimizer>(ConfigNode& options)>;
+// How an optimizer is made: its defaults for the shared options, and a factory that reads
+// its own options (unknown ones are reported by the registry afterwards).
+struct OptimizerDefinition {
+  double default_learning_rate = 0.001;
+  double default_weight_decay = 0.0;
+  std::function<std::unique_ptr<Optimizer>(ConfigNode& options)> create;
+};
 
 class OptimizerRegistry {
  public:
   static OptimizerRegistry& global();  // the built-in optimizers registered on first use
 
-  void add(const std::string& name, OptimizerFactory factory);
+  void add(const std::string& name, OptimizerDefinition definition);  // a duplicate: error
   bool contains(const std::string& name) const;
-  // `options` is the optimizer's option map (or null for all defaults); unknown or
-  // out-of-range options are errors at their position in the config.
+  // `options` is the optimizer's option map (null for all defaults); unknown or out-of-range
+  // options are errors at their position in the config.
   std::unique_ptr<Optimizer> create(const std::string& name, ConfigNode& options) const;
   std::vector<std::string> names() const;
 
  private:
-  std::vector<std::pair<std::string, OptimizerFactory>> factories_;
+  std::vector<std::pair<std::string, OptimizerDefinition>> definitions_;
 };
 
 void register_builtin_optimizers(OptimizerRegistry& registry);  // engine/optim/builtin.cpp

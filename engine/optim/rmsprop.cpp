@@ -19,13 +19,11 @@ namespace {
 
 class RmsProp final : public Optimizer {
  public:
-  RmsProp(double learning_rate, double rho, double momentum, double epsilon, bool centered)
-      : Optimizer(learning_rate),
-        rho_(static_cast<float>(rho)),
-        momentum_(static_cast<float>(momentum)),
-        epsilon_(static_cast<float>(epsilon)),
+  RmsProp(double rho, double momentum, double epsilon, bool centered)
+      : rho_(float(rho)),
+        momentum_(float(momentum)),
+        epsilon_(float(epsilon)),
         centered_(centered) {}
-
   std::string_view name() const override { return "rmsprop"; }
 
  protected:
@@ -36,58 +34,54 @@ class RmsProp final : public Optimizer {
     return names;
   }
 
-  void update(std::span<float> weights, const float* g, std::span<float* const> slots,
-              float lr) override {
-    float* w = weights.data();
-    const auto n = static_cast<int64_t>(weights.size());
+  void update(const UpdateStep& s) override {
+    float* w = s.weights;
+    const float* g = s.gradient;
+    const float lr = s.learning_rate, decay = s.decay;
     const float rho = rho_, keep = 1.f - rho_, eps = epsilon_, mu = momentum_;
-    float* v = slots[0];
-    float* m = mu > 0.f ? slots[1] : nullptr;
-    float* a = centered_ ? slots[mu > 0.f ? 2 : 1] : nullptr;
+    float* v = s.slots[0];
+    float* m = mu > 0.f ? s.slots[1] : nullptr;
+    float* a = centered_ ? s.slots[mu > 0.f ? 2 : 1] : nullptr;
     // One fused pass per parameter; the common variant gets a loop of its own, free of
     // branches, so that it vectorizes fully.
-    if (!centered_ && !m) {
-      for_each_element(n, [=](int64_t i) {
+    if (!a && !m) {
+      for_each_element(s.size, [=](int64_t i) {
         v[i] = rho * v[i] + keep * g[i] * g[i];
-        w[i] -= lr * g[i] / std::sqrt(v[i] + eps);
+        w[i] -= decay * w[i] + lr * g[i] / std::sqrt(v[i] + eps);
       });
       return;
     }
-    for_each_element(n, [=](int64_t i) {
+    for_each_element(s.size, [=](int64_t i) {
       v[i] = rho * v[i] + keep * g[i] * g[i];
       float denominator = v[i] + eps;
       if (a) {
         a[i] = rho * a[i] + keep * g[i];
         denominator -= a[i] * a[i];
       }
-      const float increment = lr * g[i] / std::sqrt(denominator);
+      float increment = lr * g[i] / std::sqrt(denominator);
       if (m) {
         m[i] = mu * m[i] + increment;
-        w[i] -= m[i];
-      } else {
-        w[i] -= increment;
+        increment = m[i];
       }
+      w[i] -= decay * w[i] + increment;
     });
   }
 
  private:
-  float rho_;
-  float momentum_;
-  float epsilon_;
+  float rho_, momentum_, epsilon_;
   bool centered_;
 };
 
 }  // namespace
 
 void register_rmsprop(OptimizerRegistry& registry) {
-  registry.add("rmsprop", [](ConfigNode& options) -> std::unique_ptr<Optimizer> {
-    const double learning_rate = options.get_real("learning_rate", 0.001, 0.0);
-    const double rho = options.get_real("rho", 0.9, 0.0, 1.0);
-    const double momentum = options.get_real("momentum", 0.0, 0.0, 1.0);
-    const double epsilon = options.get_real("epsilon", 1e-7, 0.0);
-    const bool centered = options.get_bool("centered", false);
-    return std::make_unique<RmsProp>(learning_rate, rho, momentum, epsilon, centered);
-  });
+  registry.add("rmsprop", {.default_learning_rate = 0.001, .create = [](ConfigNode& options) {
+                             const double rho = options.get_real("rho", 0.9, 0.0, 1.0);
+                             const double momentum = options.get_real("momentum", 0.0, 0.0, 1.0);
+                             const double epsilon = options.get_real("epsilon", 1e-7, 0.0);
+                             const bool centered = options.get_bool("centered", false);
+                             return std::make_unique<RmsProp>(rho, momentum, epsilon, centered);
+                           }});
 }
 
 }  // namespace loom

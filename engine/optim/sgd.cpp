@@ -14,9 +14,7 @@ namespace {
 
 class Sgd final : public Optimizer {
  public:
-  Sgd(double learning_rate, double momentum, bool nesterov)
-      : Optimizer(learning_rate), momentum_(static_cast<float>(momentum)), nesterov_(nesterov) {}
-
+  Sgd(double momentum, bool nesterov) : momentum_(float(momentum)), nesterov_(nesterov) {}
   std::string_view name() const override { return "sgd"; }
 
  protected:
@@ -25,25 +23,24 @@ class Sgd final : public Optimizer {
     return {"momentum"};
   }
 
-  void update(std::span<float> weights, const float* g, std::span<float* const> slots,
-              float lr) override {
-    float* w = weights.data();
-    const auto n = static_cast<int64_t>(weights.size());
+  void update(const UpdateStep& s) override {
+    float* w = s.weights;
+    const float* g = s.gradient;
+    const float lr = s.learning_rate, decay = s.decay, mu = momentum_;
     if (momentum_ == 0.f) {
-      for_each_element(n, [=](int64_t i) { w[i] -= lr * g[i]; });
+      for_each_element(s.size, [=](int64_t i) { w[i] -= decay * w[i] + lr * g[i]; });
       return;
     }
-    float* m = slots[0];
-    const float mu = momentum_;
+    float* m = s.slots[0];
     if (nesterov_) {
-      for_each_element(n, [=](int64_t i) {
+      for_each_element(s.size, [=](int64_t i) {
         m[i] = mu * m[i] - lr * g[i];
-        w[i] += mu * m[i] - lr * g[i];
+        w[i] += mu * m[i] - lr * g[i] - decay * w[i];
       });
     } else {
-      for_each_element(n, [=](int64_t i) {
+      for_each_element(s.size, [=](int64_t i) {
         m[i] = mu * m[i] - lr * g[i];
-        w[i] += m[i];
+        w[i] += m[i] - decay * w[i];
       });
     }
   }
@@ -56,12 +53,11 @@ class Sgd final : public Optimizer {
 }  // namespace
 
 void register_sgd(OptimizerRegistry& registry) {
-  registry.add("sgd", [](ConfigNode& options) -> std::unique_ptr<Optimizer> {
-    const double learning_rate = options.get_real("learning_rate", 0.01, 0.0);
-    const double momentum = options.get_real("momentum", 0.0, 0.0, 1.0);
-    const bool nesterov = options.get_bool("nesterov", false);
-    return std::make_unique<Sgd>(learning_rate, momentum, nesterov);
-  });
+  registry.add("sgd", {.default_learning_rate = 0.01, .create = [](ConfigNode& options) {
+                         const double momentum = options.get_real("momentum", 0.0, 0.0, 1.0);
+                         const bool nesterov = options.get_bool("nesterov", false);
+                         return std::make_unique<Sgd>(momentum, nesterov);
+                       }});
 }
 
 }  // namespace loom

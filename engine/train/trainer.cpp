@@ -20,6 +20,15 @@ double seconds_since(Clock::time_point start) {
 // Different streams for initialization and shuffling, both derived from the one seed.
 constexpr uint64_t kShuffleStream = 0x9e3779b97f4a7c15ULL;
 
+EpochMetrics metrics_of(const EpochRecord& record) {
+  EpochMetrics metrics = {{"loss", record.loss}, {"accuracy", record.accuracy}};
+  if (record.has_test) {
+    metrics["test_loss"] = record.test_loss;
+    metrics["test_accuracy"] = record.test_accuracy;
+  }
+  return metrics;
+}
+
 }  // namespace
 
 Trainer::Trainer(Experiment experiment)
@@ -49,6 +58,13 @@ Trainer::Trainer(Experiment experiment)
   ConfigNode options = experiment_.trainer.optimizer.options;
   optimizer_ = OptimizerRegistry::global().create(experiment_.trainer.optimizer.name, options);
   optimizer_->bind(std::move(optimized));
+  if (const std::string monitor = optimizer_->schedule().monitor();
+      monitor.starts_with("test_") && !test_) {
+    throw InputError(experiment_.source.string() +
+                     ": trainer.optimizer: the learning-rate "
+                     "schedule monitors '" +
+                     monitor + "' but data.test is not given");
+  }
 
   // Every plan is compiled here, before the first step.
   train_full_ = bind_training_plan(batch);
@@ -173,6 +189,7 @@ std::vector<EpochRecord> Trainer::fit(ProgressReporter& progress,
     record.samples_per_second = double(seen) / train_seconds;
     history.push_back(record);
     progress.epoch_end(record);
+    optimizer_->epoch_end(metrics_of(record));
     if (after_epoch) after_epoch(record);
   }
   return history;

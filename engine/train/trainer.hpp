@@ -33,7 +33,7 @@ struct BoundPlan {
   void* labels = nullptr;
   const float* loss = nullptr;
   const float* prediction = nullptr;
-  std::vector<const float*> gradients;  // in the optimizer's parameter order
+  std::vector<float*> gradients;  // in the optimizer's parameter order (clipping scales them)
 };
 
 class Trainer {

@@ -100,7 +100,7 @@ void BM_RmsPropUpdate(benchmark::State& state) {
   ConfigNode options = ConfigNode::parse("{}");
   auto optimizer = OptimizerRegistry::global().create("rmsprop", options);
   optimizer->bind({{"w", std::span<float>(weights)}});
-  const float* gradients[] = {gradient.data()};
+  float* gradients[] = {gradient.data()};
   for (auto _ : state) optimizer->step(gradients);
   state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(size) * 5 *
                           4);  // g, v read+write, w read+write

@@ -1,0 +1,88 @@
+// Adam and AdamW with Keras 3's semantics (keras/src/optimizers/adam.py, adamw.py):
+//   defaults: learning_rate 0.001, beta_1 0.9, beta_2 0.999, epsilon 1e-7, amsgrad false;
+//   adamw is the same optimizer with weight_decay 0.004 by default (decoupled, applied by
+//   the base optimizer as w -= w·weight_decay·lr).
+//   t = iterations + 1
+//   m = beta_1·m + (1 - beta_1)·g;  v = beta_2·v + (1 - beta_2)·g²
+//   amsgrad: v_hat = max(v_hat, v), used in place of v below (v itself stays the average)
+//   w -= lr·sqrt(1 - beta_2^t)/(1 - beta_1^t) · m / (sqrt(v) + epsilon)
+// epsilon is outside the root and not bias-corrected (the paper's "epsilon hat").
+
+#include <cmath>
+
+#include "engine/exec/parallel.hpp"
+#include "engine/optim/optimizer.hpp"
+
+namespace loom {
+
+namespace {
+
+class Adam final : public Optimizer {
+ public:
+  Adam(std::string name, double beta_1, double beta_2, double epsilon, bool amsgrad)
+      : name_(std::move(name)),
+        beta_1_(beta_1),
+        beta_2_(beta_2),
+        epsilon_(float(epsilon)),
+        amsgrad_(amsgrad) {}
+  std::string_view name() const override { return name_; }
+
+ protected:
+  std::vector<std::string> slot_names() const override {
+    if (amsgrad_) return {"momentum", "velocity", "velocity_hat"};
+    return {"momentum", "velocity"};
+  }
+
+  void update(const UpdateStep& s) override {
+    const double t = double(s.iteration + 1);
+    const auto alpha =
+        float(s.learning_rate * std::sqrt(1 - std::pow(beta_2_, t)) / (1 - std::pow(beta_1_, t)));
+    float* w = s.weights;
+    float* m = s.slots[0];
+    float* v = s.slots[1];
+    const float* g = s.gradient;
+    const float decay = s.decay, b1 = float(beta_1_), b2 = float(beta_2_), eps = epsilon_;
+    if (amsgrad_) {
+      float* v_hat = s.slots[2];
+      for_each_element(s.size, [=](int64_t i) {
+        m[i] += (g[i] - m[i]) * (1 - b1);
+        v[i] += (g[i] * g[i] - v[i]) * (1 - b2);
+        v_hat[i] = std::max(v_hat[i], v[i]);
+        w[i] -= decay * w[i] + alpha * m[i] / (std::sqrt(v_hat[i]) + eps);
+      });
+      return;
+    }
+    for_each_element(s.size, [=](int64_t i) {
+      m[i] += (g[i] - m[i]) * (1 - b1);
+      v[i] += (g[i] * g[i] - v[i]) * (1 - b2);
+      w[i] -= decay * w[i] + alpha * m[i] / (std::sqrt(v[i]) + eps);
+    });
+  }
+
+ private:
+  std::string name_;
+  double beta_1_, beta_2_;
+  float epsilon_;
+  bool amsgrad_;
+};
+
+OptimizerDefinition adam_definition(const std::string& name, double default_weight_decay) {
+  return {.default_learning_rate = 0.001,
+          .default_weight_decay = default_weight_decay,
+          .create = [name](ConfigNode& options) {
+            const double beta_1 = options.get_real("beta_1", 0.9, 0.0, 1.0);
+            const double beta_2 = options.get_real("beta_2", 0.999, 0.0, 1.0);
+            const double epsilon = options.get_real("epsilon", 1e-7, 0.0);
+            const bool amsgrad = options.get_bool("amsgrad", false);
+            return std::make_unique<Adam>(name, beta_1, beta_2, epsilon, amsgrad);
+          }};
+}
+
+}  // namespace
+
+void register_adam(OptimizerRegistry& registry) {
+  registry.add("adam", adam_definition("adam", 0.0));
+  registry.add("adamw", adam_definition("adamw", 0.004));
+}
+
+}  // namespace loom

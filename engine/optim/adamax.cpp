@@ -1,0 +1,55 @@
+// Adamax with Keras 3's semantics (keras/src/optimizers/adamax.py):
+//   defaults: learning_rate 0.001, beta_1 0.9, beta_2 0.999, epsilon 1e-7
+//   t = iterations + 1
+//   m = beta_1·m + (1 - beta_1)·g;  u = max(beta_2·u, |g|)
+//   w -= lr·m / ((1 - beta_1^t)·(u + epsilon))
+
+#include <cmath>
+
+#include "engine/exec/parallel.hpp"
+#include "engine/optim/optimizer.hpp"
+
+namespace loom {
+
+namespace {
+
+class Adamax final : public Optimizer {
+ public:
+  Adamax(double beta_1, double beta_2, double epsilon)
+      : beta_1_(beta_1), beta_2_(float(beta_2)), epsilon_(float(epsilon)) {}
+  std::string_view name() const override { return "adamax"; }
+
+ protected:
+  std::vector<std::string> slot_names() const override { return {"momentum", "norm"}; }
+
+  void update(const UpdateStep& s) override {
+    const auto rate = float(s.learning_rate / (1 - std::pow(beta_1_, double(s.iteration + 1))));
+    float* w = s.weights;
+    float* m = s.slots[0];
+    float* u = s.slots[1];
+    const float* g = s.gradient;
+    const float decay = s.decay, b1 = float(beta_1_), b2 = beta_2_, eps = epsilon_;
+    for_each_element(s.size, [=](int64_t i) {
+      m[i] = b1 * m[i] + (1 - b1) * g[i];
+      u[i] = std::max(b2 * u[i], std::abs(g[i]));
+      w[i] -= decay * w[i] + rate * m[i] / (u[i] + eps);
+    });
+  }
+
+ private:
+  double beta_1_;
+  float beta_2_, epsilon_;
+};
+
+}  // namespace
+
+void register_adamax(OptimizerRegistry& registry) {
+  registry.add("adamax", {.default_learning_rate = 0.001, .create = [](ConfigNode& options) {
+                            const double beta_1 = options.get_real("beta_1", 0.9, 0.0, 1.0);
+                            const double beta_2 = options.get_real("beta_2", 0.999, 0.0, 1.0);
+                            const double epsilon = options.get_real("epsilon", 1e-7, 0.0);
+                            return std::make_unique<Adamax>(beta_1, beta_2, epsilon);
+                          }});
+}
+
+}  // namespace loom
