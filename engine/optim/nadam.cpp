@@ -26,6 +26,10 @@ class Nadam final : public Optimizer {
  protected:
   std::vector<std::string> slot_names() const override { return {"momentum", "velocity"}; }
 
+  std::vector<std::pair<std::string, double*>> own_scalar_state() override {
+    return {{"u_product", &u_product_}};
+  }
+
   void begin_step(int64_t iteration) override { u_product_ *= momentum_cache(iteration + 1); }
 
   void update(const UpdateStep& s) override {

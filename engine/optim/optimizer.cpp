@@ -105,6 +105,14 @@ std::vector<OptimizerState> Optimizer::state() {
   return result;
 }
 
+std::vector<std::pair<std::string, double*>> Optimizer::scalar_state() {
+  std::vector<std::pair<std::string, double*>> result = own_scalar_state();
+  for (auto& [name, value] : options_.learning_rate->state()) {
+    result.emplace_back("schedule/" + name, value);
+  }
+  return result;
+}
+
 OptimizerRegistry& OptimizerRegistry::global() {
   static OptimizerRegistry registry;
   static std::once_flag registered;

@@ -78,6 +78,10 @@ class Optimizer {
   double learning_rate() const { return options_.learning_rate->rate(iterations_); }
   const LearningRateSchedule& schedule() const { return *options_.learning_rate; }
   std::vector<OptimizerState> state();
+  // Scalar state by name, for checkpoints: the optimizer's own (Nadam's "u_product") and the
+  // schedule's ("schedule/learning_rate", ...). The step count is iterations().
+  std::vector<std::pair<std::string, double*>> scalar_state();
+  void set_iterations(int64_t iterations) { iterations_ = iterations; }
 
  protected:
   Optimizer() = default;
@@ -87,6 +91,8 @@ class Optimizer {
   virtual float initial_slot_value(size_t /*slot*/) const { return 0.f; }
   // Called once per step before any parameter is updated (Nadam's momentum cache).
   virtual void begin_step(int64_t /*iteration*/) {}
+  // Scalars the optimizer keeps across steps besides its slots.
+  virtual std::vector<std::pair<std::string, double*>> own_scalar_state() { return {}; }
   // Updates one parameter in place, weight decay included (see UpdateStep::decay).
   virtual void update(const UpdateStep& step) = 0;
 

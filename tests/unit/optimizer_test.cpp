@@ -229,6 +229,26 @@ TEST(Optimizer, ExposesItsSlotsByName) {
                                              "dense/kernel/average_gradient"}));
 }
 
+TEST(Optimizer, ExposesScalarStateAndTheScheduleState) {
+  auto nadam = make("nadam", "{}");
+  std::array<float, 2> weights{};
+  nadam->bind({{"w", std::span<float>(weights)}});
+  std::array<float, 2> gradient = {0.1f, 0.2f};
+  float* gradients[] = {gradient.data()};
+  nadam->step(gradients);
+  const auto scalars = nadam->scalar_state();
+  ASSERT_EQ(scalars.size(), 1u);
+  EXPECT_EQ(scalars[0].first, "u_product");
+  EXPECT_NEAR(*scalars[0].second, 0.9 * (1 - 0.5 * 0.96), 1e-12);  // u(1)
+
+  auto plateau = make(
+      "sgd", "{learning_rate: {reduce_on_plateau: {initial_learning_rate: 0.1, monitor: loss}}}");
+  std::vector<std::string> names;
+  for (const auto& [name, value] : plateau->scalar_state()) names.push_back(name);
+  EXPECT_EQ(names, (std::vector<std::string>{"schedule/learning_rate", "schedule/best",
+                                             "schedule/wait", "schedule/cooldown_counter"}));
+}
+
 // ---- bad options ---------------------------------------------------------------------------
 
 void expect_option_error(const std::string& name, const std::string& yaml,
