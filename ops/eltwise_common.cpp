@@ -1,0 +1,120 @@
+#include "ops/eltwise_common.hpp"
+
+#include "engine/exec/compile_context.hpp"
+#include "engine/exec/primitive_kernel.hpp"
+
+namespace loom {
+
+namespace {
+
+dnnl::eltwise_forward::primitive_desc forward_descriptor(const EltwiseDefinition& definition,
+                                                         const Node& node,
+                                                         const dnnl::memory::desc& desc,
+                                                         const dnnl::engine& engine) {
+  return dnnl::eltwise_forward::primitive_desc(
+      dnnl::eltwise_forward::desc(dnnl::prop_kind::forward_training, definition.algorithm, desc,
+                                  definition.alpha(node.attributes),
+                                  definition.beta(node.attributes)),
+      kernel_attributes(), engine);
+}
+
+std::vector<TensorType> same_shape_f32(const Node& node, std::span<const TensorType> inputs) {
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    expect_dtype(node, inputs, i, DType::f32);
+    if (inputs[i] != inputs[0]) {
+      fail_node(node, describe_input(node, inputs, i) + " does not match " +
+                          describe_input(node, inputs, 0));
+    }
+  }
+  return {inputs[0]};
+}
+
+class EltwiseOp final : public Op {
+ public:
+  explicit EltwiseOp(EltwiseDefinition definition) : definition_(std::move(definition)) {}
+
+  std::string_view name() const override { return definition_.name; }
+  OpSignature signature() const override {
+    return {.inputs = {"x"}, .attributes = definition_.attributes};
+  }
+  std::optional<size_t> in_place_input(const Node&) const override {
+    return definition_.in_place ? std::optional<size_t>(0) : std::nullopt;
+  }
+
+  std::vector<TensorType> infer(const Node& node,
+                                std::span<const TensorType> inputs) const override {
+    return same_shape_f32(node, inputs);
+  }
+
+  std::unique_ptr<Kernel> compile(const Node& node, CompileContext& context) const override {
+    const auto desc = plain_desc(context.type(node.inputs[0]));
+    const auto descriptor = forward_descriptor(definition_, node, desc, context.engine());
+    return std::make_unique<PrimitiveKernel>(
+        descriptor, dnnl::eltwise_forward(descriptor),
+        std::vector<std::pair<int, dnnl::memory>>{{DNNL_ARG_SRC, context.memory(node.inputs[0])},
+                                                  {DNNL_ARG_DST, context.memory(node.outputs[0])}},
+        context);
+  }
+
+  std::vector<std::optional<ValueId>> gradient(GradientBuilder& builder,
+                                               const GradientRequest& request) const override {
+    const Node& node = request.node;
+    const ValueId data = definition_.backward_reads_output ? node.outputs[0] : node.inputs[0];
+    return {builder.emit(node, definition_.name + "_backward", {request.output_gradient(), data},
+                         node.attributes)};
+  }
+
+ private:
+  EltwiseDefinition definition_;
+};
+
+// <name>_backward(dy, data): dx, with data the forward output or input (see the header).
+class EltwiseBackward final : public Op {
+ public:
+  explicit EltwiseBackward(EltwiseDefinition definition)
+      : definition_(std::move(definition)), name_(definition_.name + "_backward") {}
+
+  std::string_view name() const override { return name_; }
+  OpSignature signature() const override {
+    return {.inputs = {"dy", definition_.backward_reads_output ? "y" : "x"},
+            .attributes = definition_.attributes,
+            .internal = true};
+  }
+  std::optional<size_t> in_place_input(const Node&) const override { return 0; }  // dx over dy
+
+  std::vector<TensorType> infer(const Node& node,
+                                std::span<const TensorType> inputs) const override {
+    return same_shape_f32(node, inputs);
+  }
+
+  std::unique_ptr<Kernel> compile(const Node& node, CompileContext& context) const override {
+    const ValueId dy = node.inputs[0], data = node.inputs[1], dx = node.outputs[0];
+    const auto desc = plain_desc(context.type(data));
+    const dnnl::eltwise_backward::primitive_desc descriptor(
+        dnnl::eltwise_backward::desc(definition_.algorithm, desc, desc,
+                                     definition_.alpha(node.attributes),
+                                     definition_.beta(node.attributes)),
+        kernel_attributes(), context.engine(),
+        forward_descriptor(definition_, node, desc, context.engine()));
+    const int data_argument = definition_.backward_reads_output ? DNNL_ARG_DST : DNNL_ARG_SRC;
+    return std::make_unique<PrimitiveKernel>(
+        descriptor, dnnl::eltwise_backward(descriptor),
+        std::vector<std::pair<int, dnnl::memory>>{{data_argument, context.memory(data)},
+                                                  {DNNL_ARG_DIFF_DST, context.memory(dy)},
+                                                  {DNNL_ARG_DIFF_SRC, context.memory(dx)}},
+        context);
+  }
+
+ private:
+  EltwiseDefinition definition_;
+  std::string name_;
+};
+
+}  // namespace
+
+void register_eltwise(OpRegistry& registry, const EltwiseDefinition& definition) {
+  registry.add(std::make_unique<EltwiseOp>(definition));
+  registry.add(std::make_unique<EltwiseBackward>(definition));
+}
+
+}  // namespace loom

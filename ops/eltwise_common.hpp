@@ -1,0 +1,36 @@
+#pragma once
+// What the element-wise activation ops share: one oneDNN eltwise primitive forward, one
+// eltwise_backward primitive for the gradient, both described by an EltwiseDefinition. An op
+// file fills in the definition (its name, oneDNN algorithm, parameters) and registers it:
+//
+//   register_eltwise(registry, {.name = "sigmoid",
+//                               .algorithm = dnnl::algorithm::eltwise_logistic_use_dst_for_bwd,
+//                               .backward_reads_output = true});
+//
+// The backward op ("sigmoid_backward", internal) takes (dy, y) when the algorithm computes
+// the derivative from the output (the *_use_dst_for_bwd variants: relu, tanh, elu, sigmoid,
+// exp, sqrt), and (dy, x) otherwise; reading the output lets the input's buffer be reused.
+
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include <functional>
+
+#include "engine/graph/op.hpp"
+
+namespace loom {
+
+struct EltwiseDefinition {
+  std::string name;
+  dnnl::algorithm algorithm;
+  bool backward_reads_output = false;
+  // oneDNN's alpha and beta from the node's attributes (for example leaky_relu's slope).
+  std::vector<AttributeSpec> attributes;
+  std::function<float(const Attributes&)> alpha = [](const Attributes&) { return 0.f; };
+  std::function<float(const Attributes&)> beta = [](const Attributes&) { return 0.f; };
+  bool in_place = false;  // oneDNN runs it in place; the planner may reuse x's buffer for y
+};
+
+// Registers the op and its backward op ("<name>_backward").
+void register_eltwise(OpRegistry& registry, const EltwiseDefinition& definition);
+
+}  // namespace loom
