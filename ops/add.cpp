@@ -1,36 +1,46 @@
-// add: y = x0 + x1 + ... for tensors of one shape. Autodiff emits it to sum the gradient
-// contributions of a value read by several nodes. oneDNN's sum primitive adds them all in
-// one pass.
+// add: y = x0 + x1 + ... . Tensors of one shape are summed by oneDNN's sum primitive in one
+// pass (autodiff emits this form to sum the gradient contributions of a value read by several
+// nodes); two tensors of different shapes broadcast as numpy does (Keras's ops.add).
 
 #include "engine/exec/compile_context.hpp"
 #include "engine/exec/primitive_kernel.hpp"
-#include "engine/graph/op.hpp"
+#include "ops/broadcast_common.hpp"
 
 namespace loom {
 
 namespace {
 
+bool same_shapes(const Node& node, const CompileContext& context) {
+  for (ValueId input : node.inputs) {
+    if (context.type(input) != context.type(node.outputs[0])) return false;
+  }
+  return true;
+}
+
 class Add final : public Op {
  public:
   std::string_view name() const override { return "add"; }
-  std::optional<size_t> in_place_input(const Node&) const override { return 0; }
-
   OpSignature signature() const override { return {.inputs = {"x"}, .variadic = true}; }
+  std::optional<size_t> in_place_input(const Node&) const override { return 0; }
 
   std::vector<TensorType> infer(const Node& node,
                                 std::span<const TensorType> inputs) const override {
+    for (size_t i = 0; i < inputs.size(); ++i) expect_dtype(node, inputs, i, DType::f32);
+    if (inputs.size() == 2) {
+      return {TensorType{DType::f32, broadcast_shape(node, inputs[0].shape, inputs[1].shape)}};
+    }
     for (size_t i = 1; i < inputs.size(); ++i) {
       if (inputs[i] != inputs[0]) {
         fail_node(node, "input " + std::to_string(i) + " is " + to_string(inputs[i]) +
                             " but input 0 is " + to_string(inputs[0]) +
-                            " (add needs equal shapes)");
+                            " (more than two inputs must have one shape)");
       }
     }
-    expect_dtype(node, inputs, 0, DType::f32);
     return {inputs[0]};
   }
 
   std::unique_ptr<Kernel> compile(const Node& node, CompileContext& context) const override {
+    if (!same_shapes(node, context)) return compile_binary(BinaryKind::add, node, context);
     const auto desc = plain_desc(context.type(node.outputs[0]));
     const std::vector<float> scales(node.inputs.size(), 1.0f);
     const std::vector<dnnl::memory::desc> sources(node.inputs.size(), desc);
@@ -45,17 +55,23 @@ class Add final : public Op {
                                              std::move(arguments), context);
   }
 
-  std::vector<std::optional<ValueId>> gradient(GradientBuilder&,
+  // Each input receives dy, summed down to its own shape where it was broadcast.
+  std::vector<std::optional<ValueId>> gradient(GradientBuilder& builder,
                                                const GradientRequest& request) const override {
-    return std::vector<std::optional<ValueId>>(request.node.inputs.size(),
-                                               request.output_gradient());
+    std::vector<std::optional<ValueId>> gradients;
+    for (size_t i = 0; i < request.node.inputs.size(); ++i) {
+      gradients.push_back(request.wanted[i]
+                              ? std::optional(reduce_to_operand(builder, request.node,
+                                                                request.output_gradient(),
+                                                                request.node.inputs[i]))
+                              : std::nullopt);
+    }
+    return gradients;
   }
 };
 
 }  // namespace
 
-void register_add(OpRegistry& registry) {
-  registry.add(std::make_unique<Add>());
-}
+void register_add(OpRegistry& registry) { registry.add(std::make_unique<Add>()); }
 
 }  // namespace loom

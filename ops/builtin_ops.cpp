@@ -7,6 +7,22 @@
 namespace loom {
 
 void register_add(OpRegistry&);
+void register_mean_squared_error(OpRegistry&);
+void register_mean_absolute_error(OpRegistry&);
+void register_huber(OpRegistry&);
+void register_binary_crossentropy(OpRegistry&);
+void register_dropout(OpRegistry&);
+void register_transpose(OpRegistry&);
+void register_reshape(OpRegistry&);
+void register_flatten(OpRegistry&);
+void register_concat(OpRegistry&);
+void register_reduce_mean(OpRegistry&);
+void register_broadcast_axes(OpRegistry&);
+void register_sum_to_shape(OpRegistry&);
+void register_sub(OpRegistry&);
+void register_scale(OpRegistry&);
+void register_mul(OpRegistry&);
+void register_div(OpRegistry&);
 void register_builtin_activations(OpRegistry&);  // ops/builtin_activations.cpp
 void register_bias_add(OpRegistry&);
 void register_categorical_crossentropy(OpRegistry&);
@@ -21,6 +37,22 @@ void register_sparse_categorical_crossentropy(OpRegistry&);
 
 void register_builtin_ops(OpRegistry& registry) {
   register_add(registry);
+  register_mean_squared_error(registry);
+  register_mean_absolute_error(registry);
+  register_huber(registry);
+  register_binary_crossentropy(registry);
+  register_dropout(registry);
+  register_transpose(registry);
+  register_reshape(registry);
+  register_flatten(registry);
+  register_concat(registry);
+  register_reduce_mean(registry);
+  register_broadcast_axes(registry);
+  register_sum_to_shape(registry);
+  register_sub(registry);
+  register_scale(registry);
+  register_mul(registry);
+  register_div(registry);
   register_builtin_activations(registry);
   register_bias_add(registry);
   register_categorical_crossentropy(registry);

@@ -1,4 +1,5 @@
-// reduce_sum: sums x over the listed axes and drops them (Keras's keepdims=False).
+// reduce_sum: sums x over the listed axes and drops them (Keras's keepdims=False); the
+// gradient spreads dy back over those axes.
 // Summing over the leading axes (the bias gradient: Σ over the batch) is a vectorized loop:
 // oneDNN 2.6 runs that shape with its reference kernel, measured ~40x slower for 32x512.
 // Other axis sets use oneDNN's reduction, whose output (same rank, reduced axes set to 1)
@@ -9,26 +10,11 @@
 #include "engine/exec/compile_context.hpp"
 #include "engine/exec/loop_kernel.hpp"
 #include "engine/exec/primitive_kernel.hpp"
-#include "engine/graph/op.hpp"
+#include "ops/reduce_common.hpp"
 
 namespace loom {
 
 namespace {
-
-std::vector<bool> reduced_axes(const Node& node, int64_t rank) {
-  std::vector<bool> reduced(static_cast<size_t>(rank), false);
-  for (int64_t axis : node.attributes.get_ints("axes", {})) {
-    const int64_t normalized = axis < 0 ? axis + rank : axis;
-    if (normalized < 0 || normalized >= rank) {
-      fail_node(node, "axis " + std::to_string(axis) + " is out of range for rank " +
-                          std::to_string(rank));
-    }
-    if (reduced[size_t(normalized)])
-      fail_node(node, "axis " + std::to_string(axis) + " is listed twice");
-    reduced[size_t(normalized)] = true;
-  }
-  return reduced;
-}
 
 // x viewed as [rows, columns], where rows is the product of the first `leading` dimensions:
 // y[j] = Σ_r x[r, j], accumulating row after row so the inner loop is contiguous.
@@ -58,14 +44,13 @@ class ReduceSum final : public Op {
 
   std::vector<TensorType> infer(const Node& node,
                                 std::span<const TensorType> inputs) const override {
-    expect_dtype(node, inputs, 0, DType::f32);
-    if (!node.attributes.has("axes")) fail_node(node, "the attribute 'axes' is required");
-    const std::vector<bool> reduced = reduced_axes(node, inputs[0].rank());
-    Shape shape;
-    for (size_t i = 0; i < reduced.size(); ++i) {
-      if (!reduced[i]) shape.push_back(inputs[0].shape[i]);
-    }
-    return {TensorType{DType::f32, shape}};
+    return reduce_shape_rule(node, inputs);
+  }
+
+  // dx = dy spread over the reduced axes.
+  std::vector<std::optional<ValueId>> gradient(GradientBuilder& builder,
+                                               const GradientRequest& request) const override {
+    return {spread_over_reduced_axes(builder, request.node, request.output_gradient(), 1.0)};
   }
 
   std::unique_ptr<Kernel> compile(const Node& node, CompileContext& context) const override {

@@ -77,6 +77,7 @@ Graph build_evaluation_graph(const Experiment& experiment, int64_t batch) {
 
 Graph build_training_graph(const Experiment& experiment, int64_t batch) {
   Graph graph = build_evaluation_graph(experiment, batch);
+  graph.set_training(true);
   differentiate(graph);
   if (graph.parameter_gradients().empty()) {
     throw InputError(

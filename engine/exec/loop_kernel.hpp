@@ -2,6 +2,7 @@
 // A kernel written as a plain loop, for what oneDNN lacks (losses, optimizer-side updates).
 // The callable captures the planned pointers and sizes when the node is compiled.
 
+#include <cstring>
 #include <memory>
 #include <utility>
 
@@ -22,6 +23,13 @@ class LoopKernel final : public Kernel {
 template <typename Body>
 std::unique_ptr<Kernel> make_loop_kernel(Body body) {
   return std::make_unique<LoopKernel<Body>>(std::move(body));
+}
+
+// Copies `bytes` from `from` to `to`, or does nothing when the memory planner placed both in
+// the same buffer (ops that only reinterpret a shape: reshape, flatten, identity).
+inline std::unique_ptr<Kernel> make_copy_kernel(const void* from, void* to, size_t bytes) {
+  if (from == to) return make_loop_kernel([] {});
+  return make_loop_kernel([=] { std::memcpy(to, from, bytes); });
 }
 
 }  // namespace loom

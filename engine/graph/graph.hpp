@@ -86,6 +86,11 @@ class Graph {
   std::vector<ValueId> parameters() const;
   std::vector<std::vector<NodeId>> consumers() const;
 
+  // Whether the graph trains: ops that behave differently in training (dropout) read it
+  // when they are compiled.
+  void set_training(bool training) { training_ = training; }
+  bool training() const { return training_; }
+
   void set_loss(ValueId loss) { loss_ = loss; }
   std::optional<ValueId> loss() const { return loss_; }
   void set_prediction(ValueId prediction) { prediction_ = prediction; }
@@ -105,6 +110,7 @@ class Graph {
   std::vector<Node> nodes_;
   std::unordered_map<std::string, ValueId> value_by_name_;
   std::unordered_map<std::string, NodeId> node_by_name_;
+  bool training_ = false;
   std::optional<ValueId> loss_;
   std::optional<ValueId> prediction_;
   std::vector<ParameterGradient> parameter_gradients_;

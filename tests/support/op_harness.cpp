@@ -89,6 +89,7 @@ BuiltGraph build(const OpUnderTest& test, bool with_loss) {
                                ? built.graph.add_parameter(input_name(i), input.type, {})
                                : built.graph.add_input(input_name(i), input.type));
   }
+  built.graph.set_training(test.training);
   built.outputs = built.graph.add_node("under_test", test.op, built.inputs, test.attributes);
   if (!with_loss) return built;
 

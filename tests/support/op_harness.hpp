@@ -25,6 +25,7 @@ struct OpUnderTest {
   std::string op;
   Attributes attributes;
   std::vector<OpInput> inputs;
+  bool training = false;  // compile as part of a training graph (dropout drops)
 };
 
 struct GradientReport {

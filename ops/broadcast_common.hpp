@@ -1,0 +1,30 @@
+#pragma once
+// Numpy-style broadcasting for the binary element-wise ops (add, sub, mul, div): shapes are
+// aligned at their last dimension, and each pair of dimensions must be equal or contain a 1.
+// The kernel is oneDNN's binary primitive when the first operand already has the output's
+// shape (oneDNN 2.6 broadcasts only its second operand), and a strided loop otherwise.
+// Gradients are reduced back to each operand's shape by the internal op sum_to_shape.
+
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include "engine/graph/op.hpp"
+
+namespace loom {
+
+// The broadcast result of two shapes, or an error naming the node and both shapes.
+Shape broadcast_shape(const Node& node, const Shape& a, const Shape& b);
+
+enum class BinaryKind { add, sub, mul, div };
+
+std::unique_ptr<Kernel> compile_binary(BinaryKind kind, const Node& node, CompileContext& context);
+
+// y = x broadcast from `x_shape` (same rank as `out`, 1 where broadcast) to `out`.
+std::unique_ptr<Kernel> compile_broadcast_copy(const float* x, float* y, const Shape& x_shape,
+                                               const Shape& out);
+
+// d(loss)/d(operand) summed over the dimensions the operand was broadcast along: `gradient`
+// has the output's shape; the result has `operand`'s. No node when nothing was broadcast.
+ValueId reduce_to_operand(GradientBuilder& builder, const Node& node, ValueId gradient,
+                          ValueId operand);
+
+}  // namespace loom

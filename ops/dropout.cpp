@@ -1,0 +1,79 @@
+// dropout(x) with attributes rate and seed -> (y, mask): in a training graph each element is
+// kept with probability 1 - rate and scaled by 1/(1 - rate), so the expected value is
+// unchanged (Keras's Dropout); in any other graph it is the identity. The mask (0 or
+// 1/(1 - rate) per element) is an output so that the gradient is simply dx = dy ⊙ mask.
+//
+// The random bits come from a counter-based generator: element i of step s hashes
+// (seed, s, i) with splitmix64. A step's mask is then the same whatever the thread count,
+// and the loop vectorizes; the step counter lives in the kernel.
+
+#include "engine/exec/compile_context.hpp"
+#include "engine/exec/loop_kernel.hpp"
+#include "engine/exec/parallel.hpp"
+#include "engine/graph/op.hpp"
+
+namespace loom {
+
+namespace {
+
+inline uint64_t splitmix64(uint64_t value) {
+  value += 0x9e3779b97f4a7c15ULL;
+  value = (value ^ (value >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  value = (value ^ (value >> 27)) * 0x94d049bb133111ebULL;
+  return value ^ (value >> 31);
+}
+
+double rate_of(const Node& node) { return node.attributes.get_real("rate", 0.5); }
+
+class Dropout final : public Op {
+ public:
+  std::string_view name() const override { return "dropout"; }
+  OpSignature signature() const override {
+    return {.inputs = {"x"},
+            .attributes = {{"rate", AttributeKind::real, "the fraction dropped, in [0, 1)"},
+                           {"seed", AttributeKind::integer, "the random stream (default 0)"}}};
+  }
+
+  std::vector<TensorType> infer(const Node& node,
+                                std::span<const TensorType> inputs) const override {
+    expect_dtype(node, inputs, 0, DType::f32);
+    const double rate = rate_of(node);
+    if (!(rate >= 0.0 && rate < 1.0)) {
+      fail_node(node, "rate must be in [0, 1), got " + std::to_string(rate));
+    }
+    return {inputs[0], inputs[0]};
+  }
+
+  std::unique_ptr<Kernel> compile(const Node& node, CompileContext& context) const override {
+    const float* x = context.f32(node.inputs[0]);
+    float* y = context.f32(node.outputs[0]);
+    float* mask = context.f32(node.outputs[1]);
+    const int64_t count = context.type(node.inputs[0]).numel();
+    if (!context.graph().training()) {
+      return make_copy_kernel(x, y, size_t(count) * sizeof(float));
+    }
+    const double rate = rate_of(node);
+    const auto threshold = uint64_t((1.0 - rate) * double(uint64_t{1} << 24));
+    const auto scale = float(1.0 / (1.0 - rate));
+    const auto seed = uint64_t(node.attributes.get_int("seed", 0));
+    return make_loop_kernel([=, step = uint64_t{0}]() mutable {
+      const uint64_t base = splitmix64(seed ^ splitmix64(step++));
+      for_each_element(count, [=](int64_t i) {
+        const bool keep = (splitmix64(base + uint64_t(i)) >> 40) < threshold;
+        mask[i] = keep ? scale : 0.f;
+        y[i] = x[i] * mask[i];
+      });
+    });
+  }
+
+  std::vector<std::optional<ValueId>> gradient(GradientBuilder& builder,
+                                               const GradientRequest& request) const override {
+    return {builder.emit(request.node, "mul", {request.output_gradient(), request.node.outputs[1]})};
+  }
+};
+
+}  // namespace
+
+void register_dropout(OpRegistry& registry) { registry.add(std::make_unique<Dropout>()); }
+
+}  // namespace loom

@@ -1,0 +1,37 @@
+// huber(p, y) with attribute delta (Keras's Huber, default 1.0): with e = p - y,
+//   0.5·e²               where |e| <= delta
+//   delta·(|e| - delta/2) elsewhere
+// averaged; ∂/∂p = e where |e| <= delta, delta·sign(e) elsewhere.
+
+#include <cmath>
+
+#include "ops/elementwise_loss.hpp"
+
+namespace loom {
+
+namespace {
+
+struct Huber {
+  static constexpr std::string_view kName = "huber";
+  static std::vector<AttributeSpec> attributes() {
+    return {{"delta", AttributeKind::real, "where the loss turns from quadratic to linear (1.0)"}};
+  }
+  explicit Huber(const Attributes& attributes) : delta(float(attributes.get_real("delta", 1.0))) {
+    if (!(delta > 0)) throw InputError("huber: delta must be positive");
+  }
+  float value(float p, float y) const {
+    const float e = std::abs(p - y);
+    return e <= delta ? 0.5f * e * e : delta * (e - 0.5f * delta);
+  }
+  float derivative(float p, float y) const {
+    const float e = p - y;
+    return std::abs(e) <= delta ? e : delta * (float(e > 0) - float(e < 0));
+  }
+  float delta;
+};
+
+}  // namespace
+
+void register_huber(OpRegistry& registry) { register_elementwise_loss<Huber>(registry); }
+
+}  // namespace loom
