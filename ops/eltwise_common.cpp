@@ -7,14 +7,31 @@ namespace loom {
 
 namespace {
 
+dnnl::algorithm algorithm_for(const EltwiseDefinition& definition, const Attributes& attributes) {
+  return definition.choose_algorithm ? definition.choose_algorithm(attributes)
+                                     : definition.algorithm;
+}
+
+// Evaluates the attribute functions once, so that a rejected value (or an attribute of the
+// wrong type) is reported with the node's name when the node is added to the graph.
+void check_attributes(const EltwiseDefinition& definition, const Node& node) {
+  try {
+    algorithm_for(definition, node.attributes);
+    definition.alpha(node.attributes);
+    definition.beta(node.attributes);
+  } catch (const InputError& error) {
+    fail_node(node, error.what());
+  }
+}
+
 dnnl::eltwise_forward::primitive_desc forward_descriptor(const EltwiseDefinition& definition,
                                                          const Node& node,
                                                          const dnnl::memory::desc& desc,
                                                          const dnnl::engine& engine) {
   return dnnl::eltwise_forward::primitive_desc(
-      dnnl::eltwise_forward::desc(dnnl::prop_kind::forward_training, definition.algorithm, desc,
-                                  definition.alpha(node.attributes),
-                                  definition.beta(node.attributes)),
+      dnnl::eltwise_forward::desc(
+          dnnl::prop_kind::forward_training, algorithm_for(definition, node.attributes), desc,
+          definition.alpha(node.attributes), definition.beta(node.attributes)),
       kernel_attributes(), engine);
 }
 
@@ -43,6 +60,7 @@ class EltwiseOp final : public Op {
 
   std::vector<TensorType> infer(const Node& node,
                                 std::span<const TensorType> inputs) const override {
+    check_attributes(definition_, node);
     return same_shape_f32(node, inputs);
   }
 
@@ -84,6 +102,7 @@ class EltwiseBackward final : public Op {
 
   std::vector<TensorType> infer(const Node& node,
                                 std::span<const TensorType> inputs) const override {
+    check_attributes(definition_, node);
     return same_shape_f32(node, inputs);
   }
 
@@ -91,7 +110,7 @@ class EltwiseBackward final : public Op {
     const ValueId dy = node.inputs[0], data = node.inputs[1], dx = node.outputs[0];
     const auto desc = plain_desc(context.type(data));
     const dnnl::eltwise_backward::primitive_desc descriptor(
-        dnnl::eltwise_backward::desc(definition_.algorithm, desc, desc,
+        dnnl::eltwise_backward::desc(algorithm_for(definition_, node.attributes), desc, desc,
                                      definition_.alpha(node.attributes),
                                      definition_.beta(node.attributes)),
         kernel_attributes(), context.engine(),

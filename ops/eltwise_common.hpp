@@ -10,10 +10,13 @@
 // The backward op ("sigmoid_backward", internal) takes (dy, y) when the algorithm computes
 // the derivative from the output (the *_use_dst_for_bwd variants: relu, tanh, elu, sigmoid,
 // exp, sqrt), and (dy, x) otherwise; reading the output lets the input's buffer be reused.
-
-#include <oneapi/dnnl/dnnl.hpp>
+//
+// The functions reading attributes (choose_algorithm, alpha, beta) may throw InputError for a
+// value the op rejects (elu's negative alpha); the op's shape rule calls them, so the error
+// names the node when the graph is built rather than failing inside oneDNN at compile time.
 
 #include <functional>
+#include <oneapi/dnnl/dnnl.hpp>
 
 #include "engine/graph/op.hpp"
 
@@ -22,6 +25,10 @@ namespace loom {
 struct EltwiseDefinition {
   std::string name;
   dnnl::algorithm algorithm;
+  // When set, picks the algorithm from the node's attributes instead (gelu's `approximate`:
+  // erf or tanh form). Every algorithm it may return must read the tensor that
+  // backward_reads_output names.
+  std::function<dnnl::algorithm(const Attributes&)> choose_algorithm;
   bool backward_reads_output = false;
   // oneDNN's alpha and beta from the node's attributes (for example leaky_relu's slope).
   std::vector<AttributeSpec> attributes;

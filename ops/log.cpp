@@ -1,0 +1,14 @@
+// log: y = ln(x), the natural logarithm (keras.ops.log; not a Keras activation; no
+// parameters). NaN for x < 0 and -inf at 0, as in Keras. The gradient dx = dy / x reads the
+// input: oneDNN has no "use dst for backward" log (from y it would be dy·e^-y).
+
+#include "ops/eltwise_common.hpp"
+
+namespace loom {
+
+void register_log(OpRegistry& registry) {
+  register_eltwise(registry,
+                   {.name = "log", .algorithm = dnnl::algorithm::eltwise_log, .in_place = true});
+}
+
+}  // namespace loom
