@@ -118,17 +118,14 @@ int train(const CommandOptions& options, const std::string& out) {
   const auto progress = make_progress_reporter(stdout);
   trainer.fit(*progress, [&](const EpochRecord& record) {
     history.push_back(record);
-    write_history_csv(run_directory / "history.csv", history);
+    write_history_csv(run_directory / "history.csv", trainer.metric_names(), history);
     spdlog::debug("epoch {} done", record.epoch);
   });
-  const EpochRecord& last = history.back();
-  if (last.has_test) {
-    spdlog::info("done: test_loss {:.4f}, test_accuracy {:.4f}; history in {}", last.test_loss,
-                 last.test_accuracy, (run_directory / "history.csv").string());
-  } else {
-    spdlog::info("done: loss {:.4f}, accuracy {:.4f}; history in {}", last.loss, last.accuracy,
-                 (run_directory / "history.csv").string());
+  std::string summary;
+  for (const auto& [name, value] : named_values(history.back(), trainer.metric_names())) {
+    summary += (summary.empty() ? "" : ", ") + name + " " + fmt::format("{:.4f}", value);
   }
+  spdlog::info("done: {}; history in {}", summary, (run_directory / "history.csv").string());
   return 0;
 }
 

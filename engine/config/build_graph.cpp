@@ -61,7 +61,7 @@ void add_loss(Graph& graph, const Experiment& experiment) {
   const TensorType label_type = sparse ? TensorType{DType::i32, {predicted.shape[0]}} : predicted;
   const ValueId labels = graph.add_input(kLabelsValue, label_type, ValueRole::label);
   const ValueId loss = graph.add_node1(graph.unique_name("loss"), experiment.trainer.loss.name,
-                                       {prediction, labels});
+                                       {prediction, labels}, experiment.trainer.loss.attributes);
   graph.set_loss(loss);
 }
 
@@ -139,8 +139,24 @@ YAML::Node resolved_config(const Experiment& experiment) {
   YAML::Node options = experiment.trainer.optimizer.options.yaml();
   trainer["optimizer"][experiment.trainer.optimizer.name] =
       options.IsDefined() && !options.IsNull() ? options : YAML::Node(YAML::NodeType::Map);
-  trainer["loss"] = experiment.trainer.loss.name;
-  trainer["metrics"] = experiment.trainer.metrics;
+  if (experiment.trainer.loss.attributes.all().empty()) {
+    trainer["loss"] = experiment.trainer.loss.name;
+  } else {
+    for (const auto& [key, value] : experiment.trainer.loss.attributes.all()) {
+      std::visit([&](const auto& v) { trainer["loss"][experiment.trainer.loss.name][key] = v; },
+                 value);
+    }
+  }
+  trainer["metrics"] = YAML::Node(YAML::NodeType::Sequence);
+  for (const MetricSpec& metric : experiment.trainer.metrics) {
+    if (metric.name == "top_k_accuracy") {
+      YAML::Node node;
+      node[metric.name]["k"] = metric.k;
+      trainer["metrics"].push_back(node);
+    } else {
+      trainer["metrics"].push_back(metric.name);
+    }
+  }
   trainer["batch_size"] = experiment.trainer.batch_size;
   trainer["epochs"] = experiment.trainer.epochs;
   trainer["shuffle"] = experiment.trainer.shuffle;

@@ -62,8 +62,14 @@ struct ModelSpec {
 enum class LabelEncoding { one_hot, index };
 
 struct LossSpec {
-  std::string name;  // categorical_crossentropy, sparse_categorical_crossentropy
+  std::string name;         // the loss op: categorical_crossentropy, huber, ...
+  Attributes attributes;    // its options, e.g. huber's delta
   LabelEncoding labels = LabelEncoding::one_hot;
+};
+
+struct MetricSpec {
+  std::string name;  // accuracy, top_k_accuracy, mse
+  int64_t k = 5;     // top_k_accuracy's k (Keras's default)
 };
 
 struct OptimizerSpec {
@@ -74,7 +80,7 @@ struct OptimizerSpec {
 struct TrainerSpec {
   OptimizerSpec optimizer;
   LossSpec loss;
-  std::vector<std::string> metrics;
+  std::vector<MetricSpec> metrics;
   int64_t batch_size = 32;
   std::string batch_size_where;  // for errors found once the data is read
   int64_t epochs = 1;

@@ -20,13 +20,14 @@ namespace loom {
 namespace fs = std::filesystem;
 
 const std::vector<std::string>& known_losses() {
-  static const std::vector<std::string> names = {"categorical_crossentropy",
-                                                 "sparse_categorical_crossentropy"};
+  static const std::vector<std::string> names = {
+      "binary_crossentropy", "categorical_crossentropy", "huber", "mean_absolute_error",
+      "mean_squared_error",  "sparse_categorical_crossentropy"};
   return names;
 }
 
 const std::vector<std::string>& known_metrics() {
-  static const std::vector<std::string> names = {"accuracy"};
+  static const std::vector<std::string> names = {"accuracy", "mse", "top_k_accuracy"};
   return names;
 }
 
@@ -371,31 +372,66 @@ ModelSpec read_model(ConfigNode node) {
 
 // ---- trainer -----------------------------------------------------------------------------
 
-OptimizerSpec read_optimizer(ConfigNode node) {
-  OptimizerSpec spec;
-  std::string where = node.where();
+// A name, or {name: {options}}: the name, where it is written, and the options (a null node
+// when there are none).
+struct NamedOptions {
+  std::string name;
+  std::string where;
+  ConfigNode options;
+};
+
+NamedOptions name_and_options(ConfigNode node, const std::vector<std::string>& known,
+                              const std::string& what) {
+  NamedOptions named;
   if (node.is_scalar()) {
-    spec.name = node.as_string();
-    spec.options = node.with(YAML::Node(), node.path());
+    named = {node.as_string(), node.where(), node.with(YAML::Node(), node.path())};
   } else {
     node.expect_map();
-    const auto entries = node.entries();
-    if (entries.size() != 1) {
-      node.fail(
-          "expected one optimizer: a name, or {name: {options}}, e.g. {rmsprop: {learning_rate: "
-          "0.001}}");
-    }
-    spec.name = entries[0].first;
-    spec.options = entries[0].second;
-    where = node.where_key(spec.name);
+    auto entries = node.entries();
+    if (entries.size() != 1) node.fail("expected a " + what + " name, or {name: {options}}");
+    named = {entries[0].first, node.where_key(entries[0].first), entries[0].second};
   }
-  if (!OptimizerRegistry::global().contains(spec.name)) {
-    throw InputError(where + ": unknown optimizer '" + spec.name +
-                     "' (known: " + join_names(OptimizerRegistry::global().names()) + ")");
+  if (!contains(known, named.name)) {
+    throw InputError(named.where + ": unknown " + what + " '" + named.name + "' (known: " +
+                     join_names(known) + ")");
   }
+  if (!named.options.is_null()) named.options.expect_map();
+  return named;
+}
+
+OptimizerSpec read_optimizer(ConfigNode node) {
+  NamedOptions named = name_and_options(node, OptimizerRegistry::global().names(), "optimizer");
+  OptimizerSpec spec{.name = named.name, .options = named.options};
   // Validate now, at the options' own positions: create one and throw it away.
   ConfigNode options = spec.options;
   OptimizerRegistry::global().create(spec.name, options);
+  return spec;
+}
+
+// A loss is a name or {name: {options}}; the options are the loss op's attributes.
+LossSpec read_loss(ConfigNode node) {
+  NamedOptions named = name_and_options(node, known_losses(), "loss");
+  LossSpec spec{.name = named.name};
+  spec.labels = spec.name.starts_with("sparse_") ? LabelEncoding::index : LabelEncoding::one_hot;
+  if (!named.options.is_null()) {
+    for (const AttributeSpec& attribute :
+         OpRegistry::global().get(spec.name).signature().attributes) {
+      if (auto value = named.options.find(attribute.name)) {
+        spec.attributes.set(attribute.name, read_attribute(*value, attribute.kind));
+      }
+    }
+    named.options.finish("for loss '" + spec.name + "'");
+  }
+  return spec;
+}
+
+MetricSpec read_metric(ConfigNode node) {
+  NamedOptions named = name_and_options(node, known_metrics(), "metric");
+  MetricSpec spec{.name = named.name};
+  if (!named.options.is_null()) {
+    if (spec.name == "top_k_accuracy") spec.k = named.options.get_int("k", 5, 1);
+    named.options.finish("for metric '" + spec.name + "'");
+  }
   return spec;
 }
 
@@ -403,15 +439,16 @@ TrainerSpec read_trainer(ConfigNode node) {
   node.expect_map();
   TrainerSpec spec;
   if (auto optimizer = node.find("optimizer")) spec.optimizer = read_optimizer(*optimizer);
-  spec.loss.name = choose(node.at("loss"), known_losses(), "loss");
-  spec.loss.labels =
-      spec.loss.name.starts_with("sparse_") ? LabelEncoding::index : LabelEncoding::one_hot;
+  spec.loss = read_loss(node.at("loss"));
   if (auto metrics = node.find("metrics")) {
     metrics->expect_sequence();
     for (size_t i = 0; i < metrics->size(); ++i) {
-      const std::string metric = choose((*metrics)[i], known_metrics(), "metric");
-      if (contains(spec.metrics, metric))
-        (*metrics)[i].fail("metric '" + metric + "' is listed twice");
+      const MetricSpec metric = read_metric((*metrics)[i]);
+      for (const MetricSpec& earlier : spec.metrics) {
+        if (earlier.name == metric.name) {
+          (*metrics)[i].fail("metric '" + metric.name + "' is listed twice");
+        }
+      }
       spec.metrics.push_back(metric);
     }
   }

@@ -38,20 +38,30 @@ void write_file_atomically(const std::filesystem::path& file, const std::string&
   std::filesystem::rename(temporary, file);
 }
 
-void write_history_csv(const std::filesystem::path& file, std::span<const EpochRecord> history) {
-  std::string text = "epoch,loss,accuracy,test_loss,test_accuracy,seconds,samples_per_second\n";
-  char line[256];
+void write_history_csv(const std::filesystem::path& file, std::span<const std::string> metric_names,
+                       std::span<const EpochRecord> history) {
+  std::string text = "epoch,loss";
+  for (const std::string& name : metric_names) text += "," + name;
+  text += ",test_loss";
+  for (const std::string& name : metric_names) text += ",test_" + name;
+  text += ",seconds,samples_per_second\n";
+  char number[64];
+  auto cell = [&](double value) {
+    std::snprintf(number, sizeof number, ",%.6f", value);
+    text += number;
+  };
   for (const EpochRecord& r : history) {
+    text += std::to_string(r.epoch);
+    cell(r.loss);
+    for (double value : r.metrics) cell(value);
     if (r.has_test) {
-      std::snprintf(line, sizeof line, "%lld,%.6f,%.6f,%.6f,%.6f,%.3f,%.1f\n",
-                    static_cast<long long>(r.epoch), r.loss, r.accuracy, r.test_loss,
-                    r.test_accuracy, r.seconds, r.samples_per_second);
+      cell(r.test_loss);
+      for (double value : r.test_metrics) cell(value);
     } else {
-      std::snprintf(line, sizeof line, "%lld,%.6f,%.6f,,,%.3f,%.1f\n",
-                    static_cast<long long>(r.epoch), r.loss, r.accuracy, r.seconds,
-                    r.samples_per_second);
+      text += std::string(1 + metric_names.size(), ',');  // empty test columns
     }
-    text += line;
+    std::snprintf(number, sizeof number, ",%.3f,%.1f\n", r.seconds, r.samples_per_second);
+    text += number;
   }
   write_file_atomically(file, text);
 }

@@ -4,12 +4,15 @@
 
 #include <filesystem>
 #include <span>
+#include <string>
 
 #include "engine/train/progress.hpp"
 
 namespace loom {
 
-void write_history_csv(const std::filesystem::path& file, std::span<const EpochRecord> history);
+// Columns: epoch, loss, <metrics>, test_loss, test_<metrics>, seconds, samples_per_second.
+void write_history_csv(const std::filesystem::path& file, std::span<const std::string> metric_names,
+                       std::span<const EpochRecord> history);
 
 // Writes `text` to `file` atomically: a temporary file beside it, fsync, rename.
 void write_file_atomically(const std::filesystem::path& file, const std::string& text);

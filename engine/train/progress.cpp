@@ -2,21 +2,41 @@
 
 #include <unistd.h>
 
-#include <string>
+#include <algorithm>
 
 namespace loom {
+
+std::map<std::string, double> named_values(const EpochRecord& record,
+                                           std::span<const std::string> metric_names) {
+  std::map<std::string, double> values = {{"loss", record.loss}};
+  for (size_t i = 0; i < metric_names.size(); ++i) values[metric_names[i]] = record.metrics[i];
+  if (record.has_test) {
+    values["test_loss"] = record.test_loss;
+    for (size_t i = 0; i < metric_names.size(); ++i) {
+      values["test_" + metric_names[i]] = record.test_metrics[i];
+    }
+  }
+  return values;
+}
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// " - 3.1s - 19000 samples/s - loss: ...", ending the line (and clearing the rest of it).
-void print_metrics(std::FILE* out, const EpochRecord& r) {
-  std::fprintf(out, " - %.1fs - %.0f samples/s - loss: %.4f - accuracy: %.4f", r.seconds,
-               r.samples_per_second, r.loss, r.accuracy);
-  if (r.has_test) {
-    std::fprintf(out, " - test_loss: %.4f - test_accuracy: %.4f", r.test_loss, r.test_accuracy);
+void print_values(std::FILE* out, const char* prefix, double loss,
+                  std::span<const std::string> names, std::span<const double> values) {
+  std::fprintf(out, " - %sloss: %.4f", prefix, loss);
+  for (size_t i = 0; i < names.size(); ++i) {
+    std::fprintf(out, " - %s%s: %.4f", prefix, names[i].c_str(), values[i]);
   }
+}
+
+// " - 3.1s - 19000 samples/s - loss: ... - test_loss: ...", ending the line (and, on a
+// terminal, clearing the rest of it).
+void print_epoch(std::FILE* out, const EpochRecord& r, std::span<const std::string> names) {
+  std::fprintf(out, " - %.1fs - %.0f samples/s", r.seconds, r.samples_per_second);
+  print_values(out, "", r.loss, names, r.metrics);
+  if (r.has_test) print_values(out, "test_", r.test_loss, names, r.test_metrics);
   std::fputs(isatty(fileno(out)) ? "\x1b[K\n" : "\n", out);
   std::fflush(out);
 }
@@ -25,28 +45,31 @@ class TerminalProgress final : public ProgressReporter {
  public:
   explicit TerminalProgress(std::FILE* out) : out_(out) {}
 
-  void epoch_begin(int64_t epoch, int64_t epochs, int64_t steps) override {
+  void epoch_begin(int64_t epoch, int64_t epochs, int64_t steps,
+                   std::span<const std::string> metric_names) override {
     steps_ = steps;
+    names_ = metric_names;
     started_ = last_draw_ = Clock::now();
     std::fprintf(out_, "Epoch %lld/%lld\n", static_cast<long long>(epoch),
                  static_cast<long long>(epochs));
   }
 
   // Redrawn at most every 100 ms; the last step is drawn by epoch_end with the final figures.
-  void step_end(int64_t step, double loss, double accuracy) override {
+  void step_end(int64_t step, double loss, std::span<const double> metrics) override {
     const auto now = Clock::now();
     if (step == steps_ || now - last_draw_ < std::chrono::milliseconds(100)) return;
     last_draw_ = now;
     const double elapsed = std::chrono::duration<double>(now - started_).count();
-    const double eta = elapsed / double(step) * double(steps_ - step);
     draw_bar(step);
-    std::fprintf(out_, " ETA %.0fs - loss: %.4f - accuracy: %.4f\x1b[K", eta, loss, accuracy);
+    std::fprintf(out_, " ETA %.0fs", elapsed / double(step) * double(steps_ - step));
+    print_values(out_, "", loss, names_, metrics);
+    std::fputs("\x1b[K", out_);
     std::fflush(out_);
   }
 
   void epoch_end(const EpochRecord& record) override {
     draw_bar(steps_);
-    print_metrics(out_, record);
+    print_epoch(out_, record, names_);
   }
 
  private:
@@ -62,32 +85,36 @@ class TerminalProgress final : public ProgressReporter {
 
   std::FILE* out_;
   int64_t steps_ = 0;
+  std::span<const std::string> names_;
   Clock::time_point started_, last_draw_;
 };
 
 class LineProgress final : public ProgressReporter {
  public:
   explicit LineProgress(std::FILE* out) : out_(out) {}
-  void epoch_begin(int64_t epoch, int64_t epochs, int64_t) override {
+  void epoch_begin(int64_t epoch, int64_t epochs, int64_t,
+                   std::span<const std::string> metric_names) override {
     epoch_ = epoch;
     epochs_ = epochs;
+    names_ = metric_names;
   }
-  void step_end(int64_t, double, double) override {}
+  void step_end(int64_t, double, std::span<const double>) override {}
   void epoch_end(const EpochRecord& record) override {
     std::fprintf(out_, "Epoch %lld/%lld", static_cast<long long>(epoch_),
                  static_cast<long long>(epochs_));
-    print_metrics(out_, record);
+    print_epoch(out_, record, names_);
   }
 
  private:
   std::FILE* out_;
   int64_t epoch_ = 0, epochs_ = 0;
+  std::span<const std::string> names_;
 };
 
 class SilentProgress final : public ProgressReporter {
  public:
-  void epoch_begin(int64_t, int64_t, int64_t) override {}
-  void step_end(int64_t, double, double) override {}
+  void epoch_begin(int64_t, int64_t, int64_t, std::span<const std::string>) override {}
+  void step_end(int64_t, double, std::span<const double>) override {}
   void epoch_end(const EpochRecord&) override {}
 };
 

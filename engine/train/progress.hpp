@@ -5,27 +5,38 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <map>
 #include <memory>
+#include <span>
+#include <string>
+#include <vector>
 
 namespace loom {
 
 struct EpochRecord {
   int64_t epoch = 0;  // 1-based
   double loss = 0;
-  double accuracy = 0;
-  double test_loss = 0;
-  double test_accuracy = 0;
+  std::vector<double> metrics;  // in the order of the experiment's metrics
   bool has_test = false;
+  double test_loss = 0;
+  std::vector<double> test_metrics;
   double seconds = 0;             // the whole epoch, test evaluation included
   double samples_per_second = 0;  // training samples over the training pass's time
 };
 
+// "loss", "accuracy", ..., "test_loss", "test_accuracy", ...: what schedules can monitor.
+std::map<std::string, double> named_values(const EpochRecord& record,
+                                           std::span<const std::string> metric_names);
+
 class ProgressReporter {
  public:
   virtual ~ProgressReporter() = default;
-  virtual void epoch_begin(int64_t epoch, int64_t epochs, int64_t steps) = 0;
-  // Called after every step; must be cheap (no allocation, rare output).
-  virtual void step_end(int64_t step, double loss, double accuracy) = 0;
+  // `metric_names` outlives the training run.
+  virtual void epoch_begin(int64_t epoch, int64_t epochs, int64_t steps,
+                           std::span<const std::string> metric_names) = 0;
+  // Called after every step with the running means; must be cheap (no allocation, rare
+  // output).
+  virtual void step_end(int64_t step, double loss, std::span<const double> metrics) = 0;
   virtual void epoch_end(const EpochRecord& record) = 0;
 };
 

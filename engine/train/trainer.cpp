@@ -20,15 +20,6 @@ double seconds_since(Clock::time_point start) {
 // Different streams for initialization and shuffling, both derived from the one seed.
 constexpr uint64_t kShuffleStream = 0x9e3779b97f4a7c15ULL;
 
-EpochMetrics metrics_of(const EpochRecord& record) {
-  EpochMetrics metrics = {{"loss", record.loss}, {"accuracy", record.accuracy}};
-  if (record.has_test) {
-    metrics["test_loss"] = record.test_loss;
-    metrics["test_accuracy"] = record.test_accuracy;
-  }
-  return metrics;
-}
-
 }  // namespace
 
 Trainer::Trainer(Experiment experiment)
@@ -75,6 +66,23 @@ Trainer::Trainer(Experiment experiment)
     if (const int64_t tail = test_->size() % eval_batch; tail > 0) evaluation_plan_for(tail);
   }
   order_.resize(static_cast<size_t>(train_->size()));
+  metrics_ = make_metrics(experiment_.trainer.metrics);
+  for (const auto& metric : metrics_) metric_names_.push_back(metric->name());
+  running_metrics_.resize(metrics_.size());
+  check_monitored_metric();
+}
+
+// A schedule that reads a metric must read one the run reports.
+void Trainer::check_monitored_metric() const {
+  const std::string monitor = optimizer_->schedule().monitor();
+  if (monitor.empty()) return;
+  const std::string name = monitor.starts_with("test_") ? monitor.substr(5) : monitor;
+  const bool reported = name == "loss" || std::ranges::find(metric_names_, name) != metric_names_.end();
+  if (!reported || (monitor.starts_with("test_") && !test_)) {
+    throw InputError(experiment_.source.string() + ": trainer.optimizer: the learning-rate "
+                     "schedule monitors '" + monitor + "', which this run does not report" +
+                     (reported ? " (data.test is not given)" : " (add it to trainer.metrics)"));
+  }
 }
 
 BoundPlan Trainer::bind(Graph graph, int64_t batch) {
@@ -119,16 +127,15 @@ void Trainer::load_batch(const BoundPlan& plan, const Dataset& data,
                {plan.images, plan.labels, experiment_.trainer.loss.labels, classes_});
 }
 
-int64_t Trainer::count_correct(const BoundPlan& plan, const Dataset& data,
-                               std::span<const uint32_t> indices) const {
-  int64_t correct = 0;
-  const std::span<const uint8_t> labels = data.labels();
-  for (size_t b = 0; b < indices.size(); ++b) {
-    const float* row = plan.prediction + b * size_t(classes_);
-    const auto predicted = std::max_element(row, row + classes_) - row;
-    correct += predicted == labels[indices[b]];
-  }
-  return correct;
+void Trainer::update_metrics(const BoundPlan& plan, const Dataset& data,
+                             std::span<const uint32_t> indices) {
+  const PredictionBatch batch{plan.prediction, std::ssize(indices), classes_, indices,
+                              data.labels()};
+  for (const auto& metric : metrics_) metric->update(batch);
+}
+
+void Trainer::reset_metrics() {
+  for (const auto& metric : metrics_) metric->reset();
 }
 
 BoundPlan& Trainer::evaluation_plan_for(int64_t batch) {
@@ -157,12 +164,13 @@ std::vector<EpochRecord> Trainer::fit(ProgressReporter& progress,
 
   for (int64_t epoch = 1; epoch <= epochs; ++epoch) {
     const auto epoch_start = Clock::now();
-    progress.epoch_begin(epoch, epochs, steps);
+    progress.epoch_begin(epoch, epochs, steps, metric_names_);
     // Keras reshuffles the whole training set every epoch.
     if (experiment_.trainer.shuffle) shuffle_random_.shuffle(std::span<uint32_t>(order_));
 
     double loss_sum = 0;
-    int64_t correct = 0, seen = 0;
+    int64_t seen = 0;
+    reset_metrics();
     for (int64_t step = 0; step < steps; ++step) {
       const int64_t begin = step * batch;
       const int64_t size = std::min(batch, samples - begin);
@@ -170,26 +178,25 @@ std::vector<EpochRecord> Trainer::fit(ProgressReporter& progress,
       train_step(indices);
       const BoundPlan& plan = size == batch ? train_full_ : train_tail_;
       loss_sum += double(*plan.loss) * double(size);
-      correct += count_correct(plan, *train_, indices);
       seen += size;
-      progress.step_end(step + 1, loss_sum / double(seen), double(correct) / double(seen));
+      update_metrics(plan, *train_, indices);
+      for (size_t m = 0; m < metrics_.size(); ++m) running_metrics_[m] = metrics_[m]->result();
+      progress.step_end(step + 1, loss_sum / double(seen), running_metrics_);
     }
     const double train_seconds = seconds_since(epoch_start);
 
-    EpochRecord record{.epoch = epoch,
-                       .loss = loss_sum / double(seen),
-                       .accuracy = double(correct) / double(seen)};
+    EpochRecord record{.epoch = epoch, .loss = loss_sum / double(seen), .metrics = running_metrics_};
     if (test_) {
-      const Evaluation evaluation = evaluate(*test_);
+      Evaluation evaluation = evaluate(*test_);
       record.test_loss = evaluation.loss;
-      record.test_accuracy = evaluation.accuracy;
+      record.test_metrics = std::move(evaluation.metrics);
       record.has_test = true;
     }
     record.seconds = seconds_since(epoch_start);
     record.samples_per_second = double(seen) / train_seconds;
     history.push_back(record);
     progress.epoch_end(record);
-    optimizer_->epoch_end(metrics_of(record));
+    optimizer_->epoch_end(named_values(record, metric_names_));
     if (after_epoch) after_epoch(record);
   }
   return history;
@@ -204,7 +211,7 @@ Evaluation Trainer::evaluate(const Dataset& dataset) {
   std::vector<uint32_t> indices(static_cast<size_t>(dataset.size()));
   std::iota(indices.begin(), indices.end(), 0u);
   double loss_sum = 0;
-  int64_t correct = 0;
+  reset_metrics();
   for (int64_t begin = 0; begin < dataset.size(); begin += batch) {
     const int64_t size = std::min(batch, dataset.size() - begin);
     BoundPlan& current = evaluation_plan_for(size);
@@ -212,10 +219,12 @@ Evaluation Trainer::evaluate(const Dataset& dataset) {
     load_batch(current, dataset, chunk);
     current.plan->run();
     loss_sum += double(*current.loss) * double(size);
-    correct += count_correct(current, dataset, chunk);
+    update_metrics(current, dataset, chunk);
   }
   const auto samples = dataset.size();
-  return {loss_sum / double(samples), double(correct) / double(samples), samples};
+  Evaluation evaluation{.loss = loss_sum / double(samples), .samples = samples};
+  for (const auto& metric : metrics_) evaluation.metrics.push_back(metric->result());
+  return evaluation;
 }
 
 }  // namespace loom

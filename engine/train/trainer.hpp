@@ -1,7 +1,7 @@
 #pragma once
 // The training loop: plans compiled once per batch size, a seeded shuffle each epoch, one
-// optimizer step per batch, accuracy and loss tracked as Keras does (means weighted by
-// batch size), and an evaluation of the test set after every epoch that counts every image.
+// optimizer step per batch, the loss and the metrics tracked as Keras does (means weighted
+// by batch size), and an evaluation of the test set after every epoch that counts every image.
 
 #include <functional>
 #include <memory>
@@ -15,13 +15,14 @@
 #include "engine/exec/plan.hpp"
 #include "engine/exec/runtime.hpp"
 #include "engine/optim/optimizer.hpp"
+#include "engine/train/metrics.hpp"
 #include "engine/train/progress.hpp"
 
 namespace loom {
 
 struct Evaluation {
   double loss = 0;
-  double accuracy = 0;
+  std::vector<double> metrics;  // in the order of Trainer::metric_names()
   int64_t samples = 0;
 };
 
@@ -61,6 +62,7 @@ class Trainer {
   Evaluation evaluate(const Dataset& dataset);
 
   const Experiment& experiment() const { return experiment_; }
+  std::span<const std::string> metric_names() const { return metric_names_; }
   const Dataset& train_data() const { return *train_; }
   const std::optional<Dataset>& test_data() const { return test_; }
   ParameterStore& parameters() { return parameters_; }
@@ -71,8 +73,10 @@ class Trainer {
   BoundPlan bind(Graph graph, int64_t batch);
   BoundPlan bind_training_plan(int64_t batch);
   BoundPlan bind_evaluation_plan(int64_t batch);
-  int64_t count_correct(const BoundPlan& plan, const Dataset& data,
-                        std::span<const uint32_t> indices) const;
+  void update_metrics(const BoundPlan& plan, const Dataset& data,
+                      std::span<const uint32_t> indices);
+  void reset_metrics();
+  void check_monitored_metric() const;
 
   Experiment experiment_;
   int64_t classes_;
@@ -86,6 +90,9 @@ class Trainer {
   std::vector<std::unique_ptr<BoundPlan>> evaluation_plans_;  // one per batch size seen
   Random shuffle_random_;
   std::vector<uint32_t> order_;
+  std::vector<std::unique_ptr<Metric>> metrics_;
+  std::vector<std::string> metric_names_;
+  std::vector<double> running_metrics_;  // reused every step for the progress display
 };
 
 }  // namespace loom

@@ -1,0 +1,95 @@
+#include "engine/train/metrics.hpp"
+
+#include <algorithm>
+
+#include "engine/core/error.hpp"
+
+namespace loom {
+
+namespace {
+
+// A running mean of per-sample (or per-element) scores.
+class MeanMetric : public Metric {
+ public:
+  explicit MeanMetric(std::string name) : name_(std::move(name)) {}
+  const std::string& name() const override { return name_; }
+  void reset() override { total_ = 0, count_ = 0; }
+  double result() const override { return count_ > 0 ? total_ / double(count_) : 0.0; }
+
+ protected:
+  void add(double value, int64_t count) {
+    total_ += value;
+    count_ += count;
+  }
+
+ private:
+  std::string name_;
+  double total_ = 0;
+  int64_t count_ = 0;
+};
+
+class Accuracy final : public MeanMetric {
+ public:
+  Accuracy() : MeanMetric("accuracy") {}
+  void update(const PredictionBatch& batch) override {
+    int64_t correct = 0;
+    for (int64_t r = 0; r < batch.size; ++r) {
+      const float* row = batch.row(r);
+      correct += std::max_element(row, row + batch.classes) - row == batch.label(r);
+    }
+    add(double(correct), batch.size);
+  }
+};
+
+// The label is in the top k when fewer than k classes score strictly higher.
+class TopKAccuracy final : public MeanMetric {
+ public:
+  explicit TopKAccuracy(int64_t k) : MeanMetric("top_k_accuracy"), k_(k) {}
+  void update(const PredictionBatch& batch) override {
+    int64_t hits = 0;
+    for (int64_t r = 0; r < batch.size; ++r) {
+      const float* row = batch.row(r);
+      const float target = row[batch.label(r)];
+      const auto higher = std::count_if(row, row + batch.classes, [&](float p) { return p > target; });
+      hits += higher < k_;
+    }
+    add(double(hits), batch.size);
+  }
+
+ private:
+  int64_t k_;
+};
+
+class MeanSquaredError final : public MeanMetric {
+ public:
+  MeanSquaredError() : MeanMetric("mse") {}
+  void update(const PredictionBatch& batch) override {
+    double total = 0;
+    for (int64_t r = 0; r < batch.size; ++r) {
+      const float* row = batch.row(r);
+      const int64_t label = batch.label(r);
+      for (int64_t c = 0; c < batch.classes; ++c) {
+        const double error = double(row[c]) - (c == label ? 1.0 : 0.0);
+        total += error * error;
+      }
+    }
+    add(total, batch.size * batch.classes);
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Metric> make_metric(const MetricSpec& spec) {
+  if (spec.name == "accuracy") return std::make_unique<Accuracy>();
+  if (spec.name == "top_k_accuracy") return std::make_unique<TopKAccuracy>(spec.k);
+  if (spec.name == "mse") return std::make_unique<MeanSquaredError>();
+  throw RuntimeError("no implementation for metric '" + spec.name + "'");
+}
+
+std::vector<std::unique_ptr<Metric>> make_metrics(const std::vector<MetricSpec>& specs) {
+  std::vector<std::unique_ptr<Metric>> metrics;
+  for (const MetricSpec& spec : specs) metrics.push_back(make_metric(spec));
+  return metrics;
+}
+
+}  // namespace loom

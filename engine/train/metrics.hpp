@@ -1,0 +1,40 @@
+#pragma once
+// Metrics tracked over an epoch from the model's predictions and the class labels, with
+// Keras's names and definitions: accuracy (the arg-max is the label), top_k_accuracy (the
+// label is among the k largest predictions; Keras's default k is 5) and mse (the mean squared
+// difference from the one-hot labels). Updated after every step without allocating.
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "engine/config/experiment.hpp"
+
+namespace loom {
+
+// One batch: predictions [size, classes] row-major, and each row's class label.
+struct PredictionBatch {
+  const float* predictions;
+  int64_t size;
+  int64_t classes;
+  std::span<const uint32_t> indices;  // the samples, in the dataset
+  std::span<const uint8_t> labels;    // the dataset's labels, indexed by `indices`
+
+  int64_t label(int64_t row) const { return labels[indices[size_t(row)]]; }
+  const float* row(int64_t r) const { return predictions + r * classes; }
+};
+
+class Metric {
+ public:
+  virtual ~Metric() = default;
+  virtual const std::string& name() const = 0;
+  virtual void reset() = 0;
+  virtual void update(const PredictionBatch& batch) = 0;
+  virtual double result() const = 0;
+};
+
+std::vector<std::unique_ptr<Metric>> make_metrics(const std::vector<MetricSpec>& specs);
+
+}  // namespace loom
