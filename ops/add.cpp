@@ -60,11 +60,10 @@ class Add final : public Op {
                                                const GradientRequest& request) const override {
     std::vector<std::optional<ValueId>> gradients;
     for (size_t i = 0; i < request.node.inputs.size(); ++i) {
-      gradients.push_back(request.wanted[i]
-                              ? std::optional(reduce_to_operand(builder, request.node,
-                                                                request.output_gradient(),
-                                                                request.node.inputs[i]))
-                              : std::nullopt);
+      gradients.push_back(request.wanted[i] ? std::optional(reduce_to_operand(
+                                                  builder, request.node, request.output_gradient(),
+                                                  request.node.inputs[i]))
+                                            : std::nullopt);
     }
     return gradients;
   }
@@ -72,6 +71,8 @@ class Add final : public Op {
 
 }  // namespace
 
-void register_add(OpRegistry& registry) { registry.add(std::make_unique<Add>()); }
+void register_add(OpRegistry& registry) {
+  registry.add(std::make_unique<Add>());
+}
 
 }  // namespace loom

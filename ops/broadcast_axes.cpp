@@ -22,7 +22,8 @@ Shape kept_dims_shape(const Node& node, const Shape& x, const Shape& out) {
       fail_node(node, "cannot broadcast " + to_string(x) + " to " + to_string(out));
     }
   }
-  if (next != x.size()) fail_node(node, "cannot broadcast " + to_string(x) + " to " + to_string(out));
+  if (next != x.size())
+    fail_node(node, "cannot broadcast " + to_string(x) + " to " + to_string(out));
   return kept;
 }
 

@@ -18,20 +18,28 @@ Shape padded(const Shape& shape, size_t rank) {
 
 dnnl::algorithm algorithm_of(BinaryKind kind) {
   switch (kind) {
-    case BinaryKind::add: return dnnl::algorithm::binary_add;
-    case BinaryKind::sub: return dnnl::algorithm::binary_sub;
-    case BinaryKind::mul: return dnnl::algorithm::binary_mul;
-    case BinaryKind::div: return dnnl::algorithm::binary_div;
+    case BinaryKind::add:
+      return dnnl::algorithm::binary_add;
+    case BinaryKind::sub:
+      return dnnl::algorithm::binary_sub;
+    case BinaryKind::mul:
+      return dnnl::algorithm::binary_mul;
+    case BinaryKind::div:
+      return dnnl::algorithm::binary_div;
   }
   return dnnl::algorithm::binary_add;
 }
 
 float apply(BinaryKind kind, float a, float b) {
   switch (kind) {
-    case BinaryKind::add: return a + b;
-    case BinaryKind::sub: return a - b;
-    case BinaryKind::mul: return a * b;
-    case BinaryKind::div: return a / b;
+    case BinaryKind::add:
+      return a + b;
+    case BinaryKind::sub:
+      return a - b;
+    case BinaryKind::mul:
+      return a * b;
+    case BinaryKind::div:
+      return a / b;
   }
   return 0.f;
 }
@@ -108,8 +116,7 @@ Shape broadcast_shape(const Node& node, const Shape& a, const Shape& b) {
   return out;
 }
 
-std::unique_ptr<Kernel> compile_binary(BinaryKind kind, const Node& node,
-                                       CompileContext& context) {
+std::unique_ptr<Kernel> compile_binary(BinaryKind kind, const Node& node, CompileContext& context) {
   ValueId a = node.inputs[0], b = node.inputs[1];
   const ValueId y = node.outputs[0];
   const Shape& out = context.type(y).shape;

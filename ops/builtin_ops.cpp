@@ -7,6 +7,7 @@
 namespace loom {
 
 void register_add(OpRegistry&);
+void register_l2_penalty(OpRegistry&);
 void register_mean_squared_error(OpRegistry&);
 void register_mean_absolute_error(OpRegistry&);
 void register_huber(OpRegistry&);
@@ -37,6 +38,7 @@ void register_sparse_categorical_crossentropy(OpRegistry&);
 
 void register_builtin_ops(OpRegistry& registry) {
   register_add(registry);
+  register_l2_penalty(registry);
   register_mean_squared_error(registry);
   register_mean_absolute_error(registry);
   register_huber(registry);

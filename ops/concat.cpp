@@ -14,8 +14,8 @@ int64_t concat_axis(const Node& node, int64_t rank) {
   const int64_t axis = node.attributes.get_int("axis", -1);
   const int64_t normalized = axis < 0 ? axis + rank : axis;
   if (normalized < 0 || normalized >= rank) {
-    fail_node(node, "axis " + std::to_string(axis) + " is out of range for rank " +
-                        std::to_string(rank));
+    fail_node(node,
+              "axis " + std::to_string(axis) + " is out of range for rank " + std::to_string(rank));
   }
   return normalized;
 }
@@ -24,9 +24,10 @@ class Concat final : public Op {
  public:
   std::string_view name() const override { return "concat"; }
   OpSignature signature() const override {
-    return {.inputs = {"x"},
-            .variadic = true,
-            .attributes = {{"axis", AttributeKind::integer, "the axis to join along (default -1)"}}};
+    return {
+        .inputs = {"x"},
+        .variadic = true,
+        .attributes = {{"axis", AttributeKind::integer, "the axis to join along (default -1)"}}};
   }
 
   std::vector<TensorType> infer(const Node& node,
@@ -45,8 +46,8 @@ class Concat final : public Op {
       other[axis] = shape[axis];
       if (other != shape) {
         fail_node(node, "input " + std::to_string(i) + " " + to_string(inputs[i]) +
-                            " differs from input 0 " + to_string(inputs[0]) +
-                            " outside axis " + std::to_string(axis));
+                            " differs from input 0 " + to_string(inputs[0]) + " outside axis " +
+                            std::to_string(axis));
       }
       shape[axis] += extent;
     }
@@ -77,10 +78,11 @@ class Concat final : public Op {
     int64_t begin = 0;
     for (size_t i = 0; i < node.inputs.size(); ++i) {
       const int64_t size = builder.graph().value(node.inputs[i]).type.shape[size_t(axis)];
-      gradients.push_back(request.wanted[i]
-                              ? std::optional(builder.emit(node, "slice", {request.output_gradient()},
-                                                           {{"axis", axis}, {"begin", begin}, {"size", size}}))
-                              : std::nullopt);
+      gradients.push_back(
+          request.wanted[i]
+              ? std::optional(builder.emit(node, "slice", {request.output_gradient()},
+                                           {{"axis", axis}, {"begin", begin}, {"size", size}}))
+              : std::nullopt);
       begin += size;
     }
     return gradients;
@@ -119,8 +121,8 @@ class Slice final : public Op {
     dnnl::memory::dims offsets(y_desc.dims().size(), 0);
     offsets[size_t(node.attributes.get_int("axis", 0))] = node.attributes.get_int("begin", 0);
     const auto view = x_desc.submemory_desc(y_desc.dims(), offsets);
-    const dnnl::reorder::primitive_desc descriptor(context.engine(), view, context.engine(),
-                                                   y_desc, kernel_attributes());
+    const dnnl::reorder::primitive_desc descriptor(context.engine(), view, context.engine(), y_desc,
+                                                   kernel_attributes());
     return std::make_unique<PrimitiveKernel>(
         descriptor, dnnl::reorder(descriptor),
         std::vector<std::pair<int, dnnl::memory>>{

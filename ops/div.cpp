@@ -41,6 +41,8 @@ class Div final : public Op {
 
 }  // namespace
 
-void register_div(OpRegistry& registry) { registry.add(std::make_unique<Div>()); }
+void register_div(OpRegistry& registry) {
+  registry.add(std::make_unique<Div>());
+}
 
 }  // namespace loom

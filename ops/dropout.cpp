@@ -23,7 +23,9 @@ inline uint64_t splitmix64(uint64_t value) {
   return value ^ (value >> 31);
 }
 
-double rate_of(const Node& node) { return node.attributes.get_real("rate", 0.5); }
+double rate_of(const Node& node) {
+  return node.attributes.get_real("rate", 0.5);
+}
 
 class Dropout final : public Op {
  public:
@@ -68,12 +70,15 @@ class Dropout final : public Op {
 
   std::vector<std::optional<ValueId>> gradient(GradientBuilder& builder,
                                                const GradientRequest& request) const override {
-    return {builder.emit(request.node, "mul", {request.output_gradient(), request.node.outputs[1]})};
+    return {
+        builder.emit(request.node, "mul", {request.output_gradient(), request.node.outputs[1]})};
   }
 };
 
 }  // namespace
 
-void register_dropout(OpRegistry& registry) { registry.add(std::make_unique<Dropout>()); }
+void register_dropout(OpRegistry& registry) {
+  registry.add(std::make_unique<Dropout>());
+}
 
 }  // namespace loom

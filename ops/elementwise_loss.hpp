@@ -56,10 +56,10 @@ class ElementwiseLoss final : public Op {
                                                const GradientRequest& request) const override {
     const Node& node = request.node;
     if (request.wanted[1]) fail_node(node, "gradients for the targets are not supported");
-    return {builder.emit(node, std::string(Formula::kName) + "_backward",
-                         {node.inputs[0], node.inputs[1], request.output_gradient()},
-                         node.attributes),
-            std::nullopt};
+    return {
+        builder.emit(node, std::string(Formula::kName) + "_backward",
+                     {node.inputs[0], node.inputs[1], request.output_gradient()}, node.attributes),
+        std::nullopt};
   }
 };
 

@@ -36,6 +36,8 @@ class Flatten final : public Op {
 
 }  // namespace
 
-void register_flatten(OpRegistry& registry) { registry.add(std::make_unique<Flatten>()); }
+void register_flatten(OpRegistry& registry) {
+  registry.add(std::make_unique<Flatten>());
+}
 
 }  // namespace loom

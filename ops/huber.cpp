@@ -32,6 +32,8 @@ struct Huber {
 
 }  // namespace
 
-void register_huber(OpRegistry& registry) { register_elementwise_loss<Huber>(registry); }
+void register_huber(OpRegistry& registry) {
+  register_elementwise_loss<Huber>(registry);
+}
 
 }  // namespace loom

@@ -38,6 +38,8 @@ class Mul final : public Op {
 
 }  // namespace
 
-void register_mul(OpRegistry& registry) { registry.add(std::make_unique<Mul>()); }
+void register_mul(OpRegistry& registry) {
+  registry.add(std::make_unique<Mul>());
+}
 
 }  // namespace loom

@@ -46,13 +46,15 @@ class ReduceMean final : public Op {
     const TensorType& x = builder.graph().value(request.node.inputs[0]).type;
     const TensorType& y = builder.graph().value(request.node.outputs[0]).type;
     const double count = double(x.numel()) / double(y.numel());
-    return {spread_over_reduced_axes(builder, request.node, request.output_gradient(),
-                                     1.0 / count)};
+    return {
+        spread_over_reduced_axes(builder, request.node, request.output_gradient(), 1.0 / count)};
   }
 };
 
 }  // namespace
 
-void register_reduce_mean(OpRegistry& registry) { registry.add(std::make_unique<ReduceMean>()); }
+void register_reduce_mean(OpRegistry& registry) {
+  registry.add(std::make_unique<ReduceMean>());
+}
 
 }  // namespace loom

@@ -15,8 +15,9 @@ class Reshape final : public Op {
  public:
   std::string_view name() const override { return "reshape"; }
   OpSignature signature() const override {
-    return {.inputs = {"x"},
-            .attributes = {{"shape", AttributeKind::integers, "the new shape; one -1 is inferred"}}};
+    return {
+        .inputs = {"x"},
+        .attributes = {{"shape", AttributeKind::integers, "the new shape; one -1 is inferred"}}};
   }
   std::optional<size_t> in_place_input(const Node&) const override { return 0; }
 
@@ -59,6 +60,8 @@ class Reshape final : public Op {
 
 }  // namespace
 
-void register_reshape(OpRegistry& registry) { registry.add(std::make_unique<Reshape>()); }
+void register_reshape(OpRegistry& registry) {
+  registry.add(std::make_unique<Reshape>());
+}
 
 }  // namespace loom

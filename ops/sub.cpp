@@ -36,6 +36,8 @@ class Sub final : public Op {
 
 }  // namespace
 
-void register_sub(OpRegistry& registry) { registry.add(std::make_unique<Sub>()); }
+void register_sub(OpRegistry& registry) {
+  registry.add(std::make_unique<Sub>());
+}
 
 }  // namespace loom

@@ -32,7 +32,8 @@ class SumToShape final : public Op {
       const int64_t dim = x[x.size() - target.size() + i];
       ok = target[i] == dim || target[i] == 1;
     }
-    if (!ok) fail_node(node, "cannot sum " + to_string(inputs[0]) + " down to " + to_string(target));
+    if (!ok)
+      fail_node(node, "cannot sum " + to_string(inputs[0]) + " down to " + to_string(target));
     return {TensorType{DType::f32, target}};
   }
 
@@ -73,6 +74,8 @@ class SumToShape final : public Op {
 
 }  // namespace
 
-void register_sum_to_shape(OpRegistry& registry) { registry.add(std::make_unique<SumToShape>()); }
+void register_sum_to_shape(OpRegistry& registry) {
+  registry.add(std::make_unique<SumToShape>());
+}
 
 }  // namespace loom

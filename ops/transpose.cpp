@@ -34,8 +34,9 @@ class Transpose final : public Op {
  public:
   std::string_view name() const override { return "transpose"; }
   OpSignature signature() const override {
-    return {.inputs = {"x"},
-            .attributes = {{"perm", AttributeKind::integers, "output axis i = input axis perm[i]"}}};
+    return {
+        .inputs = {"x"},
+        .attributes = {{"perm", AttributeKind::integers, "output axis i = input axis perm[i]"}}};
   }
 
   std::vector<TensorType> infer(const Node& node,
@@ -59,8 +60,8 @@ class Transpose final : public Op {
     }
     const dnnl::memory::desc view(dims, dnnl::memory::data_type::f32, strides);
     const auto y_desc = plain_desc(context.type(node.outputs[0]));
-    const dnnl::reorder::primitive_desc descriptor(context.engine(), view, context.engine(),
-                                                   y_desc, kernel_attributes());
+    const dnnl::reorder::primitive_desc descriptor(context.engine(), view, context.engine(), y_desc,
+                                                   kernel_attributes());
     return std::make_unique<PrimitiveKernel>(
         descriptor, dnnl::reorder(descriptor),
         std::vector<std::pair<int, dnnl::memory>>{
@@ -75,13 +76,15 @@ class Transpose final : public Op {
         permutation(request.node, builder.graph().value(request.node.inputs[0]).type.rank());
     std::vector<int64_t> inverse(perm.size());
     for (size_t i = 0; i < perm.size(); ++i) inverse[size_t(perm[i])] = int64_t(i);
-    return {builder.emit(request.node, "transpose", {request.output_gradient()},
-                         {{"perm", inverse}})};
+    return {
+        builder.emit(request.node, "transpose", {request.output_gradient()}, {{"perm", inverse}})};
   }
 };
 
 }  // namespace
 
-void register_transpose(OpRegistry& registry) { registry.add(std::make_unique<Transpose>()); }
+void register_transpose(OpRegistry& registry) {
+  registry.add(std::make_unique<Transpose>());
+}
 
 }  // namespace loom

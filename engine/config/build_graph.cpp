@@ -60,9 +60,21 @@ void add_loss(Graph& graph, const Experiment& experiment) {
   const bool sparse = experiment.trainer.loss.labels == LabelEncoding::index;
   const TensorType label_type = sparse ? TensorType{DType::i32, {predicted.shape[0]}} : predicted;
   const ValueId labels = graph.add_input(kLabelsValue, label_type, ValueRole::label);
-  const ValueId loss = graph.add_node1(graph.unique_name("loss"), experiment.trainer.loss.name,
-                                       {prediction, labels}, experiment.trainer.loss.attributes);
-  graph.set_loss(loss);
+  const ValueId data_loss =
+      graph.add_node1(graph.unique_name("loss"), experiment.trainer.loss.name, {prediction, labels},
+                      experiment.trainer.loss.attributes);
+  // Regularization penalties add to the loss the optimizer minimizes and the user sees, as
+  // in Keras.
+  std::vector<ValueId> terms = {data_loss};
+  for (const ParameterSpec& parameter : experiment.model.parameters) {
+    if (parameter.l2 <= 0.0) continue;
+    terms.push_back(graph.add_node1(graph.unique_name(parameter.name + "/l2"), "l2_penalty",
+                                    {graph.value_named(parameter.name)},
+                                    {{"factor", parameter.l2}}));
+  }
+  graph.set_loss(terms.size() == 1
+                     ? data_loss
+                     : graph.add_node1(graph.unique_name("total_loss"), "add", terms));
 }
 
 }  // namespace
@@ -120,6 +132,7 @@ YAML::Node resolved_config(const Experiment& experiment) {
     node["init"] = parameter.initializer.name;
     if (parameter.initializer.name == "constant") node["value"] = parameter.initializer.value;
     node["trainable"] = parameter.trainable;
+    if (parameter.l2 > 0.0) node["regularizer"]["l2"] = parameter.l2;
     model["params"][parameter.name] = node;
   }
   for (const NodeSpec& spec : experiment.model.nodes) {

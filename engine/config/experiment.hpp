@@ -40,6 +40,7 @@ struct ParameterSpec {
   Shape shape;
   Initializer initializer;
   bool trainable = true;
+  double l2 = 0.0;  // an L2 penalty l2·Σw² added to the loss (Keras's kernel_regularizer)
   std::string where;
 };
 
@@ -62,8 +63,8 @@ struct ModelSpec {
 enum class LabelEncoding { one_hot, index };
 
 struct LossSpec {
-  std::string name;         // the loss op: categorical_crossentropy, huber, ...
-  Attributes attributes;    // its options, e.g. huber's delta
+  std::string name;       // the loss op: categorical_crossentropy, huber, ...
+  Attributes attributes;  // its options, e.g. huber's delta
   LabelEncoding labels = LabelEncoding::one_hot;
 };
 

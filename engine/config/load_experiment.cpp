@@ -21,8 +21,8 @@ namespace fs = std::filesystem;
 
 const std::vector<std::string>& known_losses() {
   static const std::vector<std::string> names = {
-      "binary_crossentropy", "categorical_crossentropy", "huber", "mean_absolute_error",
-      "mean_squared_error",  "sparse_categorical_crossentropy"};
+      "binary_crossentropy", "categorical_crossentropy", "huber",
+      "mean_absolute_error", "mean_squared_error",       "sparse_categorical_crossentropy"};
   return names;
 }
 
@@ -32,7 +32,9 @@ const std::vector<std::string>& known_metrics() {
 }
 
 const std::vector<std::string>& known_activations() {
-  static const std::vector<std::string> names = {"linear", "relu", "softmax"};
+  static const std::vector<std::string> names = {"elu",     "exponential", "gelu",    "leaky_relu",
+                                                 "linear",  "relu",        "sigmoid", "silu",
+                                                 "softmax", "softplus",    "swish",   "tanh"};
   return names;
 }
 
@@ -96,6 +98,14 @@ DataSpec read_data(ConfigNode node, const fs::path& config_directory) {
   spec.scale = node.get_real("scale", 1.0 / 255.0, 0.0);
   node.finish();
   return spec;
+}
+
+// Keras's regularizer {l2: factor} (unknown kinds such as l1 are reported as such first).
+double read_l2(ConfigNode node) {
+  node.expect_map();
+  node.allow("l2");
+  node.finish("for a regularizer");
+  return node.at("l2").as_real(0.0);
 }
 
 // ---- model: explicit graph ---------------------------------------------------------------
@@ -216,6 +226,7 @@ void read_explicit_model(ConfigNode& node, ModelSpec& model) {
         spec.initializer.value = value->as_real();
       }
       spec.trainable = entry.get_bool("trainable", true);
+      if (auto regularizer = entry.find("regularizer")) spec.l2 = read_l2(*regularizer);
       entry.finish();
       if (!sources.insert(name).second) entry.fail("the name '" + name + "' is defined twice");
       model.parameters.push_back(spec);
@@ -246,21 +257,32 @@ void read_explicit_model(ConfigNode& node, ModelSpec& model) {
 // Expands `layers:` into parameters and nodes, naming them as Keras does (dense, dense_1, ...).
 class LayerExpander {
  public:
-  explicit LayerExpander(ModelSpec& model) : model_(model), current_(model.input.name) {
+  LayerExpander(ModelSpec& model, uint64_t seed)
+      : model_(model), current_(model.input.name), seed_(seed) {
     features_ = model.input.shape;
   }
 
   void expand(ConfigNode layer) {
     layer.expect_map();
-    if (layer.has("dense")) {
+    // The layer's kind is its first key of these; dense also takes an `activation` option.
+    const std::string kind = [&] {
+      for (const char* candidate : {"dense", "dropout", "flatten", "activation"}) {
+        if (layer.yaml()[candidate]) return std::string(candidate);
+      }
+      layer.fail(
+          "expected a layer: a map with one of the keys activation, dense, dropout, flatten");
+    }();
+    if (kind == "dense") {
       dense(layer);
-    } else if (layer.has("activation")) {
+    } else if (kind == "dropout") {
+      dropout(layer);
+    } else if (kind == "flatten") {
+      flatten(layer);
+    } else {
       const std::string name = layer_name(layer, "activation");
       activation(layer.at("activation"), name, layer.where());
-    } else {
-      layer.fail("expected a layer: a map with one of the keys dense, activation");
     }
-    layer.finish();
+    layer.finish("for a " + kind + " layer");
   }
 
   void finish() { model_.output = current_; }
@@ -289,6 +311,7 @@ class LayerExpander {
     ParameterSpec kernel =
         parameter(name + "/kernel", {features_[0], units}, "glorot_uniform", layer.where());
     if (auto init = layer.find("kernel_initializer")) kernel.initializer = read_initializer(*init);
+    if (auto regularizer = layer.find("kernel_regularizer")) kernel.l2 = read_l2(*regularizer);
     model_.parameters.push_back(kernel);
     add_node(name + "/matmul", "matmul", {current_, kernel.name}, layer.where());
 
@@ -319,7 +342,33 @@ class LayerExpander {
   void activation(ConfigNode node, const std::string& layer, const std::string& where) {
     const std::string kind = choose(node, known_activations(), "activation");
     if (kind == "linear") return;
-    add_node(layer + "/" + kind, kind, {current_}, where);
+    // Keras calls the exp activation "exponential".
+    const std::string op = kind == "exponential" ? "exp" : kind;
+    add_node(layer + "/" + kind, op, {current_}, where);
+  }
+
+  // Keras's Dropout(rate, seed); without a seed, one derived from the experiment's seed and
+  // the layer's position, so runs repeat.
+  void dropout(ConfigNode& layer) {
+    const double rate = layer.at("dropout").as_real(0.0, 0.999);
+    const std::string name = layer_name(layer, "dropout");
+    const int64_t seed =
+        layer.get_int("seed", int64_t((seed_ + 7919 * model_.nodes.size()) >> 1), 0);
+    model_.nodes.push_back({.name = name,
+                            .op = "dropout",
+                            .inputs = {current_},
+                            .attributes = {{"rate", rate}, {"seed", seed}},
+                            .where = layer.where()});
+    current_ = name;
+  }
+
+  void flatten(ConfigNode& layer) {
+    const ConfigNode options = layer.at("flatten");
+    if (!options.is_null() && !(options.is_map() && options.size() == 0)) {
+      options.fail("flatten takes no options: write {flatten: {}}");
+    }
+    add_node(layer_name(layer, "flatten"), "flatten", {current_}, layer.where());
+    features_ = {numel(features_)};
   }
 
   void add_node(const std::string& name, const std::string& op, std::vector<std::string> inputs,
@@ -330,23 +379,24 @@ class LayerExpander {
 
   ModelSpec& model_;
   std::string current_;
+  uint64_t seed_;
   Shape features_;
   std::set<std::string> names_;
 };
 
-void read_layers_model(ConfigNode& node, ModelSpec& model) {
+void read_layers_model(ConfigNode& node, ModelSpec& model, uint64_t seed) {
   ConfigNode input = node.at("input");
   model.input = {"input", read_shape(input), input.where()};
   ConfigNode layers = node.at("layers");
   layers.expect_sequence();
   if (layers.size() == 0) layers.fail("expected at least one layer");
-  LayerExpander expander(model);
+  LayerExpander expander(model, seed);
   for (size_t i = 0; i < layers.size(); ++i) expander.expand(layers[i]);
   expander.finish();
   model.output_where = layers[layers.size() - 1].where();
 }
 
-ModelSpec read_model(ConfigNode node) {
+ModelSpec read_model(ConfigNode node, uint64_t seed) {
   node.expect_map();
   ModelSpec model;
   // Look without asking: asking would make both forms' keys "known" in error messages.
@@ -358,7 +408,7 @@ ModelSpec read_model(ConfigNode node) {
         "both");
   }
   if (has_layers) {
-    read_layers_model(node, model);
+    read_layers_model(node, model, seed);
   } else if (has_nodes) {
     read_explicit_model(node, model);
   } else {
@@ -392,8 +442,8 @@ NamedOptions name_and_options(ConfigNode node, const std::vector<std::string>& k
     named = {entries[0].first, node.where_key(entries[0].first), entries[0].second};
   }
   if (!contains(known, named.name)) {
-    throw InputError(named.where + ": unknown " + what + " '" + named.name + "' (known: " +
-                     join_names(known) + ")");
+    throw InputError(named.where + ": unknown " + what + " '" + named.name +
+                     "' (known: " + join_names(known) + ")");
   }
   if (!named.options.is_null()) named.options.expect_map();
   return named;
@@ -488,7 +538,7 @@ Experiment read_experiment(ConfigNode root, const fs::path& source, const fs::pa
   experiment.name = root.get_string("name", source.stem().string());
   experiment.seed = static_cast<uint64_t>(root.get_int("seed", 42, 0));
   experiment.data = read_data(root.at("data"), base);
-  experiment.model = read_model(root.at("model"));
+  experiment.model = read_model(root.at("model"), experiment.seed);
   experiment.trainer = read_trainer(root.at("trainer"));
   root.finish();
   // Shapes are checked by building the graph once, exactly as training will.

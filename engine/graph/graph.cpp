@@ -66,8 +66,7 @@ std::vector<ValueId> Graph::add_node(const std::string& name, std::string_view o
 
   const auto id = static_cast<NodeId>(nodes_.size());
   for (size_t i = 0; i < output_types.size(); ++i) {
-    const std::string output_name =
-        output_types.size() == 1 ? name : name + ":" + std::to_string(i);
+    const std::string output_name = i == 0 ? name : name + ":" + std::to_string(i);
     node.outputs.push_back(new_value(Value{.name = output_name,
                                            .type = output_types[i],
                                            .role = ValueRole::intermediate,

@@ -63,7 +63,7 @@ class Graph {
   ValueId add_constant(const std::string& name, TensorType type, float fill);
 
   // Appends a node, infers its output types (errors name the node and the shapes) and
-  // returns its outputs. A single output is named like the node; several are "name:i".
+  // returns its outputs. The first output is named like the node, the others "name:1", ...
   std::vector<ValueId> add_node(const std::string& name, std::string_view op_name,
                                 std::vector<ValueId> inputs, Attributes attributes = {},
                                 bool backward = false);

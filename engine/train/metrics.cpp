@@ -50,7 +50,8 @@ class TopKAccuracy final : public MeanMetric {
     for (int64_t r = 0; r < batch.size; ++r) {
       const float* row = batch.row(r);
       const float target = row[batch.label(r)];
-      const auto higher = std::count_if(row, row + batch.classes, [&](float p) { return p > target; });
+      const auto higher =
+          std::count_if(row, row + batch.classes, [&](float p) { return p > target; });
       hits += higher < k_;
     }
     add(double(hits), batch.size);

@@ -77,10 +77,13 @@ void Trainer::check_monitored_metric() const {
   const std::string monitor = optimizer_->schedule().monitor();
   if (monitor.empty()) return;
   const std::string name = monitor.starts_with("test_") ? monitor.substr(5) : monitor;
-  const bool reported = name == "loss" || std::ranges::find(metric_names_, name) != metric_names_.end();
+  const bool reported =
+      name == "loss" || std::ranges::find(metric_names_, name) != metric_names_.end();
   if (!reported || (monitor.starts_with("test_") && !test_)) {
-    throw InputError(experiment_.source.string() + ": trainer.optimizer: the learning-rate "
-                     "schedule monitors '" + monitor + "', which this run does not report" +
+    throw InputError(experiment_.source.string() +
+                     ": trainer.optimizer: the learning-rate "
+                     "schedule monitors '" +
+                     monitor + "', which this run does not report" +
                      (reported ? " (data.test is not given)" : " (add it to trainer.metrics)"));
   }
 }
@@ -185,7 +188,8 @@ std::vector<EpochRecord> Trainer::fit(ProgressReporter& progress,
     }
     const double train_seconds = seconds_since(epoch_start);
 
-    EpochRecord record{.epoch = epoch, .loss = loss_sum / double(seen), .metrics = running_metrics_};
+    EpochRecord record{
+        .epoch = epoch, .loss = loss_sum / double(seen), .metrics = running_metrics_};
     if (test_) {
       Evaluation evaluation = evaluate(*test_);
       record.test_loss = evaluation.loss;

@@ -128,9 +128,9 @@ TEST(Trainer, EvaluationCountsEveryImageIncludingTheLastPartialBatch) {
   ASSERT_TRUE(trainer.test_data().has_value());
   ASSERT_EQ(trainer.test_data()->size(), 10000);
   const Evaluation evaluation = trainer.evaluate(*trainer.test_data());
-  EXPECT_EQ(evaluation.samples, 10000);  // 312 batches of 32 and one of 16
+  EXPECT_EQ(evaluation.samples, 10000);      // 312 batches of 32 and one of 16
   ASSERT_EQ(evaluation.metrics.size(), 1u);  // accuracy
-  EXPECT_GT(evaluation.metrics[0], 0.0);  // untrained: about one in ten
+  EXPECT_GT(evaluation.metrics[0], 0.0);     // untrained: about one in ten
 }
 
 TEST(Trainer, TrainsOnAPartialLastBatchToo) {

@@ -24,9 +24,9 @@ void expect_near_all(const std::vector<float>& actual, const std::vector<float>&
 
 void expect_gradients_pass(const OpUnderTest& test, const GradientTolerance& tolerance = {}) {
   for (const GradientReport& report : check_gradients(test, tolerance)) {
-    EXPECT_EQ(report.failures, 0u) << test.op << " input " << report.input << ": worst absolute "
-                                   << report.worst_absolute << ", relative "
-                                   << report.worst_relative;
+    EXPECT_EQ(report.failures, 0u)
+        << test.op << " input " << report.input << ": worst absolute " << report.worst_absolute
+        << ", relative " << report.worst_relative;
   }
 }
 
@@ -73,8 +73,8 @@ class BroadcastTest : public ::testing::TestWithParam<BinaryCase> {};
 
 OpUnderTest binary_case(const BinaryCase& c) {
   // Divisors are kept away from 0.
-  const std::vector<float> b = c.op == "div" ? random_values(numel(c.b), 52, 0.5f, 2.f)
-                                             : random_values(numel(c.b), 52);
+  const std::vector<float> b =
+      c.op == "div" ? random_values(numel(c.b), 52, 0.5f, 2.f) : random_values(numel(c.b), 52);
   return {c.op, {}, {f32_input(c.a, random_values(numel(c.a), 51)), f32_input(c.b, b)}};
 }
 
@@ -87,7 +87,7 @@ TEST_P(BroadcastTest, ForwardMatchesNaiveIndexing) {
     out[out.size() - 1 - d] = std::max(c.a[c.a.size() - 1 - d], c.b[c.b.size() - 1 - d]);
   }
   expect_near_all(outputs[0], naive_broadcast(c.op, test.inputs[0].values, c.a,
-                                               test.inputs[1].values, c.b, out));
+                                              test.inputs[1].values, c.b, out));
 }
 
 TEST_P(BroadcastTest, GradientsOfBothOperands) {
@@ -111,7 +111,8 @@ INSTANTIATE_TEST_SUITE_P(
 
 TEST(Broadcast, IncompatibleShapesNameBoth) {
   try {
-    run_forward({"add", {}, {f32_input({2, 3}, random_values(6, 1)), f32_input({4}, random_values(4, 2))}});
+    run_forward(
+        {"add", {}, {f32_input({2, 3}, random_values(6, 1)), f32_input({4}, random_values(4, 2))}});
     FAIL();
   } catch (const InputError& error) {
     EXPECT_NE(std::string(error.what()).find("shapes [2, 3] and [4] do not broadcast"),
@@ -123,17 +124,22 @@ TEST(Broadcast, IncompatibleShapesNameBoth) {
 // ---- reductions ------------------------------------------------------------------------------
 
 TEST(Reductions, SumGradientSpreadsOverTheReducedAxes) {
-  expect_gradients_pass({"reduce_sum", {{"axes", std::vector<int64_t>{0, 2}}},
+  expect_gradients_pass({"reduce_sum",
+                         {{"axes", std::vector<int64_t>{0, 2}}},
                          {f32_input({2, 3, 4}, random_values(24, 61))}});
-  expect_gradients_pass({"reduce_sum", {{"axes", std::vector<int64_t>{-1}}},
+  expect_gradients_pass({"reduce_sum",
+                         {{"axes", std::vector<int64_t>{-1}}},
                          {f32_input({3, 5}, random_values(15, 62))}});
 }
 
 TEST(Reductions, MeanForwardAndGradient) {
   const std::vector<float> x = random_values(24, 63);
-  const OpUnderTest test{"reduce_mean", {{"axes", std::vector<int64_t>{1}}}, {f32_input({2, 3, 4}, x)}};
+  const OpUnderTest test{
+      "reduce_mean", {{"axes", std::vector<int64_t>{1}}}, {f32_input({2, 3, 4}, x)}};
   std::vector<float> expected(8, 0.f);
-  for (int a = 0; a < 2; ++a) for (int b = 0; b < 3; ++b) for (int c = 0; c < 4; ++c) expected[size_t(a * 4 + c)] += x[size_t(a * 12 + b * 4 + c)] / 3;
+  for (int a = 0; a < 2; ++a)
+    for (int b = 0; b < 3; ++b)
+      for (int c = 0; c < 4; ++c) expected[size_t(a * 4 + c)] += x[size_t(a * 12 + b * 4 + c)] / 3;
   expect_near_all(run_forward(test)[0], expected);
   expect_gradients_pass(test);
 }
@@ -141,11 +147,13 @@ TEST(Reductions, MeanForwardAndGradient) {
 // ---- shape ops ---------------------------------------------------------------------------------
 
 TEST(ShapeOps, ReshapeInfersOneDimensionAndRoundTripsGradients) {
-  const OpUnderTest test{"reshape", {{"shape", std::vector<int64_t>{-1, 6}}},
+  const OpUnderTest test{"reshape",
+                         {{"shape", std::vector<int64_t>{-1, 6}}},
                          {f32_input({2, 3, 2}, random_values(12, 64))}};
   expect_near_all(run_forward(test)[0], test.inputs[0].values);
   expect_gradients_pass(test);
-  EXPECT_THROW(run_forward({"reshape", {{"shape", std::vector<int64_t>{5, -1}}},
+  EXPECT_THROW(run_forward({"reshape",
+                            {{"shape", std::vector<int64_t>{5, -1}}},
                             {f32_input({2, 3, 2}, random_values(12, 64))}}),
                InputError);
 }
@@ -158,9 +166,13 @@ TEST(ShapeOps, Flatten) {
 
 TEST(ShapeOps, TransposeWithAPermutation) {
   const std::vector<float> x = random_values(24, 66);
-  const OpUnderTest test{"transpose", {{"perm", std::vector<int64_t>{2, 0, 1}}}, {f32_input({2, 3, 4}, x)}};
+  const OpUnderTest test{
+      "transpose", {{"perm", std::vector<int64_t>{2, 0, 1}}}, {f32_input({2, 3, 4}, x)}};
   std::vector<float> expected(24);  // y[c, a, b] = x[a, b, c], y is [4, 2, 3]
-  for (int a = 0; a < 2; ++a) for (int b = 0; b < 3; ++b) for (int c = 0; c < 4; ++c) expected[size_t(c * 6 + a * 3 + b)] = x[size_t(a * 12 + b * 4 + c)];
+  for (int a = 0; a < 2; ++a)
+    for (int b = 0; b < 3; ++b)
+      for (int c = 0; c < 4; ++c)
+        expected[size_t(c * 6 + a * 3 + b)] = x[size_t(a * 12 + b * 4 + c)];
   expect_near_all(run_forward(test)[0], expected);
   expect_gradients_pass(test);
   // The default reverses the axes: a matrix transpose.
@@ -171,12 +183,13 @@ TEST(ShapeOps, TransposeWithAPermutation) {
 
 TEST(ShapeOps, ConcatAlongAnAxis) {
   const std::vector<float> a = random_values(6, 68), b = random_values(4, 69);
-  const OpUnderTest test{"concat", {{"axis", int64_t{1}}},
-                         {f32_input({2, 3}, a), f32_input({2, 2}, b)}};
+  const OpUnderTest test{
+      "concat", {{"axis", int64_t{1}}}, {f32_input({2, 3}, a), f32_input({2, 2}, b)}};
   const std::vector<float> expected = {a[0], a[1], a[2], b[0], b[1], a[3], a[4], a[5], b[2], b[3]};
   expect_near_all(run_forward(test)[0], expected);
   expect_gradients_pass(test);
-  EXPECT_THROW(run_forward({"concat", {{"axis", int64_t{1}}},
+  EXPECT_THROW(run_forward({"concat",
+                            {{"axis", int64_t{1}}},
                             {f32_input({2, 3}, a), f32_input({3, 2}, random_values(6, 1))}}),
                InputError);
 }
@@ -186,8 +199,10 @@ TEST(ShapeOps, ConcatAlongAnAxis) {
 TEST(Dropout, TrainingDropsTheRateAndScalesTheRest) {
   const int64_t count = 20000;
   const std::vector<float> x(size_t(count), 1.f);
-  const OpUnderTest test{"dropout", {{"rate", 0.25}, {"seed", int64_t{7}}},
-                         {f32_input({count}, x)}, /*training=*/true};
+  const OpUnderTest test{"dropout",
+                         {{"rate", 0.25}, {"seed", int64_t{7}}},
+                         {f32_input({count}, x)},
+                         /*training=*/true};
   const auto outputs = run_forward(test);
   int64_t dropped = 0;
   for (int64_t i = 0; i < count; ++i) {
@@ -233,38 +248,50 @@ TEST_P(ElementwiseLossTest, ForwardIsTheMeanOfTheFormula) {
   const LossCase c = GetParam();
   const OpUnderTest test = loss_case(c);
   double total = 0;
-  for (size_t i = 0; i < 12; ++i) total += c.formula(test.inputs[0].values[i], test.inputs[1].values[i]);
+  for (size_t i = 0; i < 12; ++i)
+    total += c.formula(test.inputs[0].values[i], test.inputs[1].values[i]);
   EXPECT_NEAR(run_forward(test)[0][0], total / 12, 1e-5);
 }
 
-TEST_P(ElementwiseLossTest, Gradient) { expect_gradients_pass(loss_case(GetParam()), {.step = 1e-3}); }
+TEST_P(ElementwiseLossTest, Gradient) {
+  expect_gradients_pass(loss_case(GetParam()), {.step = 1e-3});
+}
 
 INSTANTIATE_TEST_SUITE_P(
     Losses, ElementwiseLossTest,
     ::testing::Values(
-        LossCase{"mean_squared_error", {}, [](float p, float y) { return (p - y) * (p - y); }, false},
-        LossCase{"mean_absolute_error", {}, [](float p, float y) { return std::abs(p - y); }, false},
-        LossCase{"huber", {{"delta", 1.0}},
+        LossCase{
+            "mean_squared_error", {}, [](float p, float y) { return (p - y) * (p - y); }, false},
+        LossCase{
+            "mean_absolute_error", {}, [](float p, float y) { return std::abs(p - y); }, false},
+        LossCase{"huber",
+                 {{"delta", 1.0}},
                  [](float p, float y) {
                    const float e = std::abs(p - y);
                    return e <= 1 ? 0.5f * e * e : e - 0.5f;
                  },
                  false},
-        LossCase{"binary_crossentropy", {},
-                 [](float p, float y) { return -(y * std::log(p) + (1 - y) * std::log(1 - p)); }, true},
-        LossCase{"binary_crossentropy", {{"from_logits", true}},
+        LossCase{"binary_crossentropy",
+                 {},
+                 [](float p, float y) { return -(y * std::log(p) + (1 - y) * std::log(1 - p)); },
+                 true},
+        LossCase{"binary_crossentropy",
+                 {{"from_logits", true}},
                  [](float x, float y) {
                    const float p = 1 / (1 + std::exp(-x));
                    return -(y * std::log(p) + (1 - y) * std::log(1 - p));
                  },
                  false}),
     [](const auto& param_info) {
-      return param_info.param.op + (param_info.param.attributes.has("from_logits") ? "_logits" : "");
+      return param_info.param.op +
+             (param_info.param.attributes.has("from_logits") ? "_logits" : "");
     });
 
 TEST(ElementwiseLoss, RejectsTargetsOfAnotherShape) {
-  EXPECT_THROW(run_forward({"mean_squared_error", {},
-                            {f32_input({2, 3}, random_values(6, 1)), f32_input({3, 2}, random_values(6, 2), false)}}),
+  EXPECT_THROW(run_forward({"mean_squared_error",
+                            {},
+                            {f32_input({2, 3}, random_values(6, 1)),
+                             f32_input({3, 2}, random_values(6, 2), false)}}),
                InputError);
 }
 
