@@ -7,6 +7,8 @@
 // (seed, s, i) with splitmix64. A step's mask is then the same whatever the thread count,
 // and the loop vectorizes; the step counter lives in the kernel.
 
+#include <algorithm>
+
 #include "engine/exec/compile_context.hpp"
 #include "engine/exec/loop_kernel.hpp"
 #include "engine/exec/parallel.hpp"
@@ -52,7 +54,11 @@ class Dropout final : public Op {
     float* mask = context.f32(node.outputs[1]);
     const int64_t count = context.type(node.inputs[0]).numel();
     if (!context.graph().training()) {
-      return make_copy_kernel(x, y, size_t(count) * sizeof(float));
+      // The identity; the mask of ones keeps a backward pass (gradient checks) consistent.
+      return make_loop_kernel([=] {
+        std::copy(x, x + count, y);
+        std::fill(mask, mask + count, 1.f);
+      });
     }
     const double rate = rate_of(node);
     const auto threshold = uint64_t((1.0 - rate) * double(uint64_t{1} << 24));

@@ -13,6 +13,7 @@ packages=(
   zlib1g-dev           # reading .gz idx files
   libgtest-dev libgmock-dev libbenchmark-dev
   dataset-fashion-mnist  # the real data the default job and the end-to-end test train on
+  graphviz             # `trainer graph --format svg` draws graphs with its dot program
 )
 
 missing=()

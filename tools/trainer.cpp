@@ -15,11 +15,15 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <nlohmann/json.hpp>
 
+#include "engine/check/gradient_check.hpp"
 #include "engine/config/build_graph.hpp"
 #include "engine/config/experiment.hpp"
 #include "engine/core/error.hpp"
+#include "engine/graph/graph_dot.hpp"
+#include "engine/graph/op.hpp"
 #include "engine/plugin/load_plugin.hpp"
 #include "engine/train/bench.hpp"
 #include "engine/train/history.hpp"
@@ -40,8 +44,9 @@ struct CommandOptions {
   int threads = 0;
 };
 
-void add_common_options(CLI::App& command, CommandOptions& options) {
-  command.add_option("config", options.config, "the experiment file (YAML)")->required();
+void add_common_options(CLI::App& command, CommandOptions& options, bool config_required = true) {
+  command.add_option("config", options.config, "the experiment file (YAML)")
+      ->required(config_required);
   command.add_option("--plugin", options.plugins,
                      "load ops and optimizers from this shared library first (repeatable)");
   command.add_option("--set", options.overrides,
@@ -179,12 +184,131 @@ int bench(CommandOptions options, const BenchCommand& command) {
   return 0;
 }
 
-int graph(const CommandOptions& options, bool backward) {
+struct GraphCommand {
+  bool backward = false;
+  std::string format = "text";
+  std::string output;
+};
+
+int graph(const CommandOptions& options, const GraphCommand& command) {
   const Experiment experiment = load(options);
   const int64_t batch = experiment.trainer.batch_size;
-  const Graph g = backward ? build_training_graph(experiment, batch)
-                           : build_evaluation_graph(experiment, batch);
-  std::fputs(g.describe().c_str(), stdout);
+  const Graph g = command.backward ? build_training_graph(experiment, batch)
+                                   : build_evaluation_graph(experiment, batch);
+  const std::string title = experiment.name + (command.backward ? " (forward and backward)" : "");
+  std::string text;
+  if (command.format == "text") text = g.describe();
+  if (command.format == "dot") text = to_dot(g, title);
+  if (command.format == "svg") text = render_svg(to_dot(g, title));
+  if (command.output.empty()) {
+    std::fputs(text.c_str(), stdout);
+  } else {
+    write_file_atomically(command.output, text);
+  }
+  return 0;
+}
+
+struct GradcheckCommand {
+  std::string op;
+  std::vector<std::string> shapes;
+  std::vector<std::string> attributes;
+  double low = -1.0, high = 1.0;
+  int64_t batch = 4;
+  int64_t elements = 16;
+  GradientTolerance tolerance;
+};
+
+Shape parse_shape(const std::string& text) {
+  Shape shape;
+  std::stringstream parts(text);
+  for (std::string part; std::getline(parts, part, ',');) {
+    char* end = nullptr;
+    const long long size = std::strtoll(part.c_str(), &end, 10);
+    if (part.empty() || *end != '\0' || size <= 0) {
+      throw InputError("--shape " + text + ": expected positive sizes separated by commas, e.g. 4,5");
+    }
+    shape.push_back(size);
+  }
+  return shape;
+}
+
+void print_check_header(const GradientTolerance& tolerance) {
+  std::printf("central differences with step %g; a gradient passes when |numeric - analytic| <= "
+              "%g + %g·|numeric|\n",
+              tolerance.step, tolerance.absolute, tolerance.relative);
+  std::printf("%-34s %-16s %8s %6s %11s %11s  %s\n", "gradient of", "shape", "checked",
+              "kinks", "worst abs", "worst rel", "result");
+}
+
+bool print_check_row(const std::string& name, const Shape& shape, int64_t checked, int64_t kinks,
+                     double absolute, double relative, int64_t failures) {
+  std::printf("%-34s %-16s %8lld %6lld %11.3g %11.3g  %s\n", name.c_str(),
+              to_string(shape).c_str(), static_cast<long long>(checked),
+              static_cast<long long>(kinks), absolute, relative,
+              failures == 0 ? "ok" : (std::to_string(failures) + " outside").c_str());
+  return failures == 0;
+}
+
+int gradcheck_op(const CommandOptions& options, const GradcheckCommand& command) {
+  for (const std::string& plugin : options.plugins) load_plugin(plugin);
+  const Op& op = OpRegistry::global().get(command.op);
+  if (command.shapes.empty()) throw InputError("--op " + command.op + ": give each input's --shape");
+  OpUnderTest test{.op = command.op};
+  for (size_t i = 0; i < command.shapes.size(); ++i) {
+    const Shape shape = parse_shape(command.shapes[i]);
+    test.inputs.push_back(f32_input(shape, random_values(numel(shape), 100 + i, float(command.low),
+                                                         float(command.high))));
+  }
+  for (const std::string& assignment : command.attributes) {
+    const size_t equals = assignment.find('=');
+    const std::string key = assignment.substr(0, equals);
+    const auto specs = op.signature().attributes;
+    const auto spec = std::ranges::find(specs, key, &AttributeSpec::name);
+    if (equals == std::string::npos || spec == specs.end()) {
+      std::vector<std::string> known;
+      for (const AttributeSpec& s : specs) known.push_back(s.name);
+      throw InputError("--attr " + assignment + ": expected name=value with a name of op '" +
+                       command.op + "' (known: " + (known.empty() ? "none" : join_names(known)) + ")");
+    }
+    const ConfigNode value = ConfigNode::parse(assignment.substr(equals + 1), "--attr " + assignment);
+    test.attributes.set(key, read_attribute(value, spec->kind));
+  }
+  print_check_header(command.tolerance);
+  const std::vector<GradientReport> reports = check_gradients(test, command.tolerance);
+  bool passed = true;
+  for (const GradientReport& report : reports) {
+    const OpInput& input = test.inputs[report.input];
+    const std::string name = command.op + " input " + std::to_string(report.input);
+    passed &= print_check_row(name, input.type.shape, input.type.numel(), 0, report.worst_absolute,
+                              report.worst_relative, int64_t(report.failures));
+  }
+  if (!passed) throw RuntimeError("gradient check failed for op '" + command.op + "'");
+  std::printf("op '%s': every input's gradient passes\n", command.op.c_str());
+  return 0;
+}
+
+int gradcheck(const CommandOptions& options, const GradcheckCommand& command) {
+  if (!command.op.empty()) {
+    if (!options.config.empty()) throw InputError("gradcheck: give a CONFIG or --op, not both");
+    return gradcheck_op(options, command);
+  }
+  if (options.config.empty()) throw InputError("gradcheck: give a CONFIG or --op NAME");
+  apply_threads(options.threads);
+  const Experiment experiment = load(options);
+  print_check_header(command.tolerance);
+  const std::vector<ParameterCheck> checks =
+      check_experiment_gradients(experiment, command.batch, command.elements, command.tolerance);
+  int64_t failing = 0;
+  for (const ParameterCheck& check : checks) {
+    failing += !print_check_row(check.parameter, check.shape, check.checked, check.kinks,
+                                check.worst_absolute, check.worst_relative, check.failures);
+  }
+  if (failing > 0) {
+    throw RuntimeError("gradient check failed: " + std::to_string(failing) + " of " +
+                       std::to_string(checks.size()) + " parameters outside the tolerance");
+  }
+  std::printf("all %zu parameters pass (batch of %lld training samples)\n", checks.size(),
+              static_cast<long long>(command.batch));
   return 0;
 }
 
@@ -202,11 +326,39 @@ int main(int argc, char** argv) {
   train_command->add_option("--out", out, "the run directory (default: runs/<name>-<time>)");
 
   CommandOptions graph_options;
-  bool backward = false;
+  GraphCommand graph_settings;
   CLI::App* graph_command =
-      app.add_subcommand("graph", "print the graph of an experiment with its shapes");
+      app.add_subcommand("graph", "print or draw the graph of an experiment with its shapes");
   add_common_options(*graph_command, graph_options);
-  graph_command->add_flag("--backward", backward, "include the generated backward pass");
+  graph_command->add_flag("--backward", graph_settings.backward,
+                          "include the generated backward pass");
+  graph_command->add_option("--format", graph_settings.format, "text (default), dot or svg")
+      ->check(CLI::IsMember({"text", "dot", "svg"}));
+  graph_command->add_option("--output", graph_settings.output, "write to this file, not stdout");
+
+  CommandOptions gradcheck_options;
+  GradcheckCommand gradcheck_settings;
+  CLI::App* gradcheck_command = app.add_subcommand(
+      "gradcheck",
+      "check generated gradients against central finite differences, for a CONFIG's "
+      "parameters or for one op (--op)");
+  add_common_options(*gradcheck_command, gradcheck_options, /*config_required=*/false);
+  gradcheck_command->add_option("--op", gradcheck_settings.op, "check this op alone");
+  gradcheck_command->add_option("--shape", gradcheck_settings.shapes,
+                                "with --op: an input's shape, e.g. 4,5 (once per input)");
+  gradcheck_command->add_option("--attr", gradcheck_settings.attributes,
+                                "with --op: an attribute, name=value (repeatable)");
+  gradcheck_command->add_option("--low", gradcheck_settings.low, "with --op: inputs' lowest value");
+  gradcheck_command->add_option("--high", gradcheck_settings.high, "with --op: inputs' highest value");
+  gradcheck_command->add_option("--batch", gradcheck_settings.batch,
+                                "with CONFIG: training samples in the checked batch (4)")
+      ->check(CLI::PositiveNumber);
+  gradcheck_command->add_option("--elements", gradcheck_settings.elements,
+                                "with CONFIG: elements checked per parameter (16)")
+      ->check(CLI::PositiveNumber);
+  gradcheck_command->add_option("--step", gradcheck_settings.tolerance.step,
+                                "the difference step (0.01)")
+      ->check(CLI::PositiveNumber);
 
   CommandOptions bench_options;
   BenchCommand bench_command;
@@ -232,7 +384,8 @@ int main(int argc, char** argv) {
   spdlog::set_pattern("[%H:%M:%S] %^%l%$ %v");
   try {
     if (*train_command) return train(train_options, out);
-    if (*graph_command) return graph(graph_options, backward);
+    if (*graph_command) return graph(graph_options, graph_settings);
+    if (*gradcheck_command) return gradcheck(gradcheck_options, gradcheck_settings);
     if (*bench_subcommand) return bench(bench_options, bench_command);
   } catch (const InputError& error) {
     std::fprintf(stderr, "error: %s\n", error.what());

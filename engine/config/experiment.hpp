@@ -106,6 +106,9 @@ Experiment load_experiment(const std::filesystem::path& file,
 Experiment parse_experiment(const std::string& text, const std::string& label,
                             const std::filesystem::path& base_directory);
 
+// An op attribute written in YAML, read as the kind the op declares.
+AttributeValue read_attribute(const ConfigNode& node, AttributeKind kind);
+
 const std::vector<std::string>& known_losses();
 const std::vector<std::string>& known_metrics();
 const std::vector<std::string>& known_activations();

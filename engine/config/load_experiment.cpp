@@ -116,21 +116,6 @@ Initializer read_initializer(ConfigNode node) {
   return initializer;
 }
 
-AttributeValue read_attribute(const ConfigNode& node, AttributeKind kind) {
-  switch (kind) {
-    case AttributeKind::boolean:
-      return node.as_bool();
-    case AttributeKind::integer:
-      return node.as_int();
-    case AttributeKind::real:
-      return node.as_real();
-    case AttributeKind::text:
-      return node.as_string();
-    case AttributeKind::integers:
-      return node.as_int_list();
-  }
-  node.fail("unsupported attribute kind");
-}
 
 NodeSpec read_node(ConfigNode node) {
   node.expect_map();
@@ -548,6 +533,22 @@ Experiment read_experiment(ConfigNode root, const fs::path& source, const fs::pa
 }
 
 }  // namespace
+
+AttributeValue read_attribute(const ConfigNode& node, AttributeKind kind) {
+  switch (kind) {
+    case AttributeKind::boolean:
+      return node.as_bool();
+    case AttributeKind::integer:
+      return node.as_int();
+    case AttributeKind::real:
+      return node.as_real();
+    case AttributeKind::text:
+      return node.as_string();
+    case AttributeKind::integers:
+      return node.as_int_list();
+  }
+  node.fail("unsupported attribute kind");
+}
 
 Experiment parse_experiment(const std::string& text, const std::string& label,
                             const fs::path& base_directory) {

@@ -1,8 +1,12 @@
-#include "tests/support/op_harness.hpp"
+#include "engine/check/gradient_check.hpp"
+
+#include "engine/config/build_graph.hpp"
+#include "engine/data/dataset.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <mutex>
+#include <numeric>
 
 #include "engine/core/random.hpp"
 #include "engine/exec/compile_context.hpp"
@@ -11,15 +15,15 @@
 #include "engine/graph/autodiff.hpp"
 #include "engine/graph/op.hpp"
 
-namespace loom::testing {
+namespace loom {
 
 namespace {
 
-// test_probe_loss(y, r) = Σ y·r, accumulated in double.
+// gradcheck_probe_loss(y, r) = Σ y·r, accumulated in double.
 class ProbeLoss final : public Op {
  public:
-  std::string_view name() const override { return "test_probe_loss"; }
-  OpSignature signature() const override { return {.inputs = {"y", "r"}}; }
+  std::string_view name() const override { return "gradcheck_probe_loss"; }
+  OpSignature signature() const override { return {.inputs = {"y", "r"}, .internal = true}; }
   std::vector<TensorType> infer(const Node&, std::span<const TensorType>) const override {
     return {TensorType{DType::f32, {}}};
   }
@@ -36,17 +40,19 @@ class ProbeLoss final : public Op {
   }
   std::vector<std::optional<ValueId>> gradient(GradientBuilder& builder,
                                                const GradientRequest& request) const override {
-    return {builder.emit(request.node, "test_probe_loss_backward",
+    return {builder.emit(request.node, "gradcheck_probe_loss_backward",
                          {request.node.inputs[1], request.output_gradient()}),
             std::nullopt};
   }
 };
 
-// test_probe_loss_backward(r, dloss) = r · dloss.
+// gradcheck_probe_loss_backward(r, dloss) = r · dloss.
 class ProbeLossBackward final : public Op {
  public:
-  std::string_view name() const override { return "test_probe_loss_backward"; }
-  OpSignature signature() const override { return {.inputs = {"r", "dloss"}}; }
+  std::string_view name() const override { return "gradcheck_probe_loss_backward"; }
+  OpSignature signature() const override {
+    return {.inputs = {"r", "dloss"}, .internal = true};
+  }
   std::vector<TensorType> infer(const Node&, std::span<const TensorType> inputs) const override {
     return {inputs[0]};
   }
@@ -61,7 +67,7 @@ class ProbeLossBackward final : public Op {
   }
 };
 
-void register_test_ops() {
+void register_probe_ops() {
   static std::once_flag once;
   std::call_once(once, [] {
     OpRegistry::global().add(std::make_unique<ProbeLoss>());
@@ -81,7 +87,7 @@ struct BuiltGraph {
 };
 
 BuiltGraph build(const OpUnderTest& test, bool with_loss) {
-  register_test_ops();
+  register_probe_ops();
   BuiltGraph built;
   for (size_t i = 0; i < test.inputs.size(); ++i) {
     const OpInput& input = test.inputs[i];
@@ -99,7 +105,7 @@ BuiltGraph build(const OpUnderTest& test, bool with_loss) {
     if (type.dtype != DType::f32) continue;
     const ValueId weights = built.graph.add_parameter("probe_weights" + std::to_string(k), type, {},
                                                       /*trainable=*/false);
-    losses.push_back(built.graph.add_node1("probe" + std::to_string(k), "test_probe_loss",
+    losses.push_back(built.graph.add_node1("probe" + std::to_string(k), "gradcheck_probe_loss",
                                            {built.outputs[k], weights}));
   }
   const ValueId loss =
@@ -225,4 +231,70 @@ std::vector<GradientReport> check_gradients(const OpUnderTest& test,
   return reports;
 }
 
-}  // namespace loom::testing
+}  // namespace loom
+
+namespace loom {
+
+std::vector<ParameterCheck> check_experiment_gradients(const Experiment& experiment,
+                                                       int64_t batch, int64_t elements,
+                                                       const GradientTolerance& tolerance) {
+  const int64_t classes = class_count(experiment);
+  const Dataset data =
+      load_dataset(experiment.data.train, experiment.model.input.shape, classes);
+  batch = std::min(batch, data.size());
+  Graph graph = build_training_graph(experiment, batch);
+  graph.set_training(false);  // dropout as the identity: the loss is a function of the weights
+  ParameterStore store;
+  store.initialize_from(graph, experiment.seed);
+  Runtime runtime;
+  Plan plan(graph, store, runtime);
+  std::vector<uint32_t> indices(static_cast<size_t>(batch));
+  std::iota(indices.begin(), indices.end(), 0u);
+  gather_batch(data, indices, float(experiment.data.scale),
+               {plan.f32(graph.value_named(experiment.model.input.name)),
+                plan.address(graph.value_named(kLabelsValue)), experiment.trainer.loss.labels,
+                classes});
+  const float* loss = plan.f32(*graph.loss());
+
+  std::vector<ParameterCheck> checks;
+  for (const ParameterGradient& gradient : graph.parameter_gradients()) {
+    const Value& parameter = graph.value(gradient.parameter);
+    ParameterCheck check{.parameter = parameter.name, .shape = parameter.type.shape};
+    plan.run();
+    const std::span<float> weights = store.at(parameter.name);
+    const std::vector<float> analytic(plan.f32(gradient.gradient),
+                                      plan.f32(gradient.gradient) + weights.size());
+    const auto count = std::ssize(weights);
+    const int64_t sampled = std::min(elements, count);
+    plan.run();
+    const double center = *loss;
+    for (int64_t k = 0; k < sampled; ++k) {
+      const auto j = size_t(k * count / sampled);  // evenly spread over the tensor
+      const float original = weights[j];
+      weights[j] = original + float(tolerance.step);
+      plan.run();
+      const double up = *loss;
+      weights[j] = original - float(tolerance.step);
+      plan.run();
+      const double down = *loss;
+      weights[j] = original;
+      const double numeric = (up - down) / (2 * tolerance.step);
+      const double forward = (up - center) / tolerance.step;
+      const double backward = (center - down) / tolerance.step;
+      if (std::abs(forward - backward) > tolerance.absolute + tolerance.relative * std::abs(numeric)) {
+        ++check.kinks;
+        continue;
+      }
+      ++check.checked;
+      const double error = std::abs(numeric - analytic[j]);
+      check.worst_absolute = std::max(check.worst_absolute, error);
+      check.worst_relative =
+          std::max(check.worst_relative, error / std::max(std::abs(numeric), 1e-6));
+      if (error > tolerance.absolute + tolerance.relative * std::abs(numeric)) ++check.failures;
+    }
+    checks.push_back(check);
+  }
+  return checks;
+}
+
+}  // namespace loom
