@@ -15,8 +15,8 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "engine/check/gradient_check.hpp"
 #include "engine/config/build_graph.hpp"
@@ -225,7 +225,8 @@ Shape parse_shape(const std::string& text) {
     char* end = nullptr;
     const long long size = std::strtoll(part.c_str(), &end, 10);
     if (part.empty() || *end != '\0' || size <= 0) {
-      throw InputError("--shape " + text + ": expected positive sizes separated by commas, e.g. 4,5");
+      throw InputError("--shape " + text +
+                       ": expected positive sizes separated by commas, e.g. 4,5");
     }
     shape.push_back(size);
   }
@@ -233,18 +234,18 @@ Shape parse_shape(const std::string& text) {
 }
 
 void print_check_header(const GradientTolerance& tolerance) {
-  std::printf("central differences with step %g; a gradient passes when |numeric - analytic| <= "
-              "%g + %g·|numeric|\n",
-              tolerance.step, tolerance.absolute, tolerance.relative);
-  std::printf("%-34s %-16s %8s %6s %11s %11s  %s\n", "gradient of", "shape", "checked",
-              "kinks", "worst abs", "worst rel", "result");
+  std::printf(
+      "central differences with step %g; a gradient passes when |numeric - analytic| <= "
+      "%g + %g·|numeric|\n",
+      tolerance.step, tolerance.absolute, tolerance.relative);
+  std::printf("%-34s %-16s %8s %6s %11s %11s  %s\n", "gradient of", "shape", "checked", "kinks",
+              "worst abs", "worst rel", "result");
 }
 
 bool print_check_row(const std::string& name, const Shape& shape, int64_t checked, int64_t kinks,
                      double absolute, double relative, int64_t failures) {
-  std::printf("%-34s %-16s %8lld %6lld %11.3g %11.3g  %s\n", name.c_str(),
-              to_string(shape).c_str(), static_cast<long long>(checked),
-              static_cast<long long>(kinks), absolute, relative,
+  std::printf("%-34s %-16s %8lld %6lld %11.3g %11.3g  %s\n", name.c_str(), to_string(shape).c_str(),
+              static_cast<long long>(checked), static_cast<long long>(kinks), absolute, relative,
               failures == 0 ? "ok" : (std::to_string(failures) + " outside").c_str());
   return failures == 0;
 }
@@ -252,12 +253,13 @@ bool print_check_row(const std::string& name, const Shape& shape, int64_t checke
 int gradcheck_op(const CommandOptions& options, const GradcheckCommand& command) {
   for (const std::string& plugin : options.plugins) load_plugin(plugin);
   const Op& op = OpRegistry::global().get(command.op);
-  if (command.shapes.empty()) throw InputError("--op " + command.op + ": give each input's --shape");
+  if (command.shapes.empty())
+    throw InputError("--op " + command.op + ": give each input's --shape");
   OpUnderTest test{.op = command.op};
   for (size_t i = 0; i < command.shapes.size(); ++i) {
     const Shape shape = parse_shape(command.shapes[i]);
-    test.inputs.push_back(f32_input(shape, random_values(numel(shape), 100 + i, float(command.low),
-                                                         float(command.high))));
+    test.inputs.push_back(f32_input(
+        shape, random_values(numel(shape), 100 + i, float(command.low), float(command.high))));
   }
   for (const std::string& assignment : command.attributes) {
     const size_t equals = assignment.find('=');
@@ -268,9 +270,11 @@ int gradcheck_op(const CommandOptions& options, const GradcheckCommand& command)
       std::vector<std::string> known;
       for (const AttributeSpec& s : specs) known.push_back(s.name);
       throw InputError("--attr " + assignment + ": expected name=value with a name of op '" +
-                       command.op + "' (known: " + (known.empty() ? "none" : join_names(known)) + ")");
+                       command.op + "' (known: " + (known.empty() ? "none" : join_names(known)) +
+                       ")");
     }
-    const ConfigNode value = ConfigNode::parse(assignment.substr(equals + 1), "--attr " + assignment);
+    const ConfigNode value =
+        ConfigNode::parse(assignment.substr(equals + 1), "--attr " + assignment);
     test.attributes.set(key, read_attribute(value, spec->kind));
   }
   print_check_header(command.tolerance);
@@ -279,8 +283,8 @@ int gradcheck_op(const CommandOptions& options, const GradcheckCommand& command)
   for (const GradientReport& report : reports) {
     const OpInput& input = test.inputs[report.input];
     const std::string name = command.op + " input " + std::to_string(report.input);
-    passed &= print_check_row(name, input.type.shape, input.type.numel(), 0, report.worst_absolute,
-                              report.worst_relative, int64_t(report.failures));
+    passed &= print_check_row(name, input.type.shape, report.checked, report.kinks,
+                              report.worst_absolute, report.worst_relative, report.failures);
   }
   if (!passed) throw RuntimeError("gradient check failed for op '" + command.op + "'");
   std::printf("op '%s': every input's gradient passes\n", command.op.c_str());
@@ -349,15 +353,18 @@ int main(int argc, char** argv) {
   gradcheck_command->add_option("--attr", gradcheck_settings.attributes,
                                 "with --op: an attribute, name=value (repeatable)");
   gradcheck_command->add_option("--low", gradcheck_settings.low, "with --op: inputs' lowest value");
-  gradcheck_command->add_option("--high", gradcheck_settings.high, "with --op: inputs' highest value");
-  gradcheck_command->add_option("--batch", gradcheck_settings.batch,
-                                "with CONFIG: training samples in the checked batch (4)")
+  gradcheck_command->add_option("--high", gradcheck_settings.high,
+                                "with --op: inputs' highest value");
+  gradcheck_command
+      ->add_option("--batch", gradcheck_settings.batch,
+                   "with CONFIG: training samples in the checked batch (4)")
       ->check(CLI::PositiveNumber);
-  gradcheck_command->add_option("--elements", gradcheck_settings.elements,
-                                "with CONFIG: elements checked per parameter (16)")
+  gradcheck_command
+      ->add_option("--elements", gradcheck_settings.elements,
+                   "with CONFIG: elements checked per parameter (16)")
       ->check(CLI::PositiveNumber);
-  gradcheck_command->add_option("--step", gradcheck_settings.tolerance.step,
-                                "the difference step (0.01)")
+  gradcheck_command
+      ->add_option("--step", gradcheck_settings.tolerance.step, "the difference step (0.01)")
       ->check(CLI::PositiveNumber);
 
   CommandOptions bench_options;

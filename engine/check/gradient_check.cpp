@@ -1,14 +1,13 @@
 #include "engine/check/gradient_check.hpp"
 
-#include "engine/config/build_graph.hpp"
-#include "engine/data/dataset.hpp"
-
 #include <algorithm>
 #include <cmath>
 #include <mutex>
 #include <numeric>
 
+#include "engine/config/build_graph.hpp"
 #include "engine/core/random.hpp"
+#include "engine/data/dataset.hpp"
 #include "engine/exec/compile_context.hpp"
 #include "engine/exec/loop_kernel.hpp"
 #include "engine/exec/plan.hpp"
@@ -50,9 +49,7 @@ class ProbeLoss final : public Op {
 class ProbeLossBackward final : public Op {
  public:
   std::string_view name() const override { return "gradcheck_probe_loss_backward"; }
-  OpSignature signature() const override {
-    return {.inputs = {"r", "dloss"}, .internal = true};
-  }
+  OpSignature signature() const override { return {.inputs = {"r", "dloss"}, .internal = true}; }
   std::vector<TensorType> infer(const Node&, std::span<const TensorType> inputs) const override {
     return {inputs[0]};
   }
@@ -142,6 +139,33 @@ std::unique_ptr<Plan> compile(BuiltGraph& built, const OpUnderTest& test, Parame
   return plan;
 }
 
+// Compares the analytic derivative at one element with central differences of the loss,
+// skipping the element when the one-sided differences disagree (a kink inside the step).
+template <typename RunLoss>
+void compare_element(float& element, float analytic, double center, const RunLoss& run_loss,
+                     const GradientTolerance& tolerance, GradientErrors& errors) {
+  const float original = element;
+  element = original + float(tolerance.step);
+  const double up = run_loss();
+  element = original - float(tolerance.step);
+  const double down = run_loss();
+  element = original;
+  const double numeric = (up - down) / (2 * tolerance.step);
+  const double allowed = tolerance.absolute + tolerance.relative * std::abs(numeric);
+  const double forward = (up - center) / tolerance.step;
+  const double backward = (center - down) / tolerance.step;
+  if (std::abs(forward - backward) > allowed) {
+    ++errors.kinks;
+    return;
+  }
+  ++errors.checked;
+  const double error = std::abs(numeric - analytic);
+  errors.worst_absolute = std::max(errors.worst_absolute, error);
+  errors.worst_relative =
+      std::max(errors.worst_relative, error / std::max(std::abs(numeric), 1e-6));
+  if (error > allowed) ++errors.failures;
+}
+
 }  // namespace
 
 std::vector<float> random_values(int64_t count, uint64_t seed, float low, float high) {
@@ -195,13 +219,14 @@ std::vector<GradientReport> check_gradients(const OpUnderTest& test,
   for (size_t i = 0; i < test.inputs.size(); ++i) {
     const Value& input = graph.value(built.inputs[i]);
     if (input.role != ValueRole::parameter) continue;
-    GradientReport report{.input = i};
+    GradientReport report;
+    report.input = i;
     const ParameterGradient* gradient = nullptr;
     for (const ParameterGradient& g : graph.parameter_gradients()) {
       if (g.parameter == built.inputs[i]) gradient = &g;
     }
     if (!gradient) {
-      report.failures = static_cast<size_t>(input.type.numel());  // no gradient at all
+      report.failures = input.type.numel();  // no gradient at all
       reports.push_back(report);
       continue;
     }
@@ -210,21 +235,13 @@ std::vector<GradientReport> check_gradients(const OpUnderTest& test,
     const std::vector<float> analytic(analytic_data, analytic_data + input.type.numel());
 
     const std::span<float> x = store.at(input.name);
+    const auto run_loss = [&] {
+      plan->run();
+      return double(*loss);
+    };
+    const double center = run_loss();
     for (size_t j = 0; j < x.size(); ++j) {
-      const float original = x[j];
-      x[j] = original + float(tolerance.step);
-      plan->run();
-      const double up = *loss;
-      x[j] = original - float(tolerance.step);
-      plan->run();
-      const double down = *loss;
-      x[j] = original;
-      const double numeric = (up - down) / (2 * tolerance.step);
-      const double error = std::abs(numeric - analytic[j]);
-      report.worst_absolute = std::max(report.worst_absolute, error);
-      report.worst_relative =
-          std::max(report.worst_relative, error / std::max(std::abs(numeric), 1e-6));
-      if (error > tolerance.absolute + tolerance.relative * std::abs(numeric)) ++report.failures;
+      compare_element(x[j], analytic[j], center, run_loss, tolerance, report);
     }
     reports.push_back(report);
   }
@@ -235,12 +252,11 @@ std::vector<GradientReport> check_gradients(const OpUnderTest& test,
 
 namespace loom {
 
-std::vector<ParameterCheck> check_experiment_gradients(const Experiment& experiment,
-                                                       int64_t batch, int64_t elements,
+std::vector<ParameterCheck> check_experiment_gradients(const Experiment& experiment, int64_t batch,
+                                                       int64_t elements,
                                                        const GradientTolerance& tolerance) {
   const int64_t classes = class_count(experiment);
-  const Dataset data =
-      load_dataset(experiment.data.train, experiment.model.input.shape, classes);
+  const Dataset data = load_dataset(experiment.data.train, experiment.model.input.shape, classes);
   batch = std::min(batch, data.size());
   Graph graph = build_training_graph(experiment, batch);
   graph.set_training(false);  // dropout as the identity: the loss is a function of the weights
@@ -250,47 +266,32 @@ std::vector<ParameterCheck> check_experiment_gradients(const Experiment& experim
   Plan plan(graph, store, runtime);
   std::vector<uint32_t> indices(static_cast<size_t>(batch));
   std::iota(indices.begin(), indices.end(), 0u);
-  gather_batch(data, indices, float(experiment.data.scale),
-               {plan.f32(graph.value_named(experiment.model.input.name)),
-                plan.address(graph.value_named(kLabelsValue)), experiment.trainer.loss.labels,
-                classes});
+  gather_batch(
+      data, indices, float(experiment.data.scale),
+      {plan.f32(graph.value_named(experiment.model.input.name)),
+       plan.address(graph.value_named(kLabelsValue)), experiment.trainer.loss.labels, classes});
   const float* loss = plan.f32(*graph.loss());
 
   std::vector<ParameterCheck> checks;
   for (const ParameterGradient& gradient : graph.parameter_gradients()) {
     const Value& parameter = graph.value(gradient.parameter);
-    ParameterCheck check{.parameter = parameter.name, .shape = parameter.type.shape};
+    ParameterCheck check;
+    check.parameter = parameter.name;
+    check.shape = parameter.type.shape;
     plan.run();
     const std::span<float> weights = store.at(parameter.name);
     const std::vector<float> analytic(plan.f32(gradient.gradient),
                                       plan.f32(gradient.gradient) + weights.size());
     const auto count = std::ssize(weights);
     const int64_t sampled = std::min(elements, count);
-    plan.run();
-    const double center = *loss;
+    const auto run_loss = [&] {
+      plan.run();
+      return double(*loss);
+    };
+    const double center = run_loss();
     for (int64_t k = 0; k < sampled; ++k) {
       const auto j = size_t(k * count / sampled);  // evenly spread over the tensor
-      const float original = weights[j];
-      weights[j] = original + float(tolerance.step);
-      plan.run();
-      const double up = *loss;
-      weights[j] = original - float(tolerance.step);
-      plan.run();
-      const double down = *loss;
-      weights[j] = original;
-      const double numeric = (up - down) / (2 * tolerance.step);
-      const double forward = (up - center) / tolerance.step;
-      const double backward = (center - down) / tolerance.step;
-      if (std::abs(forward - backward) > tolerance.absolute + tolerance.relative * std::abs(numeric)) {
-        ++check.kinks;
-        continue;
-      }
-      ++check.checked;
-      const double error = std::abs(numeric - analytic[j]);
-      check.worst_absolute = std::max(check.worst_absolute, error);
-      check.worst_relative =
-          std::max(check.worst_relative, error / std::max(std::abs(numeric), 1e-6));
-      if (error > tolerance.absolute + tolerance.relative * std::abs(numeric)) ++check.failures;
+      compare_element(weights[j], analytic[j], center, run_loss, tolerance, check);
     }
     checks.push_back(check);
   }

@@ -31,11 +31,17 @@ struct OpUnderTest {
   bool training = false;  // compile as part of a training graph (dropout drops)
 };
 
-struct GradientReport {
-  size_t input = 0;
+// How far one tensor's analytic gradient is from central differences.
+struct GradientErrors {
+  int64_t checked = 0;   // elements compared
+  int64_t kinks = 0;     // elements skipped: the loss bends there (a relu's corner) within a step
+  int64_t failures = 0;  // elements outside the tolerance
   double worst_absolute = 0;
   double worst_relative = 0;
-  size_t failures = 0;  // elements outside the tolerance
+};
+
+struct GradientReport : GradientErrors {
+  size_t input = 0;
 };
 
 struct GradientTolerance {
@@ -47,7 +53,9 @@ struct GradientTolerance {
 // The op's outputs, each flattened, computed by its compiled kernel.
 std::vector<std::vector<float>> run_forward(const OpUnderTest& test);
 
-// One report per differentiable input.
+// One report per differentiable input. Like Caffe's checker, an element where the one-sided
+// differences disagree (the loss has a corner within the step) is skipped and counted as a
+// kink, since no finite difference is valid there.
 std::vector<GradientReport> check_gradients(const OpUnderTest& test,
                                             const GradientTolerance& tolerance = {});
 
@@ -59,14 +67,9 @@ std::vector<float> random_values_away_from(int64_t count, uint64_t seed, float a
 OpInput f32_input(Shape shape, std::vector<float> values, bool differentiable = true);
 OpInput i32_input(Shape shape, std::vector<float> values);
 
-struct ParameterCheck {
+struct ParameterCheck : GradientErrors {
   std::string parameter;
   Shape shape;
-  int64_t checked = 0;  // elements compared
-  int64_t kinks = 0;    // elements skipped: the loss bends there (a relu's corner) within a step
-  double worst_absolute = 0;
-  double worst_relative = 0;
-  int64_t failures = 0;
 };
 
 struct Experiment;
@@ -74,10 +77,8 @@ struct Experiment;
 // Checks the gradient of every trainable parameter of the experiment's training graph on its
 // first `batch` training samples, at up to `elements` evenly spread elements per parameter.
 // Dropout is compiled as the identity, so the loss is a deterministic function of the weights.
-// Like Caffe's checker, an element where the one-sided differences disagree (a relu changes
-// side within the step) is skipped and counted, since no finite difference is valid there.
-std::vector<ParameterCheck> check_experiment_gradients(const Experiment& experiment,
-                                                       int64_t batch, int64_t elements,
+std::vector<ParameterCheck> check_experiment_gradients(const Experiment& experiment, int64_t batch,
+                                                       int64_t elements,
                                                        const GradientTolerance& tolerance);
 
 }  // namespace loom

@@ -116,7 +116,6 @@ Initializer read_initializer(ConfigNode node) {
   return initializer;
 }
 
-
 NodeSpec read_node(ConfigNode node) {
   node.expect_map();
   NodeSpec spec;

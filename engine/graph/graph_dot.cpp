@@ -28,8 +28,12 @@ std::string quoted(const std::string& text) {
   return result + "\"";
 }
 
-std::string value_node(ValueId id) { return "v" + std::to_string(id); }
-std::string op_node(size_t index) { return "n" + std::to_string(index); }
+std::string value_node(ValueId id) {
+  return "v" + std::to_string(id);
+}
+std::string op_node(size_t index) {
+  return "n" + std::to_string(index);
+}
 
 }  // namespace
 
@@ -51,18 +55,19 @@ std::string to_dot(const Graph& graph, const std::string& title) {
   for (size_t index = 0; index < graph.nodes().size(); ++index) {
     const Node& node = graph.nodes()[index];
     out << "  " << op_node(index) << " [shape=box, style=\"rounded,filled\", fillcolor=\""
-        << (node.backward ? "#dde8f6" : "#ffffff") << "\", label="
-        << quoted(std::string(node.op->name()) + "\n" + node.name) << "];\n";
+        << (node.backward ? "#dde8f6" : "#ffffff")
+        << "\", label=" << quoted(std::string(node.op->name()) + "\n" + node.name) << "];\n";
     for (ValueId input : node.inputs) {
       const Value& value = graph.value(input);
-      const std::string from = value.producer == kNoProducer ? value_node(input)
-                                                             : op_node(size_t(value.producer));
+      const std::string from =
+          value.producer == kNoProducer ? value_node(input) : op_node(size_t(value.producer));
       out << "  " << from << " -> " << op_node(index)
           << " [label=" << quoted(to_string(value.type.shape)) << "];\n";
     }
   }
   // The values the caller reads: the loss and the prediction.
-  for (const auto& [id, label] : {std::pair{graph.loss(), "loss"}, std::pair{graph.prediction(), "prediction"}}) {
+  for (const auto& [id, label] :
+       {std::pair{graph.loss(), "loss"}, std::pair{graph.prediction(), "prediction"}}) {
     if (!id || graph.value(*id).producer == kNoProducer) continue;
     out << "  out_" << label << " [shape=plaintext, label=" << quoted(label) << "];\n"
         << "  " << op_node(size_t(graph.value(*id).producer)) << " -> out_" << label << ";\n";
@@ -84,10 +89,11 @@ std::string render_svg(const std::string& dot) {
   namespace fs = std::filesystem;
   std::string pattern = (fs::temp_directory_path() / "loom-graph-XXXXXX").string();
   if (!mkdtemp(pattern.data())) throw RuntimeError("cannot create a temporary directory");
-  const fs::path directory = pattern, input = directory / "graph.dot", output = directory / "graph.svg";
+  const fs::path directory = pattern, input = directory / "graph.dot",
+                 output = directory / "graph.svg";
   std::ofstream(input) << dot;
-  const std::string command =
-      "dot -Tsvg " + input.string() + " -o " + output.string() + " 2>" + (directory / "err").string();
+  const std::string command = "dot -Tsvg " + input.string() + " -o " + output.string() + " 2>" +
+                              (directory / "err").string();
   const int status = std::system(command.c_str());
   std::stringstream svg;
   if (status == 0) svg << std::ifstream(output).rdbuf();

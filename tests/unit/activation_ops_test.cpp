@@ -29,7 +29,9 @@ void expect_near_all(const std::vector<float>& actual, const std::vector<float>&
 void expect_gradients_pass(const OpUnderTest& test, const GradientTolerance& tolerance = {}) {
   const std::vector<GradientReport> reports = check_gradients(test, tolerance);
   ASSERT_EQ(reports.size(), 1u);
-  EXPECT_EQ(reports[0].failures, 0u)
+  EXPECT_EQ(reports[0].kinks, 0) << "inputs must stay clear of the op's corners";
+  EXPECT_GT(reports[0].checked, 0);
+  EXPECT_EQ(reports[0].failures, 0)
       << test.op << ": worst absolute error " << reports[0].worst_absolute << ", worst relative "
       << reports[0].worst_relative;
 }

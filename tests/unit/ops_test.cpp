@@ -28,9 +28,11 @@ void expect_gradients_pass(const OpUnderTest& test, const GradientTolerance& tol
   for (const OpInput& input : test.inputs) differentiable += input.differentiable;
   ASSERT_EQ(reports.size(), differentiable);
   for (const GradientReport& report : reports) {
-    EXPECT_EQ(report.failures, 0u)
-        << test.op << " input " << report.input << ": worst absolute error "
-        << report.worst_absolute << ", worst relative " << report.worst_relative;
+    EXPECT_EQ(report.kinks, 0) << "inputs must stay clear of the op's corners";
+    EXPECT_GT(report.checked, 0);
+    EXPECT_EQ(report.failures, 0) << test.op << " input " << report.input
+                                  << ": worst absolute error " << report.worst_absolute
+                                  << ", worst relative " << report.worst_relative;
   }
 }
 

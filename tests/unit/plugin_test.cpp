@@ -47,7 +47,9 @@ TEST(Plugin, ItsOpPassesTheGradientCheck) {
     EXPECT_NEAR(outputs[0][i], x * x * x, 1e-6);
   }
   for (const GradientReport& report : check_gradients(test, {.step = 1e-3})) {
-    EXPECT_EQ(report.failures, 0u) << "worst absolute error " << report.worst_absolute;
+    EXPECT_EQ(report.kinks, 0) << "inputs must stay clear of the op's corners";
+    EXPECT_GT(report.checked, 0);
+    EXPECT_EQ(report.failures, 0) << "worst absolute error " << report.worst_absolute;
   }
 }
 

@@ -24,9 +24,11 @@ void expect_near_all(const std::vector<float>& actual, const std::vector<float>&
 
 void expect_gradients_pass(const OpUnderTest& test, const GradientTolerance& tolerance = {}) {
   for (const GradientReport& report : check_gradients(test, tolerance)) {
-    EXPECT_EQ(report.failures, 0u)
-        << test.op << " input " << report.input << ": worst absolute " << report.worst_absolute
-        << ", relative " << report.worst_relative;
+    EXPECT_EQ(report.kinks, 0) << "inputs must stay clear of the op's corners";
+    EXPECT_GT(report.checked, 0);
+    EXPECT_EQ(report.failures, 0) << test.op << " input " << report.input << ": worst absolute "
+                                  << report.worst_absolute << ", relative "
+                                  << report.worst_relative;
   }
 }
 
