@@ -97,7 +97,8 @@ class SoftmaxCrossentropy final : public Op {
   }
 };
 
-// softmax_crossentropy_backward(p, y, dloss): d loss / d logits = (p - y) · dloss / batch.
+// softmax_crossentropy_backward(p, y, dloss): d loss / d logits = (p·Σy - y) · dloss / batch,
+// which is the familiar (p - y) · dloss / batch when each row of targets sums to 1.
 class SoftmaxCrossentropyBackward final : public Op {
  public:
   std::string_view name() const override { return "softmax_crossentropy_backward"; }
@@ -127,8 +128,18 @@ class SoftmaxCrossentropyBackward final : public Op {
         const auto* labels = static_cast<const int32_t*>(y);
         for (int64_t b = 0; b < rows.batch; ++b) dx[b * rows.classes + labels[b]] -= scale;
       } else {
+        // Σ_c y_c·(lse - x_c) differentiates to p·Σ_c y_c - y: (p - y) for rows of targets
+        // that sum to 1 (one-hot or any distribution), exact for other rows too.
         const auto* targets = static_cast<const float*>(y);
-        for (int64_t i = 0; i < count; ++i) dx[i] = (p[i] - targets[i]) * scale;
+        for (int64_t b = 0; b < rows.batch; ++b) {
+          const float* y_row = targets + b * rows.classes;
+          float total = 0;
+          for (int64_t c = 0; c < rows.classes; ++c) total += y_row[c];
+          for (int64_t c = 0; c < rows.classes; ++c) {
+            const int64_t i = b * rows.classes + c;
+            dx[i] = (p[i] * total - y_row[c]) * scale;
+          }
+        }
       }
     });
   }

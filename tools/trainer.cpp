@@ -212,6 +212,7 @@ struct GradcheckCommand {
   std::string op;
   std::vector<std::string> shapes;
   std::vector<std::string> attributes;
+  std::vector<size_t> fixed;  // inputs without a gradient (targets)
   double low = -1.0, high = 1.0;
   int64_t batch = 4;
   int64_t elements = 16;
@@ -259,8 +260,10 @@ int gradcheck_op(const CommandOptions& options, const GradcheckCommand& command)
   OpUnderTest test{.op = command.op};
   for (size_t i = 0; i < command.shapes.size(); ++i) {
     const Shape shape = parse_shape(command.shapes[i]);
+    const bool differentiable = std::ranges::find(command.fixed, i) == command.fixed.end();
     test.inputs.push_back(f32_input(
-        shape, random_values(numel(shape), 100 + i, float(command.low), float(command.high))));
+        shape, random_values(numel(shape), 100 + i, float(command.low), float(command.high)),
+        differentiable));
   }
   for (const std::string& assignment : command.attributes) {
     const size_t equals = assignment.find('=');
@@ -356,6 +359,9 @@ int main(int argc, char** argv) {
                                 "with --op: an input's shape, e.g. 4,5 (once per input)");
   gradcheck_command->add_option("--attr", gradcheck_settings.attributes,
                                 "with --op: an attribute, name=value (repeatable)");
+  gradcheck_command->add_option("--fixed", gradcheck_settings.fixed,
+                                "with --op: an input index that gets no gradient, e.g. a loss's "
+                                "targets (repeatable)");
   gradcheck_command->add_option("--low", gradcheck_settings.low, "with --op: inputs' lowest value");
   gradcheck_command->add_option("--high", gradcheck_settings.high,
                                 "with --op: inputs' highest value");

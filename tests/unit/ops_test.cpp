@@ -377,6 +377,15 @@ TEST(SoftmaxCrossentropy, Gradients) {
   }
 }
 
+TEST(SoftmaxCrossentropy, GradientsForTargetsThatAreNotADistribution) {
+  // Label smoothing or raw scores: rows that do not sum to 1 still get the exact gradient.
+  expect_gradients_pass(
+      {"softmax_crossentropy",
+       {},
+       {f32_input({kBatch, kClasses}, random_values(kBatch * kClasses, 29, -2.f, 2.f)),
+        f32_input({kBatch, kClasses}, random_values(kBatch * kClasses, 30, 0.f, 1.f), false)}});
+}
+
 TEST(Crossentropy, RejectsTargetsOfTheWrongShape) {
   const OpUnderTest test{
       "categorical_crossentropy",
