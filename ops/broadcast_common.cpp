@@ -143,6 +143,13 @@ std::unique_ptr<Kernel> compile_binary(BinaryKind kind, const Node& node, Compil
       context);
 }
 
+std::vector<TensorType> BroadcastingBinaryOp::infer(const Node& node,
+                                                    std::span<const TensorType> inputs) const {
+  expect_dtype(node, inputs, 0, DType::f32);
+  expect_dtype(node, inputs, 1, DType::f32);
+  return {TensorType{DType::f32, broadcast_shape(node, inputs[0].shape, inputs[1].shape)}};
+}
+
 ValueId reduce_to_operand(GradientBuilder& builder, const Node& node, ValueId gradient,
                           ValueId operand) {
   const Shape& target = builder.graph().value(operand).type.shape;

@@ -22,6 +22,23 @@ std::unique_ptr<Kernel> compile_binary(BinaryKind kind, const Node& node, Compil
 std::unique_ptr<Kernel> compile_broadcast_copy(const float* x, float* y, const Shape& x_shape,
                                                const Shape& out);
 
+// sub, mul and div: two operands broadcast together; each op adds its gradient rule.
+class BroadcastingBinaryOp : public Op {
+ public:
+  BroadcastingBinaryOp(std::string name, BinaryKind kind) : name_(std::move(name)), kind_(kind) {}
+  std::string_view name() const override { return name_; }
+  OpSignature signature() const override { return {.inputs = {"a", "b"}}; }
+  std::vector<TensorType> infer(const Node& node,
+                                std::span<const TensorType> inputs) const override;
+  std::unique_ptr<Kernel> compile(const Node& node, CompileContext& context) const override {
+    return compile_binary(kind_, node, context);
+  }
+
+ private:
+  std::string name_;
+  BinaryKind kind_;
+};
+
 // d(loss)/d(operand) summed over the dimensions the operand was broadcast along: `gradient`
 // has the output's shape; the result has `operand`'s. No node when nothing was broadcast.
 ValueId reduce_to_operand(GradientBuilder& builder, const Node& node, ValueId gradient,

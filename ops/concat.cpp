@@ -11,13 +11,7 @@ namespace loom {
 namespace {
 
 int64_t concat_axis(const Node& node, int64_t rank) {
-  const int64_t axis = node.attributes.get_int("axis", -1);
-  const int64_t normalized = axis < 0 ? axis + rank : axis;
-  if (normalized < 0 || normalized >= rank) {
-    fail_node(node,
-              "axis " + std::to_string(axis) + " is out of range for rank " + std::to_string(rank));
-  }
-  return normalized;
+  return normalize_axis(node, node.attributes.get_int("axis", -1), rank);
 }
 
 class Concat final : public Op {

@@ -7,19 +7,10 @@ namespace loom {
 
 namespace {
 
-class Div final : public Op {
+class Div final : public BroadcastingBinaryOp {
  public:
-  std::string_view name() const override { return "div"; }
-  OpSignature signature() const override { return {.inputs = {"a", "b"}}; }
-  std::vector<TensorType> infer(const Node& node,
-                                std::span<const TensorType> inputs) const override {
-    expect_dtype(node, inputs, 0, DType::f32);
-    expect_dtype(node, inputs, 1, DType::f32);
-    return {TensorType{DType::f32, broadcast_shape(node, inputs[0].shape, inputs[1].shape)}};
-  }
-  std::unique_ptr<Kernel> compile(const Node& node, CompileContext& context) const override {
-    return compile_binary(BinaryKind::div, node, context);
-  }
+  Div() : BroadcastingBinaryOp("div", BinaryKind::div) {}
+
   std::vector<std::optional<ValueId>> gradient(GradientBuilder& builder,
                                                const GradientRequest& request) const override {
     const Node& node = request.node;

@@ -7,19 +7,10 @@ namespace loom {
 
 namespace {
 
-class Mul final : public Op {
+class Mul final : public BroadcastingBinaryOp {
  public:
-  std::string_view name() const override { return "mul"; }
-  OpSignature signature() const override { return {.inputs = {"a", "b"}}; }
-  std::vector<TensorType> infer(const Node& node,
-                                std::span<const TensorType> inputs) const override {
-    expect_dtype(node, inputs, 0, DType::f32);
-    expect_dtype(node, inputs, 1, DType::f32);
-    return {TensorType{DType::f32, broadcast_shape(node, inputs[0].shape, inputs[1].shape)}};
-  }
-  std::unique_ptr<Kernel> compile(const Node& node, CompileContext& context) const override {
-    return compile_binary(BinaryKind::mul, node, context);
-  }
+  Mul() : BroadcastingBinaryOp("mul", BinaryKind::mul) {}
+
   std::vector<std::optional<ValueId>> gradient(GradientBuilder& builder,
                                                const GradientRequest& request) const override {
     const Node& node = request.node;

@@ -1,15 +1,17 @@
 #include "ops/reduce_common.hpp"
 
+#include <algorithm>
+
+#include "engine/exec/compile_context.hpp"
+#include "engine/exec/loop_kernel.hpp"
+#include "engine/exec/primitive_kernel.hpp"
+
 namespace loom {
 
 std::vector<bool> reduced_axes(const Node& node, int64_t rank) {
   std::vector<bool> reduced(static_cast<size_t>(rank), false);
   for (int64_t axis : node.attributes.get_ints("axes", {})) {
-    const int64_t normalized = axis < 0 ? axis + rank : axis;
-    if (normalized < 0 || normalized >= rank) {
-      fail_node(node, "axis " + std::to_string(axis) + " is out of range for rank " +
-                          std::to_string(rank));
-    }
+    const int64_t normalized = normalize_axis(node, axis, rank);
     if (reduced[size_t(normalized)]) {
       fail_node(node, "axis " + std::to_string(axis) + " is listed twice");
     }
@@ -27,6 +29,42 @@ std::vector<TensorType> reduce_shape_rule(const Node& node, std::span<const Tens
     if (!reduced[i]) shape.push_back(inputs[0].shape[i]);
   }
   return {TensorType{DType::f32, shape}};
+}
+
+std::unique_ptr<Kernel> compile_reduction(dnnl::algorithm algorithm, const Node& node,
+                                          CompileContext& context,
+                                          const dnnl::memory::dims& y_dims) {
+  const auto x_desc = plain_desc(context.type(node.inputs[0]));
+  const auto y_desc = plain_desc(DType::f32, y_dims);
+  const dnnl::reduction::primitive_desc descriptor(
+      dnnl::reduction::desc(algorithm, x_desc, y_desc, 0.f, 0.f), kernel_attributes(),
+      context.engine());
+  return std::make_unique<PrimitiveKernel>(
+      descriptor, dnnl::reduction(descriptor),
+      std::vector<std::pair<int, dnnl::memory>>{
+          {DNNL_ARG_SRC, context.memory(node.inputs[0], x_desc)},
+          {DNNL_ARG_DST, context.memory(node.outputs[0], y_desc)}},
+      context);
+}
+
+std::unique_ptr<Kernel> compile_row_sum(const float* x, float* y, int64_t rows, int64_t columns) {
+  return make_loop_kernel([=] {
+    std::copy(x, x + columns, y);
+    for (int64_t r = 1; r < rows; ++r) {
+      const float* row = x + r * columns;
+#pragma omp simd
+      for (int64_t j = 0; j < columns; ++j) y[j] += row[j];
+    }
+  });
+}
+
+dnnl::memory::dims kept_dims(const Node& node, const TensorType& x) {
+  dnnl::memory::dims dims = to_dims(x.shape);
+  const std::vector<bool> reduced = reduced_axes(node, x.rank());
+  for (size_t i = 0; i < reduced.size(); ++i) {
+    if (reduced[i]) dims[i] = 1;
+  }
+  return dims;
 }
 
 ValueId spread_over_reduced_axes(GradientBuilder& builder, const Node& node, ValueId dy,

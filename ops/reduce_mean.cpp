@@ -2,7 +2,6 @@
 // keepdims=False); oneDNN's reduction_mean. The gradient spreads dy / count back over them.
 
 #include "engine/exec/compile_context.hpp"
-#include "engine/exec/primitive_kernel.hpp"
 #include "ops/reduce_common.hpp"
 
 namespace loom {
@@ -22,23 +21,8 @@ class ReduceMean final : public Op {
   }
 
   std::unique_ptr<Kernel> compile(const Node& node, CompileContext& context) const override {
-    const TensorType& x = context.type(node.inputs[0]);
-    const std::vector<bool> reduced = reduced_axes(node, x.rank());
-    dnnl::memory::dims y_dims = to_dims(x.shape);
-    for (size_t i = 0; i < reduced.size(); ++i) {
-      if (reduced[i]) y_dims[i] = 1;
-    }
-    const auto x_desc = plain_desc(x);
-    const auto y_desc = plain_desc(DType::f32, y_dims);
-    const dnnl::reduction::primitive_desc descriptor(
-        dnnl::reduction::desc(dnnl::algorithm::reduction_mean, x_desc, y_desc, 0.f, 0.f),
-        kernel_attributes(), context.engine());
-    return std::make_unique<PrimitiveKernel>(
-        descriptor, dnnl::reduction(descriptor),
-        std::vector<std::pair<int, dnnl::memory>>{
-            {DNNL_ARG_SRC, context.memory(node.inputs[0], x_desc)},
-            {DNNL_ARG_DST, context.memory(node.outputs[0], y_desc)}},
-        context);
+    return compile_reduction(dnnl::algorithm::reduction_mean, node, context,
+                             kept_dims(node, context.type(node.inputs[0])));
   }
 
   std::vector<std::optional<ValueId>> gradient(GradientBuilder& builder,

@@ -3,15 +3,13 @@
 // lets the output share x's buffer when nothing else reads x, and then the kernel does
 // nothing; otherwise it copies. The gradient is dy reshaped back.
 
-#include "engine/exec/compile_context.hpp"
-#include "engine/exec/loop_kernel.hpp"
-#include "engine/graph/op.hpp"
+#include "ops/reshape_common.hpp"
 
 namespace loom {
 
 namespace {
 
-class Reshape final : public Op {
+class Reshape final : public ReshapingOp {
  public:
   std::string_view name() const override { return "reshape"; }
   OpSignature signature() const override {
@@ -19,7 +17,6 @@ class Reshape final : public Op {
         .inputs = {"x"},
         .attributes = {{"shape", AttributeKind::integers, "the new shape; one -1 is inferred"}}};
   }
-  std::optional<size_t> in_place_input(const Node&) const override { return 0; }
 
   std::vector<TensorType> infer(const Node& node,
                                 std::span<const TensorType> inputs) const override {
@@ -44,17 +41,6 @@ class Reshape final : public Op {
                           " values) to " + to_string(node.attributes.get_ints("shape", {})));
     }
     return {TensorType{inputs[0].dtype, shape}};
-  }
-
-  std::unique_ptr<Kernel> compile(const Node& node, CompileContext& context) const override {
-    return make_copy_kernel(context.address(node.inputs[0]), context.address(node.outputs[0]),
-                            size_t(context.type(node.inputs[0]).bytes()));
-  }
-
-  std::vector<std::optional<ValueId>> gradient(GradientBuilder& builder,
-                                               const GradientRequest& request) const override {
-    const Shape& shape = builder.graph().value(request.node.inputs[0]).type.shape;
-    return {builder.emit(request.node, "reshape", {request.output_gradient()}, {{"shape", shape}})};
   }
 };
 

@@ -6,9 +6,7 @@
 #include <algorithm>
 
 #include "engine/exec/compile_context.hpp"
-#include "engine/exec/loop_kernel.hpp"
-#include "engine/exec/primitive_kernel.hpp"
-#include "engine/graph/op.hpp"
+#include "ops/reduce_common.hpp"
 
 namespace loom {
 
@@ -47,28 +45,12 @@ class SumToShape final : public Op {
     // The common case, x = [rows, ...target] with target unbroadcast: a row-sum loop.
     const auto first_kept = std::ranges::mismatch(target, Shape(target.size(), 1)).in1;
     const auto leading = size_t(first_kept - target.begin());
-    if (std::equal(target.begin() + leading, target.end(), x_shape.begin() + leading)) {
-      const int64_t columns = numel(Shape(target.begin() + leading, target.end()));
-      const int64_t rows = numel(x_shape) / columns;
-      return make_loop_kernel([=] {
-        std::copy(x, x + columns, y);
-        for (int64_t r = 1; r < rows; ++r) {
-#pragma omp simd
-          for (int64_t j = 0; j < columns; ++j) y[j] += x[r * columns + j];
-        }
-      });
+    if (std::equal(target.begin() + std::ptrdiff_t(leading), target.end(),
+                   x_shape.begin() + std::ptrdiff_t(leading))) {
+      const int64_t columns = numel(Shape(target.begin() + std::ptrdiff_t(leading), target.end()));
+      return compile_row_sum(x, y, numel(x_shape) / columns, columns);
     }
-    const auto x_desc = plain_desc(context.type(node.inputs[0]));
-    const auto y_desc = plain_desc(DType::f32, to_dims(target));
-    const dnnl::reduction::primitive_desc descriptor(
-        dnnl::reduction::desc(dnnl::algorithm::reduction_sum, x_desc, y_desc, 0.f, 0.f),
-        kernel_attributes(), context.engine());
-    return std::make_unique<PrimitiveKernel>(
-        descriptor, dnnl::reduction(descriptor),
-        std::vector<std::pair<int, dnnl::memory>>{
-            {DNNL_ARG_SRC, context.memory(node.inputs[0], x_desc)},
-            {DNNL_ARG_DST, context.memory(node.outputs[0], y_desc)}},
-        context);
+    return compile_reduction(dnnl::algorithm::reduction_sum, node, context, to_dims(target));
   }
 };
 

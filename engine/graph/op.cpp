@@ -44,6 +44,15 @@ std::string describe_input(const Node& node, std::span<const TensorType> inputs,
   return role + " " + to_string(inputs[index]);
 }
 
+int64_t normalize_axis(const Node& node, int64_t axis, int64_t rank) {
+  const int64_t normalized = axis < 0 ? axis + rank : axis;
+  if (normalized < 0 || normalized >= rank) {
+    fail_node(node,
+              "axis " + std::to_string(axis) + " is out of range for rank " + std::to_string(rank));
+  }
+  return normalized;
+}
+
 void expect_rank(const Node& node, std::span<const TensorType> inputs, size_t index, int64_t rank) {
   if (inputs[index].rank() != rank) {
     fail_node(node, "expected " + node.op->signature().inputs.at(index) + " of rank " +

@@ -84,6 +84,8 @@ class GradientBuilder {
 void expect_rank(const Node& node, std::span<const TensorType> inputs, size_t index, int64_t rank);
 void expect_dtype(const Node& node, std::span<const TensorType> inputs, size_t index, DType dtype);
 std::string describe_input(const Node& node, std::span<const TensorType> inputs, size_t index);
+// An axis attribute in [-rank, rank) as an index in [0, rank); out of range is an error.
+int64_t normalize_axis(const Node& node, int64_t axis, int64_t rank);
 
 class OpRegistry {
  public:

@@ -23,42 +23,39 @@ class Constant final : public LearningRateSchedule {
   double rate_;
 };
 
-// lr0 · decay_rate^(s / decay_steps), the exponent floored when staircase.
-class ExponentialDecay final : public LearningRateSchedule {
+// What exponential and inverse-time decay share: lr0, decay_steps, decay_rate, staircase, and
+// the progress s / decay_steps (floored when staircase).
+class StepDecay : public LearningRateSchedule {
  public:
-  explicit ExponentialDecay(ConfigNode& node)
+  explicit StepDecay(ConfigNode& node)
       : initial_(node.at("initial_learning_rate").as_real(0.0)),
         steps_(double(node.at("decay_steps").as_int(1))),
         rate_(node.at("decay_rate").as_real(0.0)),
         staircase_(node.get_bool("staircase", false)) {}
-  double rate(int64_t step) const override {
-    double p = double(step) / steps_;
-    if (staircase_) p = std::floor(p);
-    return initial_ * std::pow(rate_, p);
+
+ protected:
+  double progress(int64_t step) const {
+    const double p = double(step) / steps_;
+    return staircase_ ? std::floor(p) : p;
   }
+  double initial_, steps_, rate_;
 
  private:
-  double initial_, steps_, rate_;
   bool staircase_;
 };
 
-// lr0 / (1 + decay_rate · s / decay_steps), the quotient floored when staircase.
-class InverseTimeDecay final : public LearningRateSchedule {
+// lr0 · decay_rate^progress
+class ExponentialDecay final : public StepDecay {
  public:
-  explicit InverseTimeDecay(ConfigNode& node)
-      : initial_(node.at("initial_learning_rate").as_real(0.0)),
-        steps_(double(node.at("decay_steps").as_int(1))),
-        rate_(node.at("decay_rate").as_real(0.0)),
-        staircase_(node.get_bool("staircase", false)) {}
-  double rate(int64_t step) const override {
-    double p = double(step) / steps_;
-    if (staircase_) p = std::floor(p);
-    return initial_ / (1 + rate_ * p);
-  }
+  using StepDecay::StepDecay;
+  double rate(int64_t step) const override { return initial_ * std::pow(rate_, progress(step)); }
+};
 
- private:
-  double initial_, steps_, rate_;
-  bool staircase_;
+// lr0 / (1 + decay_rate · progress)
+class InverseTimeDecay final : public StepDecay {
+ public:
+  using StepDecay::StepDecay;
+  double rate(int64_t step) const override { return initial_ / (1 + rate_ * progress(step)); }
 };
 
 // values[i] for boundaries[i-1] < s <= boundaries[i]: a step on a boundary takes the value

@@ -12,29 +12,10 @@
 #include <ostream>
 
 #include "engine/core/error.hpp"
-#include "tests/support/op_harness.hpp"
+#include "tests/support/op_expectations.hpp"
 
 namespace loom::testing {
 namespace {
-
-void expect_near_all(const std::vector<float>& actual, const std::vector<float>& expected,
-                     float tolerance = 1e-5f) {
-  ASSERT_EQ(actual.size(), expected.size());
-  for (size_t i = 0; i < actual.size(); ++i) {
-    ASSERT_NEAR(actual[i], expected[i], tolerance * std::max(1.f, std::abs(expected[i])))
-        << "at element " << i;
-  }
-}
-
-void expect_gradients_pass(const OpUnderTest& test, const GradientTolerance& tolerance = {}) {
-  const std::vector<GradientReport> reports = check_gradients(test, tolerance);
-  ASSERT_EQ(reports.size(), 1u);
-  EXPECT_EQ(reports[0].kinks, 0) << "inputs must stay clear of the op's corners";
-  EXPECT_GT(reports[0].checked, 0);
-  EXPECT_EQ(reports[0].failures, 0)
-      << test.op << ": worst absolute error " << reports[0].worst_absolute << ", worst relative "
-      << reports[0].worst_relative;
-}
 
 // ---- the formulas, as Keras defines them ------------------------------------------------
 

@@ -8,29 +8,10 @@
 #include <numeric>
 
 #include "engine/core/error.hpp"
-#include "tests/support/op_harness.hpp"
+#include "tests/support/op_expectations.hpp"
 
 namespace loom::testing {
 namespace {
-
-void expect_near_all(const std::vector<float>& actual, const std::vector<float>& expected,
-                     float tolerance = 1e-5f) {
-  ASSERT_EQ(actual.size(), expected.size());
-  for (size_t i = 0; i < actual.size(); ++i) {
-    ASSERT_NEAR(actual[i], expected[i], tolerance * std::max(1.f, std::abs(expected[i])))
-        << "at element " << i;
-  }
-}
-
-void expect_gradients_pass(const OpUnderTest& test, const GradientTolerance& tolerance = {}) {
-  for (const GradientReport& report : check_gradients(test, tolerance)) {
-    EXPECT_EQ(report.kinks, 0) << "inputs must stay clear of the op's corners";
-    EXPECT_GT(report.checked, 0);
-    EXPECT_EQ(report.failures, 0) << test.op << " input " << report.input << ": worst absolute "
-                                  << report.worst_absolute << ", relative "
-                                  << report.worst_relative;
-  }
-}
 
 // ---- broadcasting binary ops -----------------------------------------------------------------
 
