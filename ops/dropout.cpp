@@ -3,9 +3,10 @@
 // unchanged (Keras's Dropout); in any other graph it is the identity. The mask (0 or
 // 1/(1 - rate) per element) is an output so that the gradient is simply dx = dy ⊙ mask.
 //
-// The random bits come from a counter-based generator: element i of step s hashes
-// (seed, s, i) with splitmix64. A step's mask is then the same whatever the thread count,
-// and the loop vectorizes; the step counter lives in the kernel.
+// The random bits come from a counter-based generator: element i of training step s hashes
+// (seed, s, i) with splitmix64. A step's mask is then the same whatever the thread count, the
+// loop vectorizes, and a run resumed from a checkpoint draws the same masks (s is the
+// trainer's step counter, Runtime::step).
 
 #include <algorithm>
 
@@ -64,8 +65,9 @@ class Dropout final : public Op {
     const auto threshold = uint64_t((1.0 - rate) * double(uint64_t{1} << 24));
     const auto scale = float(1.0 / (1.0 - rate));
     const auto seed = uint64_t(node.attributes.get_int("seed", 0));
-    return make_loop_kernel([=, step = uint64_t{0}]() mutable {
-      const uint64_t base = splitmix64(seed ^ splitmix64(step++));
+    const int64_t* step = context.step();
+    return make_loop_kernel([=] {
+      const uint64_t base = splitmix64(seed ^ splitmix64(uint64_t(*step)));
       for_each_element(count, [=](int64_t i) {
         const bool keep = (splitmix64(base + uint64_t(i)) >> 40) < threshold;
         mask[i] = keep ? scale : 0.f;

@@ -11,6 +11,9 @@
 
 #include <CLI/CLI.hpp>
 #include <chrono>
+#include <cmath>
+#include <csignal>
+#include <numeric>
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
@@ -25,7 +28,9 @@
 #include "engine/graph/graph_dot.hpp"
 #include "engine/graph/op.hpp"
 #include "engine/plugin/load_plugin.hpp"
+#include "engine/data/idx.hpp"
 #include "engine/train/bench.hpp"
+#include "engine/train/report.hpp"
 #include "engine/train/history.hpp"
 
 namespace fs = std::filesystem;
@@ -85,29 +90,110 @@ void write_resolved_config(const fs::path& file, const Experiment& experiment) {
   write_file_atomically(file, std::string(emitter.c_str()) + "\n");
 }
 
-int train(const CommandOptions& options, const std::string& out) {
+struct TrainCommand {
+  std::string out;
+  std::string resume;        // a run directory to continue
+  std::string init_weights;  // a checkpoint to start a new run from
+};
+
+void request_stop(int) { Trainer::stop_requested().store(true); }
+
+std::string confusion_text(const Evaluation& evaluation, int64_t classes) {
+  std::string text = "confusion matrix (rows: true class, columns: predicted class)\n      ";
+  char cell[32];
+  for (int64_t c = 0; c < classes; ++c) {
+    std::snprintf(cell, sizeof cell, "%6lld", static_cast<long long>(c));
+    text += cell;
+  }
+  text += "\n";
+  for (int64_t t = 0; t < classes; ++t) {
+    std::snprintf(cell, sizeof cell, "%6lld", static_cast<long long>(t));
+    text += cell;
+    for (int64_t p = 0; p < classes; ++p) {
+      std::snprintf(cell, sizeof cell, "%6lld",
+                    static_cast<long long>(evaluation.confusion[size_t(t * classes + p)]));
+      text += cell;
+    }
+    text += "\n";
+  }
+  return text;
+}
+
+void write_report(const fs::path& run_directory, Trainer& trainer) {
+  const Experiment& e = trainer.experiment();
+  ReportContent content{.title = "loom run: " + e.name,
+                        .metric_names = trainer.metric_names(),
+                        .history = trainer.history(),
+                        .classes = trainer.classes()};
+  const std::optional<Dataset>& evaluated = trainer.test_data() ? trainer.test_data()
+                                                                : trainer.validation_data();
+  if (evaluated) {
+    content.confusion = trainer.evaluate(*evaluated).confusion;
+    content.confusion_label = std::string(trainer.test_data() ? "test" : "validation") +
+                              " set, " + std::to_string(evaluated->size()) + " samples";
+  }
+  try {
+    content.graph_svg = render_svg(to_dot(build_evaluation_graph(e, e.trainer.batch_size), e.name));
+  } catch (const RuntimeError& error) {
+    spdlog::warn("report: no graph picture ({})", error.what());
+  }
+  YAML::Emitter emitter;
+  emitter << e.resolved;
+  content.resolved_config = emitter.c_str();
+  write_file_atomically(run_directory / "report.html", render_report(content));
+}
+
+int train(CommandOptions options, const TrainCommand& command) {
+  if (!command.resume.empty() && !command.init_weights.empty()) {
+    throw InputError("--resume RUN_DIR continues a run exactly (weights, optimizer state, "
+                     "position); --init-weights FILE starts a new run from weights with a fresh "
+                     "optimizer: give one of them");
+  }
+  fs::path run_directory;
+  if (!command.resume.empty()) {
+    run_directory = command.resume;
+    if (!options.config.empty() || !command.out.empty()) {
+      throw InputError("--resume " + command.resume + ": the run's own config.yaml and directory "
+                       "are used; give no CONFIG and no --out");
+    }
+    for (const char* file : {"config.yaml", "last.safetensors"}) {
+      if (!fs::is_regular_file(run_directory / file)) {
+        throw InputError("--resume " + command.resume + ": " + (run_directory / file).string() +
+                         " not found (is this a run directory?)");
+      }
+    }
+    options.config = (run_directory / "config.yaml").string();
+  } else if (options.config.empty()) {
+    throw InputError("train: give a CONFIG (or --resume RUN_DIR)");
+  }
   apply_threads(options.threads);
   Experiment experiment = load(options);
-  const fs::path run_directory =
-      out.empty() ? default_run_directory(experiment.name) : fs::path(out);
+  if (command.resume.empty()) {
+    run_directory = command.out.empty() ? default_run_directory(experiment.name) : fs::path(command.out);
+  }
 
   const auto started = std::chrono::steady_clock::now();
-  Trainer trainer(std::move(experiment));  // reads the data and compiles every plan
+  Trainer trainer(std::move(experiment), run_directory);  // reads the data, compiles the plans
+  if (!command.resume.empty()) trainer.resume(run_directory / "last.safetensors");
+  if (!command.init_weights.empty()) trainer.initialize_weights(command.init_weights);
   const Experiment& e = trainer.experiment();
 
-  // Nothing is written until the config and the data have been accepted.
+  // Nothing is written until the config, the data and any checkpoint have been accepted.
   fs::create_directories(run_directory);
   auto logger = spdlog::default_logger();
   logger->sinks().push_back(std::make_shared<spdlog::sinks::basic_file_sink_mt>(
-      (run_directory / "train.log").string(), true));
-  write_resolved_config(run_directory / "config.yaml", e);
+      (run_directory / "train.log").string(), false));
+  if (command.resume.empty()) write_resolved_config(run_directory / "config.yaml", e);
 
   const Plan& plan = *trainer.training_plan().plan;
   spdlog::info("experiment '{}' from {} (seed {}, {} threads)", e.name, e.source.string(), e.seed,
                omp_get_max_threads());
-  spdlog::info(
-      "data: {} training samples{}", trainer.train_data().size(),
-      trainer.test_data() ? fmt::format(", {} test samples", trainer.test_data()->size()) : "");
+  spdlog::info("data: {} training samples{}{}", trainer.train_data().size(),
+               trainer.validation_data()
+                   ? fmt::format(", {} validation samples", trainer.validation_data()->size())
+                   : "",
+               trainer.test_data() ? fmt::format(", {} test samples", trainer.test_data()->size())
+                                   : "");
   spdlog::info(
       "model: {} parameters; training graph: {} nodes ({} backward); arena {:.2f} MB "
       "(unplanned {:.2f} MB); optimizer {}",
@@ -115,22 +201,156 @@ int train(const CommandOptions& options, const std::string& out) {
       std::ranges::count_if(plan.graph().nodes(), [](const Node& n) { return n.backward; }),
       plan.memory_plan().arena_bytes / 1e6, plan.memory_plan().unplanned_bytes / 1e6,
       trainer.optimizer().name());
+  if (!command.resume.empty()) {
+    spdlog::info("resumed at optimizer step {} ({} epochs done)", trainer.optimizer().iterations(),
+                 trainer.history().size());
+  }
+  if (!command.init_weights.empty()) spdlog::info("weights from {}", command.init_weights);
   spdlog::info("run directory: {}", run_directory.string());
   spdlog::info("setup took {:.2f} s",
                std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
 
-  std::vector<EpochRecord> history;
+  // SIGINT and SIGTERM end the run at the next step boundary, with a checkpoint.
+  std::signal(SIGINT, request_stop);
+  std::signal(SIGTERM, request_stop);
   const auto progress = make_progress_reporter(stdout);
-  trainer.fit(*progress, [&](const EpochRecord& record) {
-    history.push_back(record);
-    write_history_csv(run_directory / "history.csv", trainer.metric_names(), history);
-    spdlog::debug("epoch {} done", record.epoch);
-  });
-  std::string summary;
-  for (const auto& [name, value] : named_values(history.back(), trainer.metric_names())) {
-    summary += (summary.empty() ? "" : ", ") + name + " " + fmt::format("{:.4f}", value);
+  const FitOutcome outcome = trainer.fit(*progress);
+  if (outcome == FitOutcome::interrupted) {
+    spdlog::warn("interrupted: the position is saved in {}; continue with: trainer train --resume {}",
+                 (run_directory / "last.safetensors").string(), run_directory.string());
+    return 130;
   }
-  spdlog::info("done: {}; history in {}", summary, (run_directory / "history.csv").string());
+  if (outcome == FitOutcome::stopped_early) {
+    spdlog::info("early stopping after epoch {}", trainer.history().back().epoch);
+  }
+  write_report(run_directory, trainer);
+  std::string summary;
+  if (!trainer.history().empty()) {
+    for (const auto& [name, value] : named_values(trainer.history().back(), trainer.metric_names())) {
+      summary += (summary.empty() ? "" : ", ") + name + " " + fmt::format("{:.4f}", value);
+    }
+  }
+  spdlog::info("done: {}; history, checkpoints and report.html in {}", summary,
+               run_directory.string());
+  return 0;
+}
+
+struct EvaluateCommand {
+  std::string weights;
+  std::string data = "test";
+};
+
+int evaluate(const CommandOptions& options, const EvaluateCommand& command) {
+  apply_threads(options.threads);
+  Trainer trainer(load(options));
+  trainer.initialize_weights(command.weights);
+  const std::optional<Dataset>* chosen = nullptr;
+  if (command.data == "test") chosen = &trainer.test_data();
+  if (command.data == "validation") chosen = &trainer.validation_data();
+  std::optional<Dataset> train_copy;
+  if (command.data == "train") {
+    train_copy.emplace(trainer.train_data().slice(0, trainer.train_data().size()));
+    chosen = &train_copy;
+  }
+  if (!chosen || !*chosen) {
+    throw InputError("evaluate --data " + command.data + ": the config has no " + command.data +
+                     " data");
+  }
+  const Evaluation evaluation = trainer.evaluate(**chosen);
+  std::printf("%s: %lld samples - loss: %.4f", command.data.c_str(),
+              static_cast<long long>(evaluation.samples), evaluation.loss);
+  for (size_t i = 0; i < evaluation.metrics.size(); ++i) {
+    std::printf(" - %s: %.4f", trainer.metric_names()[i].c_str(), evaluation.metrics[i]);
+  }
+  std::printf("\n%s", confusion_text(evaluation, trainer.classes()).c_str());
+  return 0;
+}
+
+struct PredictCommand {
+  std::string weights;
+  std::string input;
+  std::string output;
+};
+
+// CSV input: one sample per line, its raw values (pixels 0..255, as the idx files hold them)
+// separated by commas; an optional first line of column names is skipped.
+Dataset read_csv_samples(const fs::path& file, const Shape& sample_shape) {
+  std::ifstream in(file);
+  if (!in) throw InputError(file.string() + ": file not found");
+  std::vector<uint8_t> images;
+  int64_t rows = 0, line_number = 0;
+  for (std::string line; std::getline(in, line);) {
+    ++line_number;
+    if (line.empty()) continue;
+    if (line_number == 1 && std::isalpha(static_cast<unsigned char>(line[0]))) continue;
+    std::stringstream cells(line);
+    int64_t column = 0;
+    for (std::string cell; std::getline(cells, cell, ',');) {
+      ++column;
+      char* end = nullptr;
+      const double value = std::strtod(cell.c_str(), &end);
+      if (cell.empty() || *end != '\0' || value < 0 || value > 255 || value != std::floor(value)) {
+        throw InputError(file.string() + ":" + std::to_string(line_number) + ":" +
+                         std::to_string(column) + ": expected a pixel value 0..255, got '" + cell + "'");
+      }
+      images.push_back(uint8_t(value));
+    }
+    if (column != numel(sample_shape)) {
+      throw InputError(file.string() + ":" + std::to_string(line_number) + ": expected " +
+                       std::to_string(numel(sample_shape)) + " values, got " + std::to_string(column));
+    }
+    ++rows;
+  }
+  if (rows == 0) throw InputError(file.string() + ": no samples");
+  return Dataset(std::move(images), std::vector<uint8_t>(size_t(rows), 0), sample_shape);
+}
+
+int predict(const CommandOptions& options, const PredictCommand& command) {
+  apply_threads(options.threads);
+  Trainer trainer(load(options));
+  trainer.initialize_weights(command.weights);
+  const Shape& sample = trainer.experiment().model.input.shape;
+  const fs::path input = command.input;
+  const bool csv = input.extension() == ".csv";
+  Dataset data = [&] {
+    if (csv) return read_csv_samples(input, sample);
+    IdxArray images = read_idx(input);
+    const Shape shape(images.dims.begin() + 1, images.dims.end());
+    if (images.dims.size() < 2 || numel(shape) != numel(sample)) {
+      throw InputError(input.string() + ": expected images of " + std::to_string(numel(sample)) +
+                       " values each");
+    }
+    const int64_t count = images.dims[0];
+    return Dataset(std::move(images.data), std::vector<uint8_t>(size_t(count), 0), shape);
+  }();
+  const int64_t classes = trainer.classes();
+  const int64_t batch = std::min(trainer.experiment().trainer.batch_size, data.size());
+  std::string text = "index";
+  for (int64_t c = 0; c < classes; ++c) text += ",p" + std::to_string(c);
+  text += ",predicted\n";
+  std::vector<uint32_t> indices(size_t(data.size()));
+  std::iota(indices.begin(), indices.end(), 0u);
+  char cell[32];
+  for (int64_t begin = 0; begin < data.size(); begin += batch) {
+    const int64_t size = std::min(batch, data.size() - begin);
+    BoundPlan& plan = trainer.evaluation_plan_for(size);
+    trainer.load_batch(plan, data, std::span(indices).subspan(size_t(begin), size_t(size)));
+    plan.plan->run();
+    for (int64_t r = 0; r < size; ++r) {
+      const float* row = plan.prediction + r * classes;
+      text += std::to_string(begin + r);
+      for (int64_t c = 0; c < classes; ++c) {
+        std::snprintf(cell, sizeof cell, ",%.6g", row[c]);
+        text += cell;
+      }
+      text += "," + std::to_string(std::max_element(row, row + classes) - row) + "\n";
+    }
+  }
+  if (command.output.empty()) {
+    std::fputs(text.c_str(), stdout);
+  } else {
+    write_file_atomically(command.output, text);
+  }
   return 0;
 }
 
@@ -331,10 +551,35 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
 
   CommandOptions train_options;
-  std::string out;
+  TrainCommand train_settings;
   CLI::App* train_command = app.add_subcommand("train", "train the model of an experiment file");
-  add_common_options(*train_command, train_options);
-  train_command->add_option("--out", out, "the run directory (default: runs/<name>-<time>)");
+  add_common_options(*train_command, train_options, /*config_required=*/false);
+  train_command->add_option("--out", train_settings.out,
+                            "the run directory (default: runs/<name>-<time>)");
+  train_command->add_option("--resume", train_settings.resume,
+                            "continue the run in this directory exactly where it stopped");
+  train_command->add_option("--init-weights", train_settings.init_weights,
+                            "start a new run from this checkpoint's weights (fresh optimizer)");
+
+  CommandOptions evaluate_options;
+  EvaluateCommand evaluate_settings;
+  CLI::App* evaluate_command =
+      app.add_subcommand("evaluate", "loss, metrics and confusion matrix of trained weights");
+  add_common_options(*evaluate_command, evaluate_options);
+  evaluate_command->add_option("--weights", evaluate_settings.weights, "a checkpoint")->required();
+  evaluate_command->add_option("--data", evaluate_settings.data, "test (default), validation or train")
+      ->check(CLI::IsMember({"test", "validation", "train"}));
+
+  CommandOptions predict_options;
+  PredictCommand predict_settings;
+  CLI::App* predict_command = app.add_subcommand(
+      "predict", "class probabilities and the top class for each input, as CSV");
+  add_common_options(*predict_command, predict_options);
+  predict_command->add_option("--weights", predict_settings.weights, "a checkpoint")->required();
+  predict_command->add_option("--input", predict_settings.input,
+                              "images: an idx file (plain or .gz) or a .csv of pixel rows")
+      ->required();
+  predict_command->add_option("--output", predict_settings.output, "the CSV file (default: stdout)");
 
   CommandOptions graph_options;
   GraphCommand graph_settings;
@@ -401,7 +646,9 @@ int main(int argc, char** argv) {
   spdlog::set_default_logger(spdlog::stderr_color_mt("loom"));
   spdlog::set_pattern("[%H:%M:%S] %^%l%$ %v");
   try {
-    if (*train_command) return train(train_options, out);
+    if (*train_command) return train(train_options, train_settings);
+    if (*evaluate_command) return evaluate(evaluate_options, evaluate_settings);
+    if (*predict_command) return predict(predict_options, predict_settings);
     if (*graph_command) return graph(graph_options, graph_settings);
     if (*gradcheck_command) return gradcheck(gradcheck_options, gradcheck_settings);
     if (*bench_subcommand) return bench(bench_options, bench_command);

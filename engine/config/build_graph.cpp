@@ -120,6 +120,10 @@ YAML::Node resolved_config(const Experiment& experiment) {
     return node;
   };
   root["data"]["train"] = dataset(experiment.data.train);
+  if (experiment.data.validation) root["data"]["validation"] = dataset(*experiment.data.validation);
+  if (experiment.data.validation_split > 0) {
+    root["data"]["validation_split"] = experiment.data.validation_split;
+  }
   if (experiment.data.test) root["data"]["test"] = dataset(*experiment.data.test);
   root["data"]["scale"] = experiment.data.scale;
 
@@ -173,6 +177,20 @@ YAML::Node resolved_config(const Experiment& experiment) {
   trainer["batch_size"] = experiment.trainer.batch_size;
   trainer["epochs"] = experiment.trainer.epochs;
   trainer["shuffle"] = experiment.trainer.shuffle;
+  const auto monitor = [](YAML::Node node, const MonitorSpec& spec) {
+    node["monitor"] = spec.metric;
+    node["mode"] = spec.mode;
+  };
+  if (const auto& stopping = experiment.trainer.early_stopping) {
+    YAML::Node node = trainer["callbacks"]["early_stopping"];
+    monitor(node, stopping->monitor);
+    node["patience"] = stopping->patience;
+    node["min_delta"] = stopping->min_delta;
+    node["restore_best_weights"] = stopping->restore_best_weights;
+  }
+  YAML::Node checkpoint = trainer["callbacks"]["checkpoint"];
+  checkpoint["every_steps"] = experiment.trainer.checkpoint.every_steps;
+  monitor(checkpoint, experiment.trainer.checkpoint.monitor);
   root["trainer"] = trainer;
   return root;
 }

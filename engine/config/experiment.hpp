@@ -25,6 +25,8 @@ struct DatasetSpec {
 
 struct DataSpec {
   DatasetSpec train;
+  std::optional<DatasetSpec> validation;  // a separate validation set, or...
+  double validation_split = 0.0;          // ...the last fraction of train, taken before shuffling
   std::optional<DatasetSpec> test;
   double scale = 1.0 / 255.0;
 };
@@ -78,6 +80,31 @@ struct OptimizerSpec {
   ConfigNode options;  // read by the optimizer's factory (validated at load, so no surprises)
 };
 
+// Which way a monitored metric improves: "auto" means losses fall and accuracies rise.
+struct MonitorSpec {
+  std::string metric;  // loss, accuracy, val_loss, test_accuracy, ...
+  std::string mode = "auto";
+  std::string where;   // its config position, for messages about it
+  bool maximize() const {
+    return mode == "max" || (mode == "auto" && metric.ends_with("accuracy"));
+  }
+};
+
+// Keras's EarlyStopping.
+struct EarlyStoppingSpec {
+  MonitorSpec monitor;
+  int64_t patience = 0;
+  double min_delta = 0.0;
+  bool restore_best_weights = false;
+};
+
+// Checkpoints in the run directory: `last` after every epoch (and every `every_steps` steps
+// when set), `best` when the monitored metric improves.
+struct CheckpointSpec {
+  int64_t every_steps = 0;
+  MonitorSpec monitor;  // default: val_loss, else test_loss, else loss
+};
+
 struct TrainerSpec {
   OptimizerSpec optimizer;
   LossSpec loss;
@@ -86,6 +113,8 @@ struct TrainerSpec {
   std::string batch_size_where;  // for errors found once the data is read
   int64_t epochs = 1;
   bool shuffle = true;
+  std::optional<EarlyStoppingSpec> early_stopping;
+  CheckpointSpec checkpoint;
 };
 
 struct Experiment {

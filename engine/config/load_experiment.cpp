@@ -94,6 +94,11 @@ DataSpec read_data(ConfigNode node, const fs::path& config_directory) {
     if (!fs::is_directory(root, error)) given->fail("not a directory: " + root.string());
   }
   spec.train = read_dataset(node.at("train"), root);
+  if (auto validation = node.find("validation")) spec.validation = read_dataset(*validation, root);
+  if (auto split = node.find("validation_split")) {
+    if (spec.validation) split->fail("give either data.validation or data.validation_split, not both");
+    spec.validation_split = split->as_real(0.0, 0.99);
+  }
   if (auto test = node.find("test")) spec.test = read_dataset(*test, root);
   spec.scale = node.get_real("scale", 1.0 / 255.0, 0.0);
   node.finish();
@@ -469,7 +474,59 @@ MetricSpec read_metric(ConfigNode node) {
   return spec;
 }
 
-TrainerSpec read_trainer(ConfigNode node) {
+// A metric to watch: one that the run reports (loss, a configured metric, or either of them
+// on the validation or test data).
+MonitorSpec read_monitor(ConfigNode& node, const std::string& fallback,
+                         const std::vector<MetricSpec>& metrics, const DataSpec& data) {
+  MonitorSpec monitor;
+  monitor.metric = node.get_string("monitor", fallback);
+  monitor.where = node.has("monitor") ? node.at("monitor").where() : node.where();
+  monitor.mode = node.get_string("mode", "auto");
+  if (monitor.mode != "auto" && monitor.mode != "min" && monitor.mode != "max") {
+    node.at("mode").fail("unknown mode '" + monitor.mode + "' (known: auto, max, min)");
+  }
+  std::vector<std::string> reported;
+  const bool validation = data.validation || data.validation_split > 0;
+  for (const std::string& prefix : {std::string(), std::string("val_"), std::string("test_")}) {
+    if (prefix == "val_" && !validation) continue;
+    if (prefix == "test_" && !data.test) continue;
+    reported.push_back(prefix + "loss");
+    for (const MetricSpec& metric : metrics) reported.push_back(prefix + metric.name);
+  }
+  if (!contains(reported, monitor.metric)) {
+    throw InputError(monitor.where + ": '" + monitor.metric +
+                     "' is not reported by this run (reported: " + join_names(reported) + ")");
+  }
+  return monitor;
+}
+
+std::string default_monitor(const DataSpec& data) {
+  if (data.validation || data.validation_split > 0) return "val_loss";
+  return data.test ? "test_loss" : "loss";
+}
+
+void read_callbacks(ConfigNode node, TrainerSpec& spec, const DataSpec& data) {
+  node.expect_map();
+  if (auto early = node.find("early_stopping")) {
+    EarlyStoppingSpec stopping;
+    early->expect_map();
+    stopping.monitor = read_monitor(*early, default_monitor(data), spec.metrics, data);
+    stopping.patience = early->get_int("patience", 0, 0);
+    stopping.min_delta = std::abs(early->get_real("min_delta", 0.0));
+    stopping.restore_best_weights = early->get_bool("restore_best_weights", false);
+    early->finish("for early_stopping");
+    spec.early_stopping = stopping;
+  }
+  if (auto checkpoint = node.find("checkpoint")) {
+    checkpoint->expect_map();
+    spec.checkpoint.every_steps = checkpoint->get_int("every_steps", 0, 0);
+    spec.checkpoint.monitor = read_monitor(*checkpoint, default_monitor(data), spec.metrics, data);
+    checkpoint->finish("for checkpoint");
+  }
+  node.finish("for callbacks");
+}
+
+TrainerSpec read_trainer(ConfigNode node, const DataSpec& data) {
   node.expect_map();
   TrainerSpec spec;
   if (auto optimizer = node.find("optimizer")) spec.optimizer = read_optimizer(*optimizer);
@@ -490,6 +547,8 @@ TrainerSpec read_trainer(ConfigNode node) {
   spec.batch_size_where = node.has("batch_size") ? node.at("batch_size").where() : node.where();
   spec.epochs = node.get_int("epochs", 1, 1, 1 << 20);
   spec.shuffle = node.get_bool("shuffle", true);
+  spec.checkpoint.monitor.metric = default_monitor(data);
+  if (auto callbacks = node.find("callbacks")) read_callbacks(*callbacks, spec, data);
   node.finish();
   return spec;
 }
@@ -523,7 +582,7 @@ Experiment read_experiment(ConfigNode root, const fs::path& source, const fs::pa
   experiment.seed = static_cast<uint64_t>(root.get_int("seed", 42, 0));
   experiment.data = read_data(root.at("data"), base);
   experiment.model = read_model(root.at("model"), experiment.seed);
-  experiment.trainer = read_trainer(root.at("trainer"));
+  experiment.trainer = read_trainer(root.at("trainer"), experiment.data);
   root.finish();
   // Shapes are checked by building the graph once, exactly as training will.
   build_training_graph(experiment, experiment.trainer.batch_size);

@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <random>
 #include <span>
+#include <sstream>
+#include <string>
 
 namespace loom {
 
@@ -31,6 +33,17 @@ class Random {
 
   // Standard normal by Box-Muller (no cached second value, so the stream stays simple).
   double normal();
+
+  // The generator's whole state as text, and back (checkpoints resume the exact stream).
+  std::string state() const {
+    std::ostringstream out;
+    out << engine_;
+    return out.str();
+  }
+  void restore(const std::string& state) {
+    std::istringstream in(state);
+    in >> engine_;
+  }
 
   template <typename T>
   void shuffle(std::span<T> items) {

@@ -14,6 +14,13 @@ Dataset::Dataset(std::vector<uint8_t> images, std::vector<uint8_t> labels, Shape
       sample_shape_(std::move(sample_shape)),
       sample_size_(numel(sample_shape_)) {}
 
+Dataset Dataset::slice(int64_t begin, int64_t end) const {
+  std::vector<uint8_t> images(images_.begin() + begin * sample_size_,
+                              images_.begin() + end * sample_size_);
+  std::vector<uint8_t> labels(labels_.begin() + begin, labels_.begin() + end);
+  return Dataset(std::move(images), std::move(labels), sample_shape_);
+}
+
 Dataset load_dataset(const DatasetSpec& spec, const Shape& model_input, int64_t classes) {
   IdxArray images = read_idx(spec.images);
   IdxArray labels = read_idx(spec.labels);

@@ -19,6 +19,9 @@ class Dataset {
   const Shape& sample_shape() const { return sample_shape_; }
   int64_t sample_size() const { return sample_size_; }
   std::span<const uint8_t> labels() const { return labels_; }
+  // Samples [begin, end) as a dataset of their own (a copy: validation_split splits once).
+  Dataset slice(int64_t begin, int64_t end) const;
+
   std::span<const uint8_t> image(int64_t index) const {
     return {images_.data() + index * sample_size_, static_cast<size_t>(sample_size_)};
   }

@@ -13,8 +13,11 @@ namespace loom {
 class CompileContext {
  public:
   CompileContext(const dnnl::engine& engine, dnnl::stream& stream, const Graph& graph,
-                 std::span<void* const> addresses)
-      : engine_(engine), stream_(stream), graph_(graph), addresses_(addresses) {}
+                 std::span<void* const> addresses, const int64_t* step)
+      : engine_(engine), stream_(stream), graph_(graph), addresses_(addresses), step_(step) {}
+
+  // The training step counter (Runtime::step), read by kernels when they run.
+  const int64_t* step() const { return step_; }
 
   const dnnl::engine& engine() const { return engine_; }
   dnnl::stream& stream() const { return stream_; }
@@ -34,6 +37,7 @@ class CompileContext {
   dnnl::stream& stream_;
   const Graph& graph_;
   std::span<void* const> addresses_;
+  const int64_t* step_;
 };
 
 // Row-major descriptor of a tensor type; `dims` overrides the shape (same element count).

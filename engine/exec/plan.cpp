@@ -44,7 +44,7 @@ Plan::Plan(Graph graph, ParameterStore& parameters, Runtime& runtime)
         break;
     }
   }
-  CompileContext context(runtime.engine, runtime.stream, graph_, addresses_);
+  CompileContext context(runtime.engine, runtime.stream, graph_, addresses_, &runtime.step);
   for (const Node& node : graph_.nodes()) kernels_.push_back(node.op->compile(node, context));
 }
 

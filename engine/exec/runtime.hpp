@@ -8,6 +8,9 @@ namespace loom {
 struct Runtime {
   dnnl::engine engine{dnnl::engine::kind::cpu, 0};
   dnnl::stream stream{engine};
+  // The training step being run (the trainer counts it): kernels that draw random numbers
+  // (dropout) derive them from it, so a resumed run draws exactly what the original would.
+  int64_t step = 0;
 };
 
 }  // namespace loom

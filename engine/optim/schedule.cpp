@@ -240,7 +240,15 @@ const std::vector<std::string>& schedule_names() {
 }
 
 const std::vector<std::string>& monitorable_metrics() {
-  static const std::vector<std::string> names = {"accuracy", "loss", "test_accuracy", "test_loss"};
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> result;
+    for (const char* prefix : {"", "val_", "test_"}) {
+      for (const char* metric : {"accuracy", "loss", "mse", "top_k_accuracy"}) {
+        result.push_back(std::string(prefix) + metric);
+      }
+    }
+    return result;
+  }();
   return names;
 }
 

@@ -8,6 +8,8 @@
 #include <cstring>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "engine/core/error.hpp"
 
 namespace loom {
@@ -40,30 +42,85 @@ void write_file_atomically(const std::filesystem::path& file, const std::string&
 
 void write_history_csv(const std::filesystem::path& file, std::span<const std::string> metric_names,
                        std::span<const EpochRecord> history) {
+  const bool validation = !history.empty() && history.front().has_validation;
   std::string text = "epoch,loss";
+  auto header = [&](const std::string& prefix) {
+    text += "," + prefix + "loss";
+    for (const std::string& name : metric_names) text += "," + prefix + name;
+  };
   for (const std::string& name : metric_names) text += "," + name;
-  text += ",test_loss";
-  for (const std::string& name : metric_names) text += ",test_" + name;
+  if (validation) header("val_");
+  header("test_");
   text += ",seconds,samples_per_second\n";
   char number[64];
-  auto cell = [&](double value) {
-    std::snprintf(number, sizeof number, ",%.6f", value);
+  auto cells = [&](bool present, double loss, const std::vector<double>& metrics) {
+    if (!present) {
+      text += std::string(1 + metric_names.size(), ',');  // empty columns
+      return;
+    }
+    std::snprintf(number, sizeof number, ",%.6f", loss);
     text += number;
+    for (double value : metrics) {
+      std::snprintf(number, sizeof number, ",%.6f", value);
+      text += number;
+    }
   };
   for (const EpochRecord& r : history) {
     text += std::to_string(r.epoch);
-    cell(r.loss);
-    for (double value : r.metrics) cell(value);
-    if (r.has_test) {
-      cell(r.test_loss);
-      for (double value : r.test_metrics) cell(value);
-    } else {
-      text += std::string(1 + metric_names.size(), ',');  // empty test columns
+    std::snprintf(number, sizeof number, ",%.6f", r.loss);
+    text += number;
+    for (double value : r.metrics) {
+      std::snprintf(number, sizeof number, ",%.6f", value);
+      text += number;
     }
+    if (validation) cells(r.has_validation, r.val_loss, r.val_metrics);
+    cells(r.has_test, r.test_loss, r.test_metrics);
     std::snprintf(number, sizeof number, ",%.3f,%.1f\n", r.seconds, r.samples_per_second);
     text += number;
   }
   write_file_atomically(file, text);
+}
+
+std::string history_json(std::span<const std::string> metric_names,
+                         std::span<const EpochRecord> history) {
+  nlohmann::json epochs = nlohmann::json::array();
+  for (const EpochRecord& record : history) {
+    nlohmann::json row = {{"epoch", record.epoch},
+                          {"seconds", record.seconds},
+                          {"samples_per_second", record.samples_per_second}};
+    for (const auto& [name, value] : named_values(record, metric_names)) row[name] = value;
+    epochs.push_back(row);
+  }
+  return epochs.dump(2) + "\n";
+}
+
+std::vector<EpochRecord> history_from_json(const std::string& text,
+                                           std::span<const std::string> metric_names) {
+  std::vector<EpochRecord> history;
+  for (const auto& row : nlohmann::json::parse(text)) {
+    EpochRecord record;
+    record.epoch = row.at("epoch").get<int64_t>();
+    record.seconds = row.at("seconds").get<double>();
+    record.samples_per_second = row.at("samples_per_second").get<double>();
+    record.loss = row.at("loss").get<double>();
+    for (const std::string& name : metric_names) record.metrics.push_back(row.at(name).get<double>());
+    record.has_validation = row.contains("val_loss");
+    if (record.has_validation) {
+      record.val_loss = row.at("val_loss").get<double>();
+      for (const std::string& name : metric_names) {
+        record.val_metrics.push_back(row.at("val_" + name).get<double>());
+      }
+    }
+    record.has_test = row.contains("test_loss");
+    if (record.has_test) {
+      record.test_loss = row.at("test_loss").get<double>();
+      for (const std::string& name : metric_names) {
+        record.test_metrics.push_back(row.at("test_" + name).get<double>());
+      }
+    }
+    history.push_back(record);
+  }
+  return history;
 }
 
 }  // namespace loom

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "engine/train/progress.hpp"
 
@@ -13,6 +14,12 @@ namespace loom {
 // Columns: epoch, loss, <metrics>, test_loss, test_<metrics>, seconds, samples_per_second.
 void write_history_csv(const std::filesystem::path& file, std::span<const std::string> metric_names,
                        std::span<const EpochRecord> history);
+
+// The history as JSON (history.json, and inside checkpoints), and back.
+std::string history_json(std::span<const std::string> metric_names,
+                         std::span<const EpochRecord> history);
+std::vector<EpochRecord> history_from_json(const std::string& text,
+                                           std::span<const std::string> metric_names);
 
 // Writes `text` to `file` atomically: a temporary file beside it, fsync, rename.
 void write_file_atomically(const std::filesystem::path& file, const std::string& text);

@@ -15,6 +15,11 @@ class MeanMetric : public Metric {
   const std::string& name() const override { return name_; }
   void reset() override { total_ = 0, count_ = 0; }
   double result() const override { return count_ > 0 ? total_ / double(count_) : 0.0; }
+  std::vector<double> state() const override { return {total_, double(count_)}; }
+  void restore(std::span<const double> state) override {
+    total_ = state[0];
+    count_ = int64_t(state[1]);
+  }
 
  protected:
   void add(double value, int64_t count) {

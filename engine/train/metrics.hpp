@@ -33,6 +33,9 @@ class Metric {
   virtual void reset() = 0;
   virtual void update(const PredictionBatch& batch) = 0;
   virtual double result() const = 0;
+  // The running sums, for checkpoints taken in the middle of an epoch.
+  virtual std::vector<double> state() const = 0;
+  virtual void restore(std::span<const double> state) = 0;
 };
 
 std::vector<std::unique_ptr<Metric>> make_metrics(const std::vector<MetricSpec>& specs);

@@ -10,6 +10,12 @@ std::map<std::string, double> named_values(const EpochRecord& record,
                                            std::span<const std::string> metric_names) {
   std::map<std::string, double> values = {{"loss", record.loss}};
   for (size_t i = 0; i < metric_names.size(); ++i) values[metric_names[i]] = record.metrics[i];
+  if (record.has_validation) {
+    values["val_loss"] = record.val_loss;
+    for (size_t i = 0; i < metric_names.size(); ++i) {
+      values["val_" + metric_names[i]] = record.val_metrics[i];
+    }
+  }
   if (record.has_test) {
     values["test_loss"] = record.test_loss;
     for (size_t i = 0; i < metric_names.size(); ++i) {
@@ -36,6 +42,7 @@ void print_values(std::FILE* out, const char* prefix, double loss,
 void print_epoch(std::FILE* out, const EpochRecord& r, std::span<const std::string> names) {
   std::fprintf(out, " - %.1fs - %.0f samples/s", r.seconds, r.samples_per_second);
   print_values(out, "", r.loss, names, r.metrics);
+  if (r.has_validation) print_values(out, "val_", r.val_loss, names, r.val_metrics);
   if (r.has_test) print_values(out, "test_", r.test_loss, names, r.test_metrics);
   std::fputs(isatty(fileno(out)) ? "\x1b[K\n" : "\n", out);
   std::fflush(out);

@@ -17,6 +17,9 @@ struct EpochRecord {
   int64_t epoch = 0;  // 1-based
   double loss = 0;
   std::vector<double> metrics;  // in the order of the experiment's metrics
+  bool has_validation = false;
+  double val_loss = 0;
+  std::vector<double> val_metrics;
   bool has_test = false;
   double test_loss = 0;
   std::vector<double> test_metrics;
@@ -24,7 +27,7 @@ struct EpochRecord {
   double samples_per_second = 0;  // training samples over the training pass's time
 };
 
-// "loss", "accuracy", ..., "test_loss", "test_accuracy", ...: what schedules can monitor.
+// "loss", "accuracy", ..., "val_loss", ..., "test_loss", ...: what callbacks can monitor.
 std::map<std::string, double> named_values(const EpochRecord& record,
                                            std::span<const std::string> metric_names);
 

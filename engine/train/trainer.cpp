@@ -2,10 +2,15 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <numeric>
+
+#include <nlohmann/json.hpp>
 
 #include "engine/config/build_graph.hpp"
 #include "engine/core/error.hpp"
+#include "engine/train/history.hpp"
+#include "engine/train/safetensors.hpp"
 
 namespace loom {
 
@@ -19,16 +24,51 @@ double seconds_since(Clock::time_point start) {
 
 // Different streams for initialization and shuffling, both derived from the one seed.
 constexpr uint64_t kShuffleStream = 0x9e3779b97f4a7c15ULL;
+constexpr const char* kCheckpointFormat = "loom-checkpoint-1";
+
+template <typename T>
+std::span<const std::byte> bytes_of(std::span<const T> values) {
+  return std::as_bytes(values);
+}
+
+template <typename T>
+void copy_bytes(std::span<const std::byte> from, std::span<T> to) {
+  std::memcpy(to.data(), from.data(), from.size());
+}
+
+// The last `fraction` of the samples (Keras's validation_split: taken before any shuffling).
+std::pair<Dataset, Dataset> split_off_validation(const Dataset& data, double fraction) {
+  const auto validation_size = int64_t(std::floor(double(data.size()) * fraction));
+  const int64_t train_size = data.size() - validation_size;
+  if (validation_size == 0 || train_size == 0) {
+    throw InputError("data.validation_split: " + std::to_string(fraction) + " of " +
+                     std::to_string(data.size()) + " samples leaves an empty part");
+  }
+  return {data.slice(0, train_size), data.slice(train_size, data.size())};
+}
 
 }  // namespace
 
-Trainer::Trainer(Experiment experiment)
+std::atomic<bool>& Trainer::stop_requested() {
+  static std::atomic<bool> requested{false};
+  return requested;
+}
+
+Trainer::Trainer(Experiment experiment, std::optional<std::filesystem::path> run_directory)
     : experiment_(std::move(experiment)),
+      run_directory_(std::move(run_directory)),
       classes_(class_count(experiment_)),
       shuffle_random_(experiment_.seed ^ kShuffleStream) {
   const Shape& input = experiment_.model.input.shape;
-  train_.emplace(load_dataset(experiment_.data.train, input, classes_));
-  if (experiment_.data.test) test_.emplace(load_dataset(*experiment_.data.test, input, classes_));
+  const DataSpec& data = experiment_.data;
+  train_.emplace(load_dataset(data.train, input, classes_));
+  if (data.validation) validation_.emplace(load_dataset(*data.validation, input, classes_));
+  if (data.validation_split > 0) {
+    auto [train, validation] = split_off_validation(*train_, data.validation_split);
+    train_.emplace(std::move(train));
+    validation_.emplace(std::move(validation));
+  }
+  if (data.test) test_.emplace(load_dataset(*data.test, input, classes_));
 
   const int64_t batch = experiment_.trainer.batch_size;
   if (batch > train_->size()) {
@@ -43,48 +83,51 @@ Trainer::Trainer(Experiment experiment)
     parameter_order_.push_back(graph.value(g.parameter).name);
   }
   std::vector<OptimizedParameter> optimized;
-  for (const std::string& name : parameter_order_)
+  for (const std::string& name : parameter_order_) {
     optimized.push_back({name, parameters_.at(name)});
-
+  }
   ConfigNode options = experiment_.trainer.optimizer.options;
   optimizer_ = OptimizerRegistry::global().create(experiment_.trainer.optimizer.name, options);
   optimizer_->bind(std::move(optimized));
-  if (const std::string monitor = optimizer_->schedule().monitor();
-      monitor.starts_with("test_") && !test_) {
-    throw InputError(experiment_.source.string() +
-                     ": trainer.optimizer: the learning-rate "
-                     "schedule monitors '" +
-                     monitor + "' but data.test is not given");
-  }
 
-  // Every plan is compiled here, before the first step.
-  train_full_ = bind_training_plan(batch);
-  if (const int64_t tail = train_->size() % batch; tail > 0) train_tail_ = bind_training_plan(tail);
-  if (test_) {
-    const int64_t eval_batch = std::min(batch, test_->size());
-    evaluation_plan_for(eval_batch);
-    if (const int64_t tail = test_->size() % eval_batch; tail > 0) evaluation_plan_for(tail);
-  }
-  order_.resize(static_cast<size_t>(train_->size()));
   metrics_ = make_metrics(experiment_.trainer.metrics);
   for (const auto& metric : metrics_) metric_names_.push_back(metric->name());
   running_metrics_.resize(metrics_.size());
   check_monitored_metric();
+
+  // Every plan is compiled here, before the first step.
+  train_full_ = bind_training_plan(batch);
+  if (const int64_t tail = train_->size() % batch; tail > 0) train_tail_ = bind_training_plan(tail);
+  for (const auto* dataset : {&validation_, &test_}) {
+    if (!*dataset) continue;
+    const int64_t eval_batch = std::min(batch, (*dataset)->size());
+    evaluation_plan_for(eval_batch);
+    if (const int64_t tail = (*dataset)->size() % eval_batch; tail > 0) evaluation_plan_for(tail);
+  }
+  order_.resize(static_cast<size_t>(train_->size()));
+  std::iota(order_.begin(), order_.end(), 0u);
 }
 
 // A schedule that reads a metric must read one the run reports.
 void Trainer::check_monitored_metric() const {
   const std::string monitor = optimizer_->schedule().monitor();
   if (monitor.empty()) return;
-  const std::string name = monitor.starts_with("test_") ? monitor.substr(5) : monitor;
+  std::string name = monitor;
+  bool available = true;
+  for (const auto& [prefix, data] : {std::pair{std::string("test_"), test_.has_value()},
+                                     std::pair{std::string("val_"), validation_.has_value()}}) {
+    if (monitor.starts_with(prefix)) {
+      name = monitor.substr(prefix.size());
+      available = data;
+    }
+  }
   const bool reported =
       name == "loss" || std::ranges::find(metric_names_, name) != metric_names_.end();
-  if (!reported || (monitor.starts_with("test_") && !test_)) {
+  if (!reported || !available) {
     throw InputError(experiment_.source.string() +
-                     ": trainer.optimizer: the learning-rate "
-                     "schedule monitors '" +
-                     monitor + "', which this run does not report" +
-                     (reported ? " (data.test is not given)" : " (add it to trainer.metrics)"));
+                     ": trainer.optimizer: the learning-rate schedule monitors '" + monitor +
+                     "', which this run does not report" +
+                     (reported ? " (its data set is not given)" : " (add it to trainer.metrics)"));
   }
 }
 
@@ -156,64 +199,16 @@ BoundPlan& Trainer::training_plan_for(int64_t batch) {
   return plan;
 }
 
-std::vector<EpochRecord> Trainer::fit(ProgressReporter& progress,
-                                      const std::function<void(const EpochRecord&)>& after_epoch) {
-  const int64_t batch = experiment_.trainer.batch_size;
-  const int64_t samples = train_->size();
-  const int64_t steps = (samples + batch - 1) / batch;
-  const int64_t epochs = experiment_.trainer.epochs;
-  std::vector<EpochRecord> history;
-  std::iota(order_.begin(), order_.end(), 0u);
-
-  for (int64_t epoch = 1; epoch <= epochs; ++epoch) {
-    const auto epoch_start = Clock::now();
-    progress.epoch_begin(epoch, epochs, steps, metric_names_);
-    // Keras reshuffles the whole training set every epoch.
-    if (experiment_.trainer.shuffle) shuffle_random_.shuffle(std::span<uint32_t>(order_));
-
-    double loss_sum = 0;
-    int64_t seen = 0;
-    reset_metrics();
-    for (int64_t step = 0; step < steps; ++step) {
-      const int64_t begin = step * batch;
-      const int64_t size = std::min(batch, samples - begin);
-      const std::span<const uint32_t> indices(order_.data() + begin, size_t(size));
-      train_step(indices);
-      const BoundPlan& plan = size == batch ? train_full_ : train_tail_;
-      loss_sum += double(*plan.loss) * double(size);
-      seen += size;
-      update_metrics(plan, *train_, indices);
-      for (size_t m = 0; m < metrics_.size(); ++m) running_metrics_[m] = metrics_[m]->result();
-      progress.step_end(step + 1, loss_sum / double(seen), running_metrics_);
-    }
-    const double train_seconds = seconds_since(epoch_start);
-
-    EpochRecord record{
-        .epoch = epoch, .loss = loss_sum / double(seen), .metrics = running_metrics_};
-    if (test_) {
-      Evaluation evaluation = evaluate(*test_);
-      record.test_loss = evaluation.loss;
-      record.test_metrics = std::move(evaluation.metrics);
-      record.has_test = true;
-    }
-    record.seconds = seconds_since(epoch_start);
-    record.samples_per_second = double(seen) / train_seconds;
-    history.push_back(record);
-    progress.epoch_end(record);
-    optimizer_->epoch_end(named_values(record, metric_names_));
-    if (after_epoch) after_epoch(record);
-  }
-  return history;
-}
-
 Evaluation Trainer::evaluate(const Dataset& dataset) {
   const int64_t batch = std::min(experiment_.trainer.batch_size, dataset.size());
-  // Plans are compiled before the loop: the constructor made them for the test set; another
-  // dataset may need its own.
+  // Plans are compiled before the loop: the constructor made them for the validation and test
+  // sets; another dataset may need its own.
   evaluation_plan_for(batch);
   if (const int64_t tail = dataset.size() % batch; tail > 0) evaluation_plan_for(tail);
   std::vector<uint32_t> indices(static_cast<size_t>(dataset.size()));
   std::iota(indices.begin(), indices.end(), 0u);
+  Evaluation evaluation;
+  evaluation.confusion.assign(size_t(classes_ * classes_), 0);
   double loss_sum = 0;
   reset_metrics();
   for (int64_t begin = 0; begin < dataset.size(); begin += batch) {
@@ -224,11 +219,253 @@ Evaluation Trainer::evaluate(const Dataset& dataset) {
     current.plan->run();
     loss_sum += double(*current.loss) * double(size);
     update_metrics(current, dataset, chunk);
+    for (int64_t r = 0; r < size; ++r) {
+      const float* row = current.prediction + r * classes_;
+      const auto predicted = std::max_element(row, row + classes_) - row;
+      ++evaluation.confusion[size_t(dataset.labels()[chunk[size_t(r)]] * classes_ + predicted)];
+    }
   }
-  const auto samples = dataset.size();
-  Evaluation evaluation{.loss = loss_sum / double(samples), .samples = samples};
+  evaluation.samples = dataset.size();
+  evaluation.loss = loss_sum / double(evaluation.samples);
   for (const auto& metric : metrics_) evaluation.metrics.push_back(metric->result());
   return evaluation;
+}
+
+bool Trainer::improved(const MonitorSpec& monitor, double value, double best, bool has_best,
+                       double min_delta) const {
+  if (!has_best) return true;
+  return monitor.maximize() ? value > best + min_delta : value < best - min_delta;
+}
+
+EpochRecord Trainer::finish_epoch(double train_seconds, double epoch_seconds) {
+  EpochRecord record{.epoch = epoch_, .loss = loss_sum_ / double(seen_), .metrics = running_metrics_};
+  if (validation_) {
+    Evaluation evaluation = evaluate(*validation_);
+    record.has_validation = true;
+    record.val_loss = evaluation.loss;
+    record.val_metrics = std::move(evaluation.metrics);
+  }
+  if (test_) {
+    Evaluation evaluation = evaluate(*test_);
+    record.has_test = true;
+    record.test_loss = evaluation.loss;
+    record.test_metrics = std::move(evaluation.metrics);
+  }
+  record.seconds = epoch_seconds;
+  record.samples_per_second = double(seen_) / train_seconds;
+  return record;
+}
+
+FitOutcome Trainer::fit(ProgressReporter& progress,
+                        const std::function<void(const EpochRecord&)>& after_epoch) {
+  const int64_t batch = experiment_.trainer.batch_size;
+  const int64_t samples = train_->size();
+  const int64_t steps = (samples + batch - 1) / batch;
+  const int64_t epochs = experiment_.trainer.epochs;
+  const int64_t every_steps = experiment_.trainer.checkpoint.every_steps;
+
+  for (; epoch_ <= epochs; ++epoch_) {
+    const auto epoch_start = Clock::now();
+    if (step_in_epoch_ == 0) {
+      // Keras reshuffles the whole training set every epoch.
+      if (experiment_.trainer.shuffle) shuffle_random_.shuffle(std::span<uint32_t>(order_));
+      loss_sum_ = 0;
+      seen_ = 0;
+      reset_metrics();
+    }
+    progress.epoch_begin(epoch_, epochs, steps, metric_names_);
+    for (; step_in_epoch_ < steps; ++step_in_epoch_) {
+      if (stop_requested().load(std::memory_order_relaxed)) {
+        write_run_files(false);
+        return FitOutcome::interrupted;
+      }
+      const int64_t begin = step_in_epoch_ * batch;
+      const int64_t size = std::min(batch, samples - begin);
+      const std::span<const uint32_t> indices(order_.data() + begin, size_t(size));
+      train_step(indices);
+      const BoundPlan& plan = size == batch ? train_full_ : train_tail_;
+      loss_sum_ += double(*plan.loss) * double(size);
+      seen_ += size;
+      update_metrics(plan, *train_, indices);
+      for (size_t m = 0; m < metrics_.size(); ++m) running_metrics_[m] = metrics_[m]->result();
+      progress.step_end(step_in_epoch_ + 1, loss_sum_ / double(seen_), running_metrics_);
+      if (every_steps > 0 && optimizer_->iterations() % every_steps == 0 &&
+          step_in_epoch_ + 1 < steps) {
+        ++step_in_epoch_;  // the checkpoint records the step just taken
+        write_run_files(false);
+        --step_in_epoch_;
+      }
+    }
+    const double train_seconds = seconds_since(epoch_start);
+    EpochRecord record = finish_epoch(train_seconds, seconds_since(epoch_start));
+    history_.push_back(record);
+    progress.epoch_end(record);
+    const EpochMetrics values = named_values(record, metric_names_);
+    optimizer_->epoch_end(values);
+
+    // The best checkpoint, by its monitored metric.
+    const MonitorSpec& best_monitor = experiment_.trainer.checkpoint.monitor;
+    const double best_value = values.at(best_monitor.metric);
+    const bool new_best = improved(best_monitor, best_value, best_checkpoint_.best,
+                                   best_checkpoint_.has_best, 0.0);
+    if (new_best) best_checkpoint_ = {best_value, true, 0};
+
+    // Early stopping (Keras's rule: wait resets on an improvement of more than min_delta).
+    bool stop = false;
+    if (const auto& stopping = experiment_.trainer.early_stopping) {
+      const double value = values.at(stopping->monitor.metric);
+      if (improved(stopping->monitor, value, early_stopping_.best, early_stopping_.has_best,
+                   stopping->min_delta)) {
+        early_stopping_ = {value, true, 0};
+        if (stopping->restore_best_weights) {
+          best_weights_.clear();
+          for (const std::string& name : parameter_order_) {
+            const auto weights = parameters_.at(name);
+            best_weights_.emplace_back(weights.begin(), weights.end());
+          }
+        }
+      } else if (++early_stopping_.wait >= std::max<int64_t>(stopping->patience, 1)) {
+        stop = true;
+      }
+    }
+    step_in_epoch_ = 0;
+    if (after_epoch) after_epoch(record);
+    if (stop) {
+      if (experiment_.trainer.early_stopping->restore_best_weights && !best_weights_.empty()) {
+        for (size_t i = 0; i < parameter_order_.size(); ++i) {
+          std::ranges::copy(best_weights_[i], parameters_.at(parameter_order_[i]).begin());
+        }
+      }
+      ++epoch_;
+      write_run_files(true);
+      return FitOutcome::stopped_early;
+    }
+    if (run_directory_ && new_best) {
+      ++epoch_;  // the checkpoint resumes at the next epoch
+      save_checkpoint(*run_directory_ / "best.safetensors");
+      --epoch_;
+    }
+    ++epoch_;
+    write_run_files(true);
+    --epoch_;
+  }
+  return FitOutcome::finished;
+}
+
+// The run directory's files: history.csv and .json after each epoch, and the last checkpoint.
+void Trainer::write_run_files(bool epoch_done) {
+  if (!run_directory_) return;
+  if (epoch_done) {
+    write_history_csv(*run_directory_ / "history.csv", metric_names_, history_);
+    write_file_atomically(*run_directory_ / "history.json", history_json(metric_names_, history_));
+  }
+  save_checkpoint(*run_directory_ / "last.safetensors");
+}
+
+void Trainer::save_checkpoint(const std::filesystem::path& file) const {
+  std::vector<TensorBytes> tensors;
+  for (const std::string& name : parameter_order_) {
+    tensors.push_back({"weights/" + name, "F32", parameters_.shape(name),
+                       bytes_of(std::span<const float>(parameters_.at(name)))});
+  }
+  for (const OptimizerState& slot : optimizer_->state()) {
+    tensors.push_back({"optimizer/" + slot.name, "F32", {std::ssize(slot.values)},
+                       bytes_of(std::span<const float>(slot.values))});
+  }
+  tensors.push_back({"trainer/order", "U32", {std::ssize(order_)},
+                     bytes_of(std::span<const uint32_t>(order_))});
+  for (size_t i = 0; i < best_weights_.size(); ++i) {
+    tensors.push_back({"best_weights/" + parameter_order_[i], "F32",
+                       parameters_.shape(parameter_order_[i]),
+                       bytes_of(std::span<const float>(best_weights_[i]))});
+  }
+  nlohmann::json scalars = nlohmann::json::object();
+  for (const auto& [name, value] : const_cast<Optimizer&>(*optimizer_).scalar_state()) {
+    scalars[name] = *value;
+  }
+  nlohmann::json metric_state = nlohmann::json::array();
+  for (const auto& metric : metrics_) metric_state.push_back(metric->state());
+  const auto watch = [](const Watch& w) {
+    return nlohmann::json{{"best", w.best}, {"has_best", w.has_best}, {"wait", w.wait}};
+  };
+  const std::map<std::string, std::string> metadata = {
+      {"format", kCheckpointFormat},
+      {"experiment", experiment_.name},
+      {"epoch", std::to_string(epoch_)},
+      {"step_in_epoch", std::to_string(step_in_epoch_)},
+      {"iterations", std::to_string(optimizer_->iterations())},
+      {"optimizer", std::string(optimizer_->name())},
+      {"optimizer_scalars", scalars.dump()},
+      {"shuffle_random", shuffle_random_.state()},
+      {"loss_sum", nlohmann::json(loss_sum_).dump()},
+      {"seen", std::to_string(seen_)},
+      {"metric_state", metric_state.dump()},
+      {"early_stopping", watch(early_stopping_).dump()},
+      {"best_checkpoint", watch(best_checkpoint_).dump()},
+      {"history", history_json(metric_names_, history_)}};
+  write_safetensors(file, tensors, metadata);
+}
+
+void Trainer::load_weights(const SafetensorsFile& file) {
+  for (const std::string& name : parameter_order_) {
+    copy_bytes(file.bytes("weights/" + name, "F32", parameters_.shape(name)), parameters_.at(name));
+  }
+}
+
+void Trainer::initialize_weights(const std::filesystem::path& checkpoint) {
+  load_weights(SafetensorsFile::read(checkpoint));
+}
+
+void Trainer::resume(const std::filesystem::path& checkpoint) {
+  const SafetensorsFile file = SafetensorsFile::read(checkpoint);
+  const std::string name = checkpoint.string();
+  if (file.metadata("format") != kCheckpointFormat) {
+    throw InputError(name + ": not a loom training checkpoint (format '" + file.metadata("format") + "')");
+  }
+  if (file.metadata("optimizer") != optimizer_->name()) {
+    throw InputError(name + ": the checkpoint was written by optimizer '" + file.metadata("optimizer") +
+                     "', the config uses '" + std::string(optimizer_->name()) + "'");
+  }
+  load_weights(file);
+  for (const OptimizerState& slot : optimizer_->state()) {
+    copy_bytes(file.bytes("optimizer/" + slot.name, "F32", {std::ssize(slot.values)}), slot.values);
+  }
+  copy_bytes(file.bytes("trainer/order", "U32", {std::ssize(order_)}), std::span<uint32_t>(order_));
+  try {
+    const auto scalars = nlohmann::json::parse(file.metadata("optimizer_scalars"));
+    for (const auto& [scalar, value] : optimizer_->scalar_state()) *value = scalars.at(scalar).get<double>();
+    optimizer_->set_iterations(std::stoll(file.metadata("iterations")));
+    epoch_ = std::stoll(file.metadata("epoch"));
+    step_in_epoch_ = std::stoll(file.metadata("step_in_epoch"));
+    shuffle_random_.restore(file.metadata("shuffle_random"));
+    loss_sum_ = nlohmann::json::parse(file.metadata("loss_sum")).get<double>();
+    seen_ = std::stoll(file.metadata("seen"));
+    const auto metric_state = nlohmann::json::parse(file.metadata("metric_state"));
+    for (size_t m = 0; m < metrics_.size(); ++m) {
+      metrics_[m]->restore(metric_state.at(m).get<std::vector<double>>());
+      running_metrics_[m] = metrics_[m]->result();
+    }
+    const auto restore_watch = [&](const std::string& key, Watch& w) {
+      const auto json = nlohmann::json::parse(file.metadata(key));
+      w = {json.at("best").get<double>(), json.at("has_best").get<bool>(), json.at("wait").get<int64_t>()};
+    };
+    restore_watch("early_stopping", early_stopping_);
+    restore_watch("best_checkpoint", best_checkpoint_);
+    history_ = history_from_json(file.metadata("history"), metric_names_);
+  } catch (const nlohmann::json::exception& error) {
+    throw InputError(name + ": malformed checkpoint state (" + error.what() + ")");
+  } catch (const std::logic_error& error) {  // std::stoll
+    throw InputError(name + ": malformed checkpoint state (" + error.what() + ")");
+  }
+  best_weights_.clear();
+  if (file.contains("best_weights/" + parameter_order_.front())) {
+    for (const std::string& parameter : parameter_order_) {
+      auto& weights = best_weights_.emplace_back(size_t(numel(parameters_.shape(parameter))));
+      copy_bytes(file.bytes("best_weights/" + parameter, "F32", parameters_.shape(parameter)),
+                 std::span<float>(weights));
+    }
+  }
+  runtime_.step = optimizer_->iterations();
 }
 
 }  // namespace loom

@@ -1,8 +1,11 @@
 #pragma once
 // The training loop: plans compiled once per batch size, a seeded shuffle each epoch, one
 // optimizer step per batch, the loss and the metrics tracked as Keras does (means weighted
-// by batch size), and an evaluation of the test set after every epoch that counts every image.
+// by batch size), evaluation of the validation and test sets after every epoch (counting
+// every sample), early stopping, and checkpoints from which a run continues exactly.
 
+#include <atomic>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -24,6 +27,7 @@ struct Evaluation {
   double loss = 0;
   std::vector<double> metrics;  // in the order of Trainer::metric_names()
   int64_t samples = 0;
+  std::vector<int64_t> confusion;  // [true class][predicted class], row-major
 };
 
 // A compiled plan with the addresses the loop touches, looked up once.
@@ -37,23 +41,34 @@ struct BoundPlan {
   std::vector<float*> gradients;  // in the optimizer's parameter order (clipping scales them)
 };
 
+enum class FitOutcome { finished, stopped_early, interrupted };
+
 class Trainer {
  public:
   // Loads the datasets and compiles the plans; bad data files throw InputError here.
-  explicit Trainer(Experiment experiment);
+  // With a run directory, fit() keeps history.csv, history.json and the checkpoints there.
+  explicit Trainer(Experiment experiment, std::optional<std::filesystem::path> run_directory = {});
 
-  // Runs trainer.epochs epochs; `after_epoch` sees each record (history files, logging).
-  std::vector<EpochRecord> fit(ProgressReporter& progress,
-                               const std::function<void(const EpochRecord&)>& after_epoch = {});
+  // Continues the run a checkpoint was taken from: weights, optimizer state, position in the
+  // epoch, random streams, history, callback state.
+  void resume(const std::filesystem::path& checkpoint);
+  // Starts from a checkpoint's weights only (fresh optimizer, epoch 1).
+  void initialize_weights(const std::filesystem::path& checkpoint);
+
+  // Trains until trainer.epochs, early stopping, or stop_requested() (then the position is
+  // checkpointed, and a later resume continues from it).
+  FitOutcome fit(ProgressReporter& progress,
+                 const std::function<void(const EpochRecord&)>& after_epoch = {});
+  static std::atomic<bool>& stop_requested();  // set from a signal handler
 
   // One optimizer step on the given samples of the training set: the three phases below.
   void train_step(std::span<const uint32_t> indices) {
     BoundPlan& plan = training_plan_for(std::ssize(indices));
     load_batch(plan, *train_, indices);
+    runtime_.step = optimizer_->iterations();  // dropout's random stream follows the step
     plan.plan->run();
     optimizer_->step(plan.gradients);
   }
-  // The phases of a step, separately (benchmarks time them one by one).
   BoundPlan& training_plan_for(int64_t batch);
   void load_batch(const BoundPlan& plan, const Dataset& data, std::span<const uint32_t> indices);
   void apply_gradients(const BoundPlan& plan) { optimizer_->step(plan.gradients); }
@@ -61,10 +76,15 @@ class Trainer {
   BoundPlan& evaluation_plan_for(int64_t batch);
   Evaluation evaluate(const Dataset& dataset);
 
+  void save_checkpoint(const std::filesystem::path& file) const;
+
   const Experiment& experiment() const { return experiment_; }
   std::span<const std::string> metric_names() const { return metric_names_; }
   const Dataset& train_data() const { return *train_; }
+  const std::optional<Dataset>& validation_data() const { return validation_; }
   const std::optional<Dataset>& test_data() const { return test_; }
+  const std::vector<EpochRecord>& history() const { return history_; }
+  int64_t classes() const { return classes_; }
   ParameterStore& parameters() { return parameters_; }
   Optimizer& optimizer() { return *optimizer_; }
   const BoundPlan& training_plan() const { return train_full_; }
@@ -77,10 +97,17 @@ class Trainer {
                       std::span<const uint32_t> indices);
   void reset_metrics();
   void check_monitored_metric() const;
+  void load_weights(const class SafetensorsFile& file);
+  EpochRecord finish_epoch(double train_seconds, double epoch_seconds);
+  bool improved(const MonitorSpec& monitor, double value, double best, bool has_best,
+                double min_delta) const;
+  void write_run_files(bool epoch_done);
 
   Experiment experiment_;
+  std::optional<std::filesystem::path> run_directory_;
   int64_t classes_;
   std::optional<Dataset> train_;
+  std::optional<Dataset> validation_;
   std::optional<Dataset> test_;
   Runtime runtime_;
   ParameterStore parameters_;
@@ -88,11 +115,25 @@ class Trainer {
   std::vector<std::string> parameter_order_;
   BoundPlan train_full_, train_tail_;
   std::vector<std::unique_ptr<BoundPlan>> evaluation_plans_;  // one per batch size seen
-  Random shuffle_random_;
-  std::vector<uint32_t> order_;
   std::vector<std::unique_ptr<Metric>> metrics_;
   std::vector<std::string> metric_names_;
   std::vector<double> running_metrics_;  // reused every step for the progress display
+
+  // Where the run is; all of it goes into checkpoints.
+  Random shuffle_random_;
+  std::vector<uint32_t> order_;  // this epoch's sample order
+  int64_t epoch_ = 1;            // the current epoch, 1-based
+  int64_t step_in_epoch_ = 0;    // steps of it already taken
+  double loss_sum_ = 0;
+  int64_t seen_ = 0;
+  std::vector<EpochRecord> history_;
+  struct Watch {
+    double best = 0;
+    bool has_best = false;
+    int64_t wait = 0;
+  };
+  Watch early_stopping_, best_checkpoint_;
+  std::vector<std::vector<float>> best_weights_;  // restore_best_weights (parameter order)
 };
 
 }  // namespace loom

@@ -1,0 +1,57 @@
+#pragma once
+// The safetensors format (readable by numpy and PyTorch tools): an 8-byte little-endian
+// header length, a JSON header naming each tensor's dtype, shape and byte range, and the raw
+// little-endian data. loom adds a CRC-32 of the data section to the header's __metadata__
+// ("loom.crc32"), so a truncated or corrupted file is refused instead of loaded.
+
+#include <cstddef>
+#include <filesystem>
+#include <map>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "engine/core/tensor_type.hpp"
+
+namespace loom {
+
+struct TensorBytes {
+  std::string name;
+  std::string dtype;  // "F32", "U32"
+  Shape shape;
+  std::span<const std::byte> data;
+};
+
+// Written whole to a temporary file beside `file`, fsync'ed, then renamed over it: a crash at
+// any moment leaves either the old file or the new one.
+void write_safetensors(const std::filesystem::path& file, const std::vector<TensorBytes>& tensors,
+                       const std::map<std::string, std::string>& metadata);
+
+class SafetensorsFile {
+ public:
+  // Errors (InputError) name the file and what is wrong: missing, truncated, a header that
+  // is not valid JSON, offsets outside the data, a checksum mismatch.
+  static SafetensorsFile read(const std::filesystem::path& file);
+
+  bool contains(const std::string& name) const { return tensors_.contains(name); }
+  // The tensor's bytes; its dtype and shape must match what the caller expects.
+  std::span<const std::byte> bytes(const std::string& name, const std::string& dtype,
+                                   const Shape& shape) const;
+  std::vector<std::string> names() const;
+  const std::map<std::string, std::string>& metadata() const { return metadata_; }
+  const std::string& metadata(const std::string& key) const;  // missing: an error
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  struct Entry {
+    std::string dtype;
+    Shape shape;
+    size_t begin = 0, end = 0;
+  };
+  std::filesystem::path path_;
+  std::map<std::string, Entry> tensors_;
+  std::map<std::string, std::string> metadata_;
+  std::vector<std::byte> data_;
+};
+
+}  // namespace loom
