@@ -13,25 +13,25 @@
 #include <chrono>
 #include <cmath>
 #include <csignal>
-#include <numeric>
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <numeric>
 #include <sstream>
 
 #include "engine/check/gradient_check.hpp"
 #include "engine/config/build_graph.hpp"
 #include "engine/config/experiment.hpp"
 #include "engine/core/error.hpp"
+#include "engine/data/idx.hpp"
 #include "engine/graph/graph_dot.hpp"
 #include "engine/graph/op.hpp"
 #include "engine/plugin/load_plugin.hpp"
-#include "engine/data/idx.hpp"
 #include "engine/train/bench.hpp"
-#include "engine/train/report.hpp"
 #include "engine/train/history.hpp"
+#include "engine/train/report.hpp"
 
 namespace fs = std::filesystem;
 using namespace loom;
@@ -96,7 +96,9 @@ struct TrainCommand {
   std::string init_weights;  // a checkpoint to start a new run from
 };
 
-void request_stop(int) { Trainer::stop_requested().store(true); }
+void request_stop(int) {
+  Trainer::stop_requested().store(true);
+}
 
 std::string confusion_text(const Evaluation& evaluation, int64_t classes) {
   std::string text = "confusion matrix (rows: true class, columns: predicted class)\n      ";
@@ -125,12 +127,12 @@ void write_report(const fs::path& run_directory, Trainer& trainer) {
                         .metric_names = trainer.metric_names(),
                         .history = trainer.history(),
                         .classes = trainer.classes()};
-  const std::optional<Dataset>& evaluated = trainer.test_data() ? trainer.test_data()
-                                                                : trainer.validation_data();
+  const std::optional<Dataset>& evaluated =
+      trainer.test_data() ? trainer.test_data() : trainer.validation_data();
   if (evaluated) {
     content.confusion = trainer.evaluate(*evaluated).confusion;
-    content.confusion_label = std::string(trainer.test_data() ? "test" : "validation") +
-                              " set, " + std::to_string(evaluated->size()) + " samples";
+    content.confusion_label = std::string(trainer.test_data() ? "test" : "validation") + " set, " +
+                              std::to_string(evaluated->size()) + " samples";
   }
   try {
     content.graph_svg = render_svg(to_dot(build_evaluation_graph(e, e.trainer.batch_size), e.name));
@@ -145,15 +147,17 @@ void write_report(const fs::path& run_directory, Trainer& trainer) {
 
 int train(CommandOptions options, const TrainCommand& command) {
   if (!command.resume.empty() && !command.init_weights.empty()) {
-    throw InputError("--resume RUN_DIR continues a run exactly (weights, optimizer state, "
-                     "position); --init-weights FILE starts a new run from weights with a fresh "
-                     "optimizer: give one of them");
+    throw InputError(
+        "--resume RUN_DIR continues a run exactly (weights, optimizer state, "
+        "position); --init-weights FILE starts a new run from weights with a fresh "
+        "optimizer: give one of them");
   }
   fs::path run_directory;
   if (!command.resume.empty()) {
     run_directory = command.resume;
     if (!options.config.empty() || !command.out.empty()) {
-      throw InputError("--resume " + command.resume + ": the run's own config.yaml and directory "
+      throw InputError("--resume " + command.resume +
+                       ": the run's own config.yaml and directory "
                        "are used; give no CONFIG and no --out");
     }
     for (const char* file : {"config.yaml", "last.safetensors"}) {
@@ -169,7 +173,8 @@ int train(CommandOptions options, const TrainCommand& command) {
   apply_threads(options.threads);
   Experiment experiment = load(options);
   if (command.resume.empty()) {
-    run_directory = command.out.empty() ? default_run_directory(experiment.name) : fs::path(command.out);
+    run_directory =
+        command.out.empty() ? default_run_directory(experiment.name) : fs::path(command.out);
   }
 
   const auto started = std::chrono::steady_clock::now();
@@ -188,12 +193,12 @@ int train(CommandOptions options, const TrainCommand& command) {
   const Plan& plan = *trainer.training_plan().plan;
   spdlog::info("experiment '{}' from {} (seed {}, {} threads)", e.name, e.source.string(), e.seed,
                omp_get_max_threads());
-  spdlog::info("data: {} training samples{}{}", trainer.train_data().size(),
-               trainer.validation_data()
-                   ? fmt::format(", {} validation samples", trainer.validation_data()->size())
-                   : "",
-               trainer.test_data() ? fmt::format(", {} test samples", trainer.test_data()->size())
-                                   : "");
+  spdlog::info(
+      "data: {} training samples{}{}", trainer.train_data().size(),
+      trainer.validation_data()
+          ? fmt::format(", {} validation samples", trainer.validation_data()->size())
+          : "",
+      trainer.test_data() ? fmt::format(", {} test samples", trainer.test_data()->size()) : "");
   spdlog::info(
       "model: {} parameters; training graph: {} nodes ({} backward); arena {:.2f} MB "
       "(unplanned {:.2f} MB); optimizer {}",
@@ -216,8 +221,9 @@ int train(CommandOptions options, const TrainCommand& command) {
   const auto progress = make_progress_reporter(stdout);
   const FitOutcome outcome = trainer.fit(*progress);
   if (outcome == FitOutcome::interrupted) {
-    spdlog::warn("interrupted: the position is saved in {}; continue with: trainer train --resume {}",
-                 (run_directory / "last.safetensors").string(), run_directory.string());
+    spdlog::warn(
+        "interrupted: the position is saved in {}; continue with: trainer train --resume {}",
+        (run_directory / "last.safetensors").string(), run_directory.string());
     return 130;
   }
   if (outcome == FitOutcome::stopped_early) {
@@ -226,7 +232,8 @@ int train(CommandOptions options, const TrainCommand& command) {
   write_report(run_directory, trainer);
   std::string summary;
   if (!trainer.history().empty()) {
-    for (const auto& [name, value] : named_values(trainer.history().back(), trainer.metric_names())) {
+    for (const auto& [name, value] :
+         named_values(trainer.history().back(), trainer.metric_names())) {
       summary += (summary.empty() ? "" : ", ") + name + " " + fmt::format("{:.4f}", value);
     }
   }
@@ -291,13 +298,15 @@ Dataset read_csv_samples(const fs::path& file, const Shape& sample_shape) {
       const double value = std::strtod(cell.c_str(), &end);
       if (cell.empty() || *end != '\0' || value < 0 || value > 255 || value != std::floor(value)) {
         throw InputError(file.string() + ":" + std::to_string(line_number) + ":" +
-                         std::to_string(column) + ": expected a pixel value 0..255, got '" + cell + "'");
+                         std::to_string(column) + ": expected a pixel value 0..255, got '" + cell +
+                         "'");
       }
       images.push_back(uint8_t(value));
     }
     if (column != numel(sample_shape)) {
       throw InputError(file.string() + ":" + std::to_string(line_number) + ": expected " +
-                       std::to_string(numel(sample_shape)) + " values, got " + std::to_string(column));
+                       std::to_string(numel(sample_shape)) + " values, got " +
+                       std::to_string(column));
     }
     ++rows;
   }
@@ -567,19 +576,22 @@ int main(int argc, char** argv) {
       app.add_subcommand("evaluate", "loss, metrics and confusion matrix of trained weights");
   add_common_options(*evaluate_command, evaluate_options);
   evaluate_command->add_option("--weights", evaluate_settings.weights, "a checkpoint")->required();
-  evaluate_command->add_option("--data", evaluate_settings.data, "test (default), validation or train")
+  evaluate_command
+      ->add_option("--data", evaluate_settings.data, "test (default), validation or train")
       ->check(CLI::IsMember({"test", "validation", "train"}));
 
   CommandOptions predict_options;
   PredictCommand predict_settings;
-  CLI::App* predict_command = app.add_subcommand(
-      "predict", "class probabilities and the top class for each input, as CSV");
+  CLI::App* predict_command =
+      app.add_subcommand("predict", "class probabilities and the top class for each input, as CSV");
   add_common_options(*predict_command, predict_options);
   predict_command->add_option("--weights", predict_settings.weights, "a checkpoint")->required();
-  predict_command->add_option("--input", predict_settings.input,
-                              "images: an idx file (plain or .gz) or a .csv of pixel rows")
+  predict_command
+      ->add_option("--input", predict_settings.input,
+                   "images: an idx file (plain or .gz) or a .csv of pixel rows")
       ->required();
-  predict_command->add_option("--output", predict_settings.output, "the CSV file (default: stdout)");
+  predict_command->add_option("--output", predict_settings.output,
+                              "the CSV file (default: stdout)");
 
   CommandOptions graph_options;
   GraphCommand graph_settings;

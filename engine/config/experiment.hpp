@@ -84,7 +84,7 @@ struct OptimizerSpec {
 struct MonitorSpec {
   std::string metric;  // loss, accuracy, val_loss, test_accuracy, ...
   std::string mode = "auto";
-  std::string where;   // its config position, for messages about it
+  std::string where;  // its config position, for messages about it
   bool maximize() const {
     return mode == "max" || (mode == "auto" && metric.ends_with("accuracy"));
   }

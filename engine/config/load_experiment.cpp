@@ -96,7 +96,8 @@ DataSpec read_data(ConfigNode node, const fs::path& config_directory) {
   spec.train = read_dataset(node.at("train"), root);
   if (auto validation = node.find("validation")) spec.validation = read_dataset(*validation, root);
   if (auto split = node.find("validation_split")) {
-    if (spec.validation) split->fail("give either data.validation or data.validation_split, not both");
+    if (spec.validation)
+      split->fail("give either data.validation or data.validation_split, not both");
     spec.validation_split = split->as_real(0.0, 0.99);
   }
   if (auto test = node.find("test")) spec.test = read_dataset(*test, root);

@@ -6,9 +6,8 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "engine/core/error.hpp"
 
@@ -103,7 +102,8 @@ std::vector<EpochRecord> history_from_json(const std::string& text,
     record.seconds = row.at("seconds").get<double>();
     record.samples_per_second = row.at("samples_per_second").get<double>();
     record.loss = row.at("loss").get<double>();
-    for (const std::string& name : metric_names) record.metrics.push_back(row.at(name).get<double>());
+    for (const std::string& name : metric_names)
+      record.metrics.push_back(row.at(name).get<double>());
     record.has_validation = row.contains("val_loss");
     if (record.has_validation) {
       record.val_loss = row.at("val_loss").get<double>();

@@ -12,11 +12,20 @@ std::string escape(const std::string& text) {
   std::string result;
   for (char c : text) {
     switch (c) {
-      case '&': result += "&amp;"; break;
-      case '<': result += "&lt;"; break;
-      case '>': result += "&gt;"; break;
-      case '"': result += "&quot;"; break;
-      default: result += c;
+      case '&':
+        result += "&amp;";
+        break;
+      case '<':
+        result += "&lt;";
+        break;
+      case '>':
+        result += "&gt;";
+        break;
+      case '"':
+        result += "&quot;";
+        break;
+      default:
+        result += c;
     }
   }
   return result;
@@ -35,8 +44,7 @@ struct Series {
 };
 
 // A line chart of one quantity per epoch: axes, ticks, one polyline and dots per series.
-std::string line_chart(const std::string& title, const std::vector<Series>& series,
-                       size_t epochs) {
+std::string line_chart(const std::string& title, const std::vector<Series>& series, size_t epochs) {
   constexpr double kWidth = 460, kHeight = 260, kLeft = 56, kRight = 16, kTop = 28, kBottom = 40;
   double low = INFINITY, high = -INFINITY;
   for (const Series& s : series) {
@@ -81,9 +89,9 @@ std::string line_chart(const std::string& title, const std::vector<Series>& seri
           << s.color << "\"><title>" << escape(s.label) << ", epoch " << i + 1 << ": "
           << number(s.values[i]) << "</title></circle>\n";
     }
-    svg << "<rect x=\"" << legend_x << "\" y=\"" << kTop - 4 << "\" width=\"10\" height=\"3\" fill=\""
-        << s.color << "\"/><text x=\"" << legend_x + 14 << "\" y=\"" << kTop
-        << "\" class=\"legend\">" << escape(s.label) << "</text>\n";
+    svg << "<rect x=\"" << legend_x << "\" y=\"" << kTop - 4
+        << "\" width=\"10\" height=\"3\" fill=\"" << s.color << "\"/><text x=\"" << legend_x + 14
+        << "\" y=\"" << kTop << "\" class=\"legend\">" << escape(s.label) << "</text>\n";
     legend_x += 14 + 7.0 * double(s.label.size()) + 16;
   }
   svg << "</svg>\n";
@@ -135,7 +143,8 @@ std::string render_report(const ReportContent& content) {
        << "body { font-family: Helvetica, Arial, sans-serif; margin: 24px; color: #222; }\n"
        << "h1 { font-size: 22px; } h2 { font-size: 17px; margin-top: 28px; }\n"
        << ".charts { display: flex; flex-wrap: wrap; gap: 12px; }\n"
-       << "svg .title { font-size: 13px; font-weight: bold; } svg .tick { font-size: 10px; fill: #555; }\n"
+       << "svg .title { font-size: 13px; font-weight: bold; } svg .tick { font-size: 10px; fill: "
+          "#555; }\n"
        << "svg .legend { font-size: 11px; } svg .grid { stroke: #e5e5e5; }\n"
        << "table { border-collapse: collapse; font-size: 12px; }\n"
        << "td, th { border: 1px solid #ccc; padding: 3px 7px; text-align: right; }\n"

@@ -15,11 +15,11 @@ struct ReportContent {
   std::string title;
   std::span<const std::string> metric_names;
   std::span<const EpochRecord> history;
-  std::string confusion_label;        // "test set (10000 samples)"
-  std::vector<int64_t> confusion;     // [true][predicted]
+  std::string confusion_label;     // "test set (10000 samples)"
+  std::vector<int64_t> confusion;  // [true][predicted]
   int64_t classes = 0;
-  std::string graph_svg;              // may be empty (Graphviz missing)
-  std::string resolved_config;        // YAML
+  std::string graph_svg;        // may be empty (Graphviz missing)
+  std::string resolved_config;  // YAML
 };
 
 std::string render_report(const ReportContent& content);

@@ -43,9 +43,8 @@ void write_safetensors(const std::filesystem::path& file, const std::vector<Tens
   for (const TensorBytes& tensor : tensors) {
     const size_t begin = data.size();
     data.append(reinterpret_cast<const char*>(tensor.data.data()), tensor.data.size());
-    header[tensor.name] = {{"dtype", tensor.dtype},
-                           {"shape", tensor.shape},
-                           {"data_offsets", {begin, data.size()}}};
+    header[tensor.name] = {
+        {"dtype", tensor.dtype}, {"shape", tensor.shape}, {"data_offsets", {begin, data.size()}}};
   }
   nlohmann::ordered_json meta = nlohmann::ordered_json::object();
   for (const auto& [key, value] : metadata) meta[key] = value;
@@ -73,7 +72,8 @@ SafetensorsFile SafetensorsFile::read(const std::filesystem::path& file) {
   uint64_t length = 0;
   for (int i = 7; i >= 0; --i) length = (length << 8) | length_bytes[i];
   if (length == 0 || length > kMaxHeaderBytes) {
-    throw InputError(name + ": not a safetensors file (header length " + std::to_string(length) + ")");
+    throw InputError(name + ": not a safetensors file (header length " + std::to_string(length) +
+                     ")");
   }
   std::string header_text(length, '\0');
   if (!in.read(header_text.data(), std::streamsize(length))) {
@@ -106,7 +106,8 @@ SafetensorsFile SafetensorsFile::read(const std::filesystem::path& file) {
       if (offsets.size() != 2 || offsets[0] > offsets[1] || offsets[1] > result.data_.size() ||
           offsets[1] - offsets[0] != size_t(numel(entry.shape)) * dtype_bytes(entry.dtype) ||
           dtype_bytes(entry.dtype) == 0) {
-        throw InputError(name + ": tensor '" + key + "' lies outside the data or has a size that "
+        throw InputError(name + ": tensor '" + key +
+                         "' lies outside the data or has a size that "
                          "does not match its shape (truncated or corrupted checkpoint)");
       }
       entry.begin = offsets[0];
@@ -131,6 +132,12 @@ std::span<const std::byte> SafetensorsFile::bytes(const std::string& name, const
     throw InputError(path_.string() + ": tensor '" + name + "' is " + it->second.dtype +
                      to_string(it->second.shape) + ", expected " + dtype + to_string(shape));
   }
+  return std::span(data_).subspan(it->second.begin, it->second.end - it->second.begin);
+}
+
+std::span<const std::byte> SafetensorsFile::raw_bytes(const std::string& name) const {
+  const auto it = tensors_.find(name);
+  if (it == tensors_.end()) throw InputError(path_.string() + ": no tensor '" + name + "'");
   return std::span(data_).subspan(it->second.begin, it->second.end - it->second.begin);
 }
 

@@ -37,6 +37,8 @@ class SafetensorsFile {
   // The tensor's bytes; its dtype and shape must match what the caller expects.
   std::span<const std::byte> bytes(const std::string& name, const std::string& dtype,
                                    const Shape& shape) const;
+  // The bytes of any tensor, unchecked (comparisons, tools).
+  std::span<const std::byte> raw_bytes(const std::string& name) const;
   std::vector<std::string> names() const;
   const std::map<std::string, std::string>& metadata() const { return metadata_; }
   const std::string& metadata(const std::string& key) const;  // missing: an error

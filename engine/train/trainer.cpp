@@ -3,9 +3,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <numeric>
-
 #include <nlohmann/json.hpp>
+#include <numeric>
 
 #include "engine/config/build_graph.hpp"
 #include "engine/core/error.hpp"
@@ -238,7 +237,8 @@ bool Trainer::improved(const MonitorSpec& monitor, double value, double best, bo
 }
 
 EpochRecord Trainer::finish_epoch(double train_seconds, double epoch_seconds) {
-  EpochRecord record{.epoch = epoch_, .loss = loss_sum_ / double(seen_), .metrics = running_metrics_};
+  EpochRecord record{
+      .epoch = epoch_, .loss = loss_sum_ / double(seen_), .metrics = running_metrics_};
   if (validation_) {
     Evaluation evaluation = evaluate(*validation_);
     record.has_validation = true;
@@ -306,8 +306,8 @@ FitOutcome Trainer::fit(ProgressReporter& progress,
     // The best checkpoint, by its monitored metric.
     const MonitorSpec& best_monitor = experiment_.trainer.checkpoint.monitor;
     const double best_value = values.at(best_monitor.metric);
-    const bool new_best = improved(best_monitor, best_value, best_checkpoint_.best,
-                                   best_checkpoint_.has_best, 0.0);
+    const bool new_best =
+        improved(best_monitor, best_value, best_checkpoint_.best, best_checkpoint_.has_best, 0.0);
     if (new_best) best_checkpoint_ = {best_value, true, 0};
 
     // Early stopping (Keras's rule: wait resets on an improvement of more than min_delta).
@@ -369,11 +369,13 @@ void Trainer::save_checkpoint(const std::filesystem::path& file) const {
                        bytes_of(std::span<const float>(parameters_.at(name)))});
   }
   for (const OptimizerState& slot : optimizer_->state()) {
-    tensors.push_back({"optimizer/" + slot.name, "F32", {std::ssize(slot.values)},
+    tensors.push_back({"optimizer/" + slot.name,
+                       "F32",
+                       {std::ssize(slot.values)},
                        bytes_of(std::span<const float>(slot.values))});
   }
-  tensors.push_back({"trainer/order", "U32", {std::ssize(order_)},
-                     bytes_of(std::span<const uint32_t>(order_))});
+  tensors.push_back(
+      {"trainer/order", "U32", {std::ssize(order_)}, bytes_of(std::span<const uint32_t>(order_))});
   for (size_t i = 0; i < best_weights_.size(); ++i) {
     tensors.push_back({"best_weights/" + parameter_order_[i], "F32",
                        parameters_.shape(parameter_order_[i]),
@@ -420,11 +422,13 @@ void Trainer::resume(const std::filesystem::path& checkpoint) {
   const SafetensorsFile file = SafetensorsFile::read(checkpoint);
   const std::string name = checkpoint.string();
   if (file.metadata("format") != kCheckpointFormat) {
-    throw InputError(name + ": not a loom training checkpoint (format '" + file.metadata("format") + "')");
+    throw InputError(name + ": not a loom training checkpoint (format '" + file.metadata("format") +
+                     "')");
   }
   if (file.metadata("optimizer") != optimizer_->name()) {
-    throw InputError(name + ": the checkpoint was written by optimizer '" + file.metadata("optimizer") +
-                     "', the config uses '" + std::string(optimizer_->name()) + "'");
+    throw InputError(name + ": the checkpoint was written by optimizer '" +
+                     file.metadata("optimizer") + "', the config uses '" +
+                     std::string(optimizer_->name()) + "'");
   }
   load_weights(file);
   for (const OptimizerState& slot : optimizer_->state()) {
@@ -433,7 +437,8 @@ void Trainer::resume(const std::filesystem::path& checkpoint) {
   copy_bytes(file.bytes("trainer/order", "U32", {std::ssize(order_)}), std::span<uint32_t>(order_));
   try {
     const auto scalars = nlohmann::json::parse(file.metadata("optimizer_scalars"));
-    for (const auto& [scalar, value] : optimizer_->scalar_state()) *value = scalars.at(scalar).get<double>();
+    for (const auto& [scalar, value] : optimizer_->scalar_state())
+      *value = scalars.at(scalar).get<double>();
     optimizer_->set_iterations(std::stoll(file.metadata("iterations")));
     epoch_ = std::stoll(file.metadata("epoch"));
     step_in_epoch_ = std::stoll(file.metadata("step_in_epoch"));
@@ -447,7 +452,8 @@ void Trainer::resume(const std::filesystem::path& checkpoint) {
     }
     const auto restore_watch = [&](const std::string& key, Watch& w) {
       const auto json = nlohmann::json::parse(file.metadata(key));
-      w = {json.at("best").get<double>(), json.at("has_best").get<bool>(), json.at("wait").get<int64_t>()};
+      w = {json.at("best").get<double>(), json.at("has_best").get<bool>(),
+           json.at("wait").get<int64_t>()};
     };
     restore_watch("early_stopping", early_stopping_);
     restore_watch("best_checkpoint", best_checkpoint_);
