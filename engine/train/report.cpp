@@ -45,7 +45,7 @@ struct Series {
 
 // A line chart of one quantity per epoch: axes, ticks, one polyline and dots per series.
 std::string line_chart(const std::string& title, const std::vector<Series>& series, size_t epochs) {
-  constexpr double kWidth = 460, kHeight = 260, kLeft = 56, kRight = 16, kTop = 28, kBottom = 40;
+  constexpr double kWidth = 460, kHeight = 270, kLeft = 56, kRight = 16, kTop = 44, kBottom = 40;
   double low = INFINITY, high = -INFINITY;
   for (const Series& s : series) {
     for (double v : s.values) low = std::min(low, v), high = std::max(high, v);
@@ -63,7 +63,7 @@ std::string line_chart(const std::string& title, const std::vector<Series>& seri
   svg << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << kWidth << "\" height=\"" << kHeight
       << "\" viewBox=\"0 0 " << kWidth << " " << kHeight << "\" role=\"img\" aria-label=\""
       << escape(title) << "\">\n"
-      << "<text x=\"" << kWidth / 2 << "\" y=\"18\" text-anchor=\"middle\" class=\"title\">"
+      << "<text x=\"" << kWidth / 2 << "\" y=\"15\" text-anchor=\"middle\" class=\"title\">"
       << escape(title) << "</text>\n";
   for (int tick = 0; tick <= 4; ++tick) {
     const double v = low + (high - low) * tick / 4;
