@@ -188,6 +188,9 @@ YAML::Node resolved_config(const Experiment& experiment) {
     node["min_delta"] = stopping->min_delta;
     node["restore_best_weights"] = stopping->restore_best_weights;
   }
+  if (const auto& reduce = experiment.trainer.reduce_lr_on_plateau) {
+    trainer["callbacks"]["reduce_lr_on_plateau"] = reduce->yaml();
+  }
   YAML::Node checkpoint = trainer["callbacks"]["checkpoint"];
   checkpoint["every_steps"] = experiment.trainer.checkpoint.every_steps;
   monitor(checkpoint, experiment.trainer.checkpoint.monitor);

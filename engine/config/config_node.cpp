@@ -120,6 +120,10 @@ std::string ConfigNode::where() const {
 }
 
 std::string ConfigNode::where_key(const std::string& key) const {
+  for (const auto& [value, assignment] : source_->overrides) {
+    if (node_.IsDefined() && value.is(node_))
+      return "--set " + assignment + ": " + join_path(path_, key);
+  }
   if (node_.IsMap()) {
     for (const auto& entry : node_) {
       if (entry.first.Scalar() == key) {

@@ -114,6 +114,7 @@ struct TrainerSpec {
   int64_t epochs = 1;
   bool shuffle = true;
   std::optional<EarlyStoppingSpec> early_stopping;
+  std::optional<ConfigNode> reduce_lr_on_plateau;  // Keras's callback, applied by the trainer
   CheckpointSpec checkpoint;
 };
 

@@ -13,6 +13,7 @@
 #include "engine/core/error.hpp"
 #include "engine/graph/op.hpp"
 #include "engine/optim/optimizer.hpp"
+#include "engine/optim/schedule.hpp"
 #include "engine/plugin/load_plugin.hpp"
 
 namespace loom {
@@ -517,6 +518,10 @@ void read_callbacks(ConfigNode node, TrainerSpec& spec, const DataSpec& data) {
     stopping.restore_best_weights = early->get_bool("restore_best_weights", false);
     early->finish("for early_stopping");
     spec.early_stopping = stopping;
+  }
+  if (auto reduce = node.find("reduce_lr_on_plateau")) {
+    make_reduce_lr_on_plateau(*reduce, 1.0);  // validates the options at their positions
+    spec.reduce_lr_on_plateau = *reduce;
   }
   if (auto checkpoint = node.find("checkpoint")) {
     checkpoint->expect_map();

@@ -65,6 +65,9 @@ class Optimizer {
   virtual std::string_view name() const = 0;
 
   void configure(CommonOptions options) { options_ = std::move(options); }
+  void set_schedule(std::unique_ptr<LearningRateSchedule> schedule) {
+    options_.learning_rate = std::move(schedule);
+  }
 
   // Allocates the slots for each parameter, once, before training.
   void bind(std::vector<OptimizedParameter> parameters);

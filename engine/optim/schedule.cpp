@@ -18,6 +18,7 @@ class Constant final : public LearningRateSchedule {
  public:
   explicit Constant(double rate) : rate_(rate) {}
   double rate(int64_t) const override { return rate_; }
+  bool is_constant() const override { return true; }
 
  private:
   double rate_;
@@ -141,8 +142,8 @@ class CosineDecay final : public LearningRateSchedule {
 // epochs in which waiting does not count.
 class ReduceOnPlateau final : public LearningRateSchedule {
  public:
-  explicit ReduceOnPlateau(ConfigNode& node)
-      : rate_(node.at("initial_learning_rate").as_real(0.0)),
+  explicit ReduceOnPlateau(ConfigNode& node, std::optional<double> initial = std::nullopt)
+      : rate_(initial ? *initial : node.at("initial_learning_rate").as_real(0.0)),
         factor_(node.get_real("factor", 0.1, 0.0, 1.0)),
         patience_(node.get_int("patience", 10, 0)),
         min_delta_(std::abs(node.get_real("min_delta", 1e-4))),
@@ -229,6 +230,14 @@ const std::vector<std::pair<std::string, ScheduleFactory>>& schedules() {
 }
 
 }  // namespace
+
+std::unique_ptr<LearningRateSchedule> make_reduce_lr_on_plateau(ConfigNode options,
+                                                                double initial_rate) {
+  options.expect_map();
+  auto schedule = std::make_unique<ReduceOnPlateau>(options, initial_rate);
+  options.finish("for reduce_lr_on_plateau (the learning rate comes from the optimizer)");
+  return schedule;
+}
 
 const std::vector<std::string>& schedule_names() {
   static const std::vector<std::string> names = [] {

@@ -25,6 +25,7 @@ class LearningRateSchedule {
   virtual void epoch_end(const EpochMetrics& /*metrics*/) {}
   // The metric the schedule reads, if any (checked against what training reports).
   virtual std::string monitor() const { return ""; }
+  virtual bool is_constant() const { return false; }
   // The schedule's own mutable state by name, for checkpoints (empty for pure functions of
   // the step).
   virtual std::vector<std::pair<std::string, double*>> state() { return {}; }
@@ -32,6 +33,11 @@ class LearningRateSchedule {
 
 // Reads `learning_rate` (null: the optimizer's default, a constant).
 std::unique_ptr<LearningRateSchedule> read_learning_rate(ConfigNode node, double fallback);
+
+// Keras's ReduceLROnPlateau callback (trainer.callbacks.reduce_lr_on_plateau): the same rule
+// as the reduce_on_plateau schedule, starting from the optimizer's constant learning rate.
+std::unique_ptr<LearningRateSchedule> make_reduce_lr_on_plateau(ConfigNode options,
+                                                                double initial_rate);
 
 const std::vector<std::string>& schedule_names();
 const std::vector<std::string>& monitorable_metrics();  // loss, accuracy, test_loss, ...

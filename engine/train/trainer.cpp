@@ -88,6 +88,15 @@ Trainer::Trainer(Experiment experiment, std::optional<std::filesystem::path> run
   ConfigNode options = experiment_.trainer.optimizer.options;
   optimizer_ = OptimizerRegistry::global().create(experiment_.trainer.optimizer.name, options);
   optimizer_->bind(std::move(optimized));
+  if (const auto& reduce = experiment_.trainer.reduce_lr_on_plateau) {
+    if (!optimizer_->schedule().is_constant()) {
+      throw InputError(
+          reduce->where() +
+          ": reduce_lr_on_plateau needs a constant learning_rate "
+          "(the optimizer has a schedule; use the reduce_on_plateau schedule instead)");
+    }
+    optimizer_->set_schedule(make_reduce_lr_on_plateau(*reduce, optimizer_->learning_rate()));
+  }
 
   metrics_ = make_metrics(experiment_.trainer.metrics);
   for (const auto& metric : metrics_) metric_names_.push_back(metric->name());
@@ -123,10 +132,11 @@ void Trainer::check_monitored_metric() const {
   const bool reported =
       name == "loss" || std::ranges::find(metric_names_, name) != metric_names_.end();
   if (!reported || !available) {
-    throw InputError(experiment_.source.string() +
-                     ": trainer.optimizer: the learning-rate schedule monitors '" + monitor +
-                     "', which this run does not report" +
-                     (reported ? " (its data set is not given)" : " (add it to trainer.metrics)"));
+    const auto& callback = experiment_.trainer.reduce_lr_on_plateau;
+    throw InputError(
+        (callback ? callback->where() : experiment_.source.string() + ": trainer.optimizer") +
+        ": the learning-rate schedule monitors '" + monitor + "', which this run does not report" +
+        (reported ? " (its data set is not given)" : " (add it to trainer.metrics)"));
   }
 }
 
