@@ -36,7 +36,8 @@ class Dropout final : public Op {
   OpSignature signature() const override {
     return {.inputs = {"x"},
             .attributes = {{"rate", AttributeKind::real, "the fraction dropped, in [0, 1)"},
-                           {"seed", AttributeKind::integer, "the random stream (default 0)"}}};
+                           {"seed", AttributeKind::integer, "the random stream (default 0)"}},
+            .auxiliary_outputs = 1};
   }
 
   std::vector<TensorType> infer(const Node& node,

@@ -25,12 +25,11 @@ class FusedMatMul final : public Op {
   OpSignature signature() const override {
     std::vector<AttributeSpec> attributes = transpose_attributes();
     attributes.push_back({"activation", AttributeKind::text, "none or relu"});
-    return {.inputs = {"a", "b", "bias"}, .variadic = true, .attributes = attributes};
+    return {.inputs = {"a", "b", "bias"}, .optional_inputs = 1, .attributes = attributes};
   }
 
   std::vector<TensorType> infer(const Node& node,
                                 std::span<const TensorType> inputs) const override {
-    if (inputs.size() > 3) fail_node(node, "expected 2 or 3 inputs (a, b, bias)");
     const TensorType y = matmul_result(node, inputs);
     if (has_bias(node)) {
       expect_dtype(node, inputs, 2, DType::f32);

@@ -97,7 +97,10 @@ BuiltGraph build(const OpUnderTest& test, bool with_loss) {
   if (!with_loss) return built;
 
   std::vector<ValueId> losses;
-  for (size_t k = 0; k < built.outputs.size(); ++k) {
+  // Only the outputs with gradients are probed (not masks, workspaces, batch statistics).
+  const Op& op = OpRegistry::global().get(test.op);
+  const size_t probed = built.outputs.size() - op.signature().auxiliary_outputs;
+  for (size_t k = 0; k < probed; ++k) {
     const TensorType& type = built.graph.value(built.outputs[k]).type;
     if (type.dtype != DType::f32) continue;
     const ValueId weights = built.graph.add_parameter("probe_weights" + std::to_string(k), type, {},

@@ -11,6 +11,7 @@
 #include "engine/config/build_graph.hpp"
 #include "engine/config/experiment.hpp"
 #include "engine/core/error.hpp"
+#include "engine/graph/conv_geometry.hpp"
 #include "engine/graph/op.hpp"
 #include "engine/optim/optimizer.hpp"
 #include "engine/optim/schedule.hpp"
@@ -257,14 +258,25 @@ class LayerExpander {
     layer.expect_map();
     // The layer's kind is its first key of these; dense also takes an `activation` option.
     const std::string kind = [&] {
-      for (const char* candidate : {"dense", "dropout", "flatten", "activation"}) {
+      for (const char* candidate :
+           {"dense", "conv2d", "max_pool2d", "avg_pool2d", "global_avg_pool2d", "batch_norm",
+            "dropout", "flatten", "activation"}) {
         if (layer.yaml()[candidate]) return std::string(candidate);
       }
       layer.fail(
-          "expected a layer: a map with one of the keys activation, dense, dropout, flatten");
+          "expected a layer: a map with one of the keys activation, avg_pool2d, batch_norm, "
+          "conv2d, dense, dropout, flatten, global_avg_pool2d, max_pool2d");
     }();
     if (kind == "dense") {
       dense(layer);
+    } else if (kind == "conv2d") {
+      conv2d(layer);
+    } else if (kind == "max_pool2d" || kind == "avg_pool2d") {
+      pool(layer, kind);
+    } else if (kind == "global_avg_pool2d") {
+      global_pool(layer);
+    } else if (kind == "batch_norm") {
+      batch_norm(layer);
     } else if (kind == "dropout") {
       dropout(layer);
     } else if (kind == "flatten") {
@@ -336,6 +348,147 @@ class LayerExpander {
     // Keras calls the exp activation "exponential".
     const std::string op = kind == "exponential" ? "exp" : kind;
     add_node(layer + "/" + kind, op, {current_}, where);
+  }
+
+  // One or two positive integers, as Keras takes kernel_size, strides, pool_size.
+  static std::vector<int64_t> pair_of(ConfigNode node) {
+    std::vector<int64_t> values =
+        node.is_scalar() ? std::vector<int64_t>{node.as_int(1)} : node.as_int_list(1);
+    if (values.empty() || values.size() > 2) node.fail("expected one or two positive integers");
+    if (values.size() == 1) values.push_back(values[0]);
+    return values;
+  }
+
+  void expect_image(ConfigNode& layer, const std::string& kind) {
+    if (features_.size() != 3) {
+      layer.fail(kind + " needs images [height, width, channels] per sample, got " +
+                 to_string(features_) + " (channels last, as Keras: e.g. model.input [28, 28, 1])");
+    }
+  }
+
+  // Reads strides/padding (and dilation) into node attributes and the output's spatial size.
+  void window(ConfigNode& layer, Attributes& attributes, const std::vector<int64_t>& kernel,
+              bool convolution) {
+    const std::vector<int64_t> strides = layer.has("strides") ? pair_of(layer.at("strides"))
+                                         : convolution        ? std::vector<int64_t>{1, 1}
+                                                              : kernel;
+    const std::string padding = layer.get_string("padding", "valid");
+    if (padding != "valid" && padding != "same") {
+      layer.at("padding").fail("unknown padding '" + padding + "' (known: same, valid)");
+    }
+    std::vector<int64_t> dilation = {1, 1};
+    if (convolution && layer.has("dilation_rate")) dilation = pair_of(layer.at("dilation_rate"));
+    attributes.set("strides", strides);
+    attributes.set("padding", padding);
+    if (convolution) attributes.set("dilation", dilation);
+    for (int axis = 0; axis < 2; ++axis) {
+      const auto computed = window_axis(features_[size_t(axis)], kernel[size_t(axis)],
+                                        strides[size_t(axis)], dilation[size_t(axis)], padding);
+      if (!computed) {
+        layer.fail("the window does not fit the layer's input " + to_string(features_) +
+                   " with padding 'valid'");
+      }
+      features_[size_t(axis)] = computed->output;
+    }
+  }
+
+  // Keras's Conv2D(filters, kernel_size, strides=1, padding="valid", dilation_rate=1, ...).
+  void conv2d(ConfigNode& layer) {
+    const int64_t filters = layer.at("conv2d").as_int(1);
+    const std::string name = layer_name(layer, "conv2d");
+    expect_image(layer, "conv2d");
+    const std::vector<int64_t> kernel = pair_of(layer.at("kernel_size"));
+    ParameterSpec weights =
+        parameter(name + "/kernel", {kernel[0], kernel[1], features_[2], filters}, "glorot_uniform",
+                  layer.where());
+    if (auto init = layer.find("kernel_initializer")) weights.initializer = read_initializer(*init);
+    if (auto regularizer = layer.find("kernel_regularizer")) weights.l2 = read_l2(*regularizer);
+    model_.parameters.push_back(weights);
+    std::vector<std::string> inputs = {current_, weights.name};
+    if (layer.get_bool("use_bias", true)) {
+      ParameterSpec bias = parameter(name + "/bias", {filters}, "zeros", layer.where());
+      if (auto init = layer.find("bias_initializer")) bias.initializer = read_initializer(*init);
+      model_.parameters.push_back(bias);
+      inputs.push_back(bias.name);
+    }
+    Attributes attributes;
+    window(layer, attributes, kernel, true);
+    features_[2] = filters;
+    // relu rides on the convolution as a oneDNN post-op; other activations follow as nodes.
+    std::string activation = "linear";
+    if (auto node = layer.find("activation"))
+      activation = choose(*node, known_activations(), "activation");
+    if (activation == "relu") attributes.set("activation", std::string("relu"));
+    model_.nodes.push_back({.name = name + "/conv2d",
+                            .op = "conv2d",
+                            .inputs = inputs,
+                            .attributes = attributes,
+                            .where = layer.where()});
+    current_ = name + "/conv2d";
+    if (activation != "linear" && activation != "relu") {
+      add_node(name + "/" + activation, activation == "exponential" ? "exp" : activation,
+               {current_}, layer.where());
+    }
+  }
+
+  // Keras's MaxPooling2D / AveragePooling2D(pool_size=2, strides=pool_size, padding="valid").
+  void pool(ConfigNode& layer, const std::string& kind) {
+    const std::string name = layer_name(layer, kind);
+    expect_image(layer, kind);
+    const ConfigNode size = layer.at(kind);
+    const std::vector<int64_t> pool_size = size.is_null() || (size.is_map() && size.size() == 0)
+                                               ? std::vector<int64_t>{2, 2}
+                                               : pair_of(size);
+    Attributes attributes;
+    attributes.set("pool_size", pool_size);
+    window(layer, attributes, pool_size, false);
+    model_.nodes.push_back({.name = name,
+                            .op = kind,
+                            .inputs = {current_},
+                            .attributes = attributes,
+                            .where = layer.where()});
+    current_ = name;
+  }
+
+  // A layer kind written as {kind: {}}: it takes no value of its own.
+  static void expect_no_value(ConfigNode& layer, const std::string& kind) {
+    const ConfigNode value = layer.at(kind);
+    if (!value.is_null() && !(value.is_map() && value.size() == 0)) {
+      value.fail(kind + " takes its options beside it: write {" + kind + ": {}, ...}");
+    }
+  }
+
+  void global_pool(ConfigNode& layer) {
+    expect_no_value(layer, "global_avg_pool2d");
+    expect_image(layer, "global_avg_pool2d");
+    add_node(layer_name(layer, "global_avg_pool2d"), "global_avg_pool2d", {current_},
+             layer.where());
+    features_ = {features_[2]};
+  }
+
+  // Keras's BatchNormalization(momentum=0.99, epsilon=0.001) over the last axis.
+  void batch_norm(ConfigNode& layer) {
+    expect_no_value(layer, "batch_norm");
+    const std::string name = layer_name(layer, "batch_norm");
+    const int64_t channels = features_.back();
+    const Attributes attributes = {{"momentum", layer.get_real("momentum", 0.99, 0.0, 1.0)},
+                                   {"epsilon", layer.get_real("epsilon", 1e-3, 1e-12)}};
+    std::vector<std::string> inputs = {current_};
+    for (const auto& [suffix, initializer, trainable] :
+         {std::tuple{"gamma", "ones", true}, std::tuple{"beta", "zeros", true},
+          std::tuple{"moving_mean", "zeros", false},
+          std::tuple{"moving_variance", "ones", false}}) {
+      ParameterSpec spec = parameter(name + "/" + suffix, {channels}, initializer, layer.where());
+      spec.trainable = trainable;
+      model_.parameters.push_back(spec);
+      inputs.push_back(spec.name);
+    }
+    model_.nodes.push_back({.name = name,
+                            .op = "batch_norm",
+                            .inputs = inputs,
+                            .attributes = attributes,
+                            .where = layer.where()});
+    current_ = name;
   }
 
   // Keras's Dropout(rate, seed); without a seed, one derived from the experiment's seed and

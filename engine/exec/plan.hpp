@@ -26,6 +26,7 @@ class Plan {
   }
   // Runs node i alone (benchmarks time nodes one by one).
   void run_node(size_t i) { kernels_[i]->run(); }
+  const Kernel& kernel(size_t i) const { return *kernels_[i]; }
 
   const Graph& graph() const { return graph_; }
   void* address(ValueId v) const { return addresses_[size_t(v)]; }

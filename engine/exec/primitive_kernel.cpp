@@ -15,7 +15,9 @@ PrimitiveKernel::PrimitiveKernel(const dnnl::primitive_desc_base& descriptor,
                                  dnnl::primitive primitive,
                                  std::vector<std::pair<int, dnnl::memory>> arguments,
                                  const CompileContext& context)
-    : primitive_(std::move(primitive)), stream_(context.stream()) {
+    : implementation_(descriptor.impl_info_str()),
+      primitive_(std::move(primitive)),
+      stream_(context.stream()) {
   const dnnl::memory::desc scratchpad_desc = descriptor.scratchpad_desc();
   if (scratchpad_desc.get_size() > 0) {
     scratchpad_ = AlignedBuffer(scratchpad_desc.get_size());

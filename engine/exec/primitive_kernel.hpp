@@ -24,8 +24,10 @@ class PrimitiveKernel final : public Kernel {
                   std::vector<std::pair<int, dnnl::memory>> arguments,
                   const CompileContext& context);
   void run() override;
+  std::string implementation() const override { return implementation_; }
 
  private:
+  std::string implementation_;
   dnnl::primitive primitive_;
   dnnl::stream stream_;
   AlignedBuffer scratchpad_;

@@ -76,8 +76,15 @@ void differentiate(Graph& graph) {
 
     std::vector<std::optional<ValueId>> output_gradients;
     bool any_gradient = false;
-    for (ValueId output : node.outputs) {
-      output_gradients.push_back(sum_contributions(output));
+    const size_t differentiable = node.outputs.size() - node.op->signature().auxiliary_outputs;
+    for (size_t i = 0; i < node.outputs.size(); ++i) {
+      output_gradients.push_back(sum_contributions(node.outputs[i]));
+      if (i >= differentiable && output_gradients.back()) {
+        throw InputError("node '" + node.name + "' (" + std::string(node.op->name()) +
+                         "): its output '" + graph.value(node.outputs[i]).name +
+                         "' is state for the backward pass and has no gradient, but the loss "
+                         "depends on it");
+      }
       any_gradient = any_gradient || output_gradients.back().has_value();
     }
     if (!any_gradient) continue;

@@ -53,12 +53,15 @@ std::vector<ValueId> Graph::add_node(const std::string& name, std::string_view o
 
   const OpSignature signature = op.signature();
   const size_t count = node.inputs.size();
-  const bool arity_ok =
-      signature.variadic ? count >= signature.inputs.size() : count == signature.inputs.size();
+  const size_t named = signature.inputs.size();
+  const size_t fewest = named - signature.optional_inputs;
+  const bool arity_ok = signature.variadic ? count >= named : count >= fewest && count <= named;
   if (!arity_ok) {
-    fail_node(node, "expected " + std::string(signature.variadic ? "at least " : "") +
-                        std::to_string(signature.inputs.size()) + " input(s), got " +
-                        std::to_string(count));
+    const std::string expected = signature.variadic ? "at least " + std::to_string(named)
+                                 : fewest == named
+                                     ? std::to_string(named)
+                                     : std::to_string(fewest) + " or " + std::to_string(named);
+    fail_node(node, "expected " + expected + " input(s), got " + std::to_string(count));
   }
   std::vector<TensorType> input_types;
   for (ValueId input : node.inputs) input_types.push_back(value(input).type);

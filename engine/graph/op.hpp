@@ -22,12 +22,19 @@ class Kernel {
  public:
   virtual ~Kernel() = default;
   virtual void run() = 0;
+  // Which implementation runs: oneDNN's name for its kernel (e.g. "brg:avx512_core"), or
+  // "loop" for the engine's own loops.
+  virtual std::string implementation() const { return "loop"; }
 };
 
 struct OpSignature {
   std::vector<std::string> inputs;  // names for messages and docs, e.g. {"x", "w"}
   bool variadic = false;            // the last input may repeat (add)
+  size_t optional_inputs = 0;       // how many of the last named inputs may be left out (a bias)
   std::vector<AttributeSpec> attributes;
+  // How many of the last outputs only carry state to the backward pass (a dropout mask, a
+  // pooling workspace, batch statistics): they have no gradient of their own.
+  size_t auxiliary_outputs = 0;
   bool internal = false;  // emitted by autodiff (a backward helper), not listed to users
 };
 

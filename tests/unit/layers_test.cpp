@@ -91,12 +91,58 @@ TEST(Layers, MistakesAreReportedAtTheLayer) {
                      "model.layers[0].activation: unknown activation 'sofmax'");
   expect_layer_error("[784]", "    - {dense: 10, units: 10}",
                      "model.layers[0].units: unknown key 'units' for a dense layer");
-  expect_layer_error("[784]", "    - {conv2d: 3}", "expected a layer: a map with one of the keys");
+  expect_layer_error("[784]", "    - {conv3d: 3}", "expected a layer: a map with one of the keys");
+  expect_layer_error("[784]", "    - {conv2d: 8, kernel_size: 3}",
+                     "conv2d needs images [height, width, channels] per sample, got [784]");
+  expect_layer_error("[4, 4, 1]", "    - {conv2d: 8, kernel_size: 5}",
+                     "the window does not fit the layer's input [4, 4, 1] with padding 'valid'");
+  expect_layer_error("[8, 8, 1]", "    - {max_pool2d: 2, padding: full}", "unknown padding 'full'");
   expect_layer_error("[784]", "    - {dropout: 1.5}",
                      "model.layers[0].dropout: expected a number in [0, 0.999]");
   expect_layer_error("[784]", "    - {dense: 10, kernel_regularizer: {l1: 0.1}}",
                      "kernel_regularizer.l1: unknown key 'l1' for a regularizer");
   expect_layer_error("[784]", "    - {flatten: 3}", "flatten takes no options");
+}
+
+TEST(Layers, TheBooksConvnetHasKerasParameterCount) {
+  const Experiment experiment =
+      experiment_with_layers("[28, 28, 1]", R"(    - {conv2d: 32, kernel_size: 3, activation: relu}
+    - {max_pool2d: 2}
+    - {conv2d: 64, kernel_size: 3, activation: relu}
+    - {max_pool2d: 2}
+    - {conv2d: 64, kernel_size: 3, activation: relu}
+    - {flatten: {}}
+    - {dense: 64, activation: relu}
+    - {dense: 10, activation: softmax})");
+  int64_t count = 0;
+  for (const ParameterSpec& parameter : experiment.model.parameters)
+    count += numel(parameter.shape);
+  EXPECT_EQ(count, 93322);  // what Keras's model.summary() prints for this model
+  const Graph graph = build_evaluation_graph(experiment, 2);
+  EXPECT_EQ(graph.value(graph.value_named("flatten")).type.shape, (Shape{2, 576}));
+}
+
+TEST(Layers, BatchNormAndPoolingKinds) {
+  const Experiment experiment = experiment_with_layers(
+      "[8, 8, 3]",
+      R"(    - {conv2d: 4, kernel_size: [3, 1], strides: 2, padding: same, activation: tanh}
+    - {batch_norm: {}, momentum: 0.9}
+    - {avg_pool2d: {}, padding: same}
+    - {global_avg_pool2d: {}}
+    - {dense: 10, activation: softmax})");
+  const Graph graph = build_training_graph(experiment, 2);
+  EXPECT_EQ(forward_ops(graph), (std::vector<std::string>{"conv2d", "tanh", "batch_norm",
+                                                          "avg_pool2d", "global_avg_pool2d",
+                                                          "fused_matmul", "softmax_crossentropy"}));
+  // Keras's BatchNormalization: gamma and beta train, the moving statistics do not.
+  for (const ParameterSpec& parameter : experiment.model.parameters) {
+    if (parameter.name.starts_with("batch_norm/")) {
+      EXPECT_EQ(parameter.trainable, !parameter.name.ends_with("moving_mean") &&
+                                         !parameter.name.ends_with("moving_variance"))
+          << parameter.name;
+    }
+  }
+  EXPECT_EQ(graph.value(graph.value_named("avg_pool2d")).type.shape, (Shape{2, 2, 2, 4}));
 }
 
 TEST(Losses, OptionsAreTheLossOpsAttributes) {

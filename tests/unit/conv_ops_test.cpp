@@ -1,0 +1,282 @@
+// conv2d, pooling and batch_norm: forward against naive loops over several strides, paddings,
+// dilations and odd sizes; every input's and parameter's gradient against finite differences;
+// batch norm's training and evaluation behaviour; and the convnet's plan: oneDNN's native
+// kernels on the user's channels-last layout, with no reorder anywhere.
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "engine/config/build_graph.hpp"
+#include "engine/config/experiment.hpp"
+#include "engine/core/error.hpp"
+#include "engine/exec/plan.hpp"
+#include "engine/graph/conv_geometry.hpp"
+#include "engine/graph/op.hpp"
+#include "tests/support/op_expectations.hpp"
+#include "tests/support/run_command.hpp"
+
+namespace loom::testing {
+namespace {
+
+struct ConvCase {
+  Shape x;       // [N, H, W, C]
+  Shape kernel;  // [KH, KW, C, O]
+  int64_t stride_h, stride_w;
+  int64_t dilation_h, dilation_w;
+  std::string padding;
+};
+
+// Keras's definition, written out: the window of output (i, j) starts at i·s - pad_top.
+std::vector<float> naive_conv(const ConvCase& c, const std::vector<float>& x,
+                              const std::vector<float>& k, const std::vector<float>& bias,
+                              Shape& out_shape) {
+  const auto axis = [&](int64_t in, int64_t kernel, int64_t stride, int64_t dilation) {
+    return *window_axis(in, kernel, stride, dilation, c.padding);
+  };
+  const WindowAxis ah = axis(c.x[1], c.kernel[0], c.stride_h, c.dilation_h);
+  const WindowAxis aw = axis(c.x[2], c.kernel[1], c.stride_w, c.dilation_w);
+  out_shape = {c.x[0], ah.output, aw.output, c.kernel[3]};
+  std::vector<float> y(size_t(numel(out_shape)), 0.f);
+  for (int64_t n = 0; n < c.x[0]; ++n)
+    for (int64_t i = 0; i < ah.output; ++i)
+      for (int64_t j = 0; j < aw.output; ++j)
+        for (int64_t o = 0; o < c.kernel[3]; ++o) {
+          double sum = bias.empty() ? 0.0 : bias[size_t(o)];
+          for (int64_t ki = 0; ki < c.kernel[0]; ++ki)
+            for (int64_t kj = 0; kj < c.kernel[1]; ++kj) {
+              const int64_t h = i * c.stride_h - ah.pad_begin + ki * c.dilation_h;
+              const int64_t w = j * c.stride_w - aw.pad_begin + kj * c.dilation_w;
+              if (h < 0 || h >= c.x[1] || w < 0 || w >= c.x[2]) continue;
+              for (int64_t ci = 0; ci < c.x[3]; ++ci) {
+                sum +=
+                    double(x[size_t(((n * c.x[1] + h) * c.x[2] + w) * c.x[3] + ci)]) *
+                    double(
+                        k[size_t(((ki * c.kernel[1] + kj) * c.kernel[2] + ci) * c.kernel[3] + o)]);
+              }
+            }
+          y[size_t(((n * ah.output + i) * aw.output + j) * c.kernel[3] + o)] = float(sum);
+        }
+  return y;
+}
+
+class Conv2DTest : public ::testing::TestWithParam<ConvCase> {};
+
+OpUnderTest conv_case(const ConvCase& c, bool with_bias) {
+  OpUnderTest test{"conv2d",
+                   {{"strides", std::vector<int64_t>{c.stride_h, c.stride_w}},
+                    {"dilation", std::vector<int64_t>{c.dilation_h, c.dilation_w}},
+                    {"padding", c.padding}},
+                   {f32_input(c.x, random_values(numel(c.x), 91)),
+                    f32_input(c.kernel, random_values(numel(c.kernel), 92))}};
+  if (with_bias) test.inputs.push_back(f32_input({c.kernel[3]}, random_values(c.kernel[3], 93)));
+  return test;
+}
+
+TEST_P(Conv2DTest, ForwardMatchesNaiveLoop) {
+  const ConvCase c = GetParam();
+  const OpUnderTest test = conv_case(c, true);
+  Shape shape;
+  const std::vector<float> expected =
+      naive_conv(c, test.inputs[0].values, test.inputs[1].values, test.inputs[2].values, shape);
+  expect_near_all(run_forward(test)[0], expected, 1e-4f);
+}
+
+TEST_P(Conv2DTest, GradientsOfInputKernelAndBias) {
+  expect_gradients_pass(conv_case(GetParam(), true), {.step = 1e-3});
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Windows, Conv2DTest,
+    ::testing::Values(ConvCase{{2, 6, 5, 3}, {3, 3, 3, 4}, 1, 1, 1, 1, "valid"},
+                      ConvCase{{1, 7, 7, 2}, {3, 2, 2, 3}, 2, 1, 1, 1, "same"},
+                      ConvCase{{2, 8, 6, 2}, {3, 3, 2, 2}, 1, 2, 2, 1, "valid"},
+                      ConvCase{{1, 5, 9, 1}, {2, 4, 1, 3}, 3, 2, 1, 2, "same"}),
+    [](const auto& param_info) {
+      const ConvCase& c = param_info.param;
+      return c.padding + "_stride" + std::to_string(c.stride_h) + std::to_string(c.stride_w) +
+             "_dilation" + std::to_string(c.dilation_h) + std::to_string(c.dilation_w);
+    });
+
+TEST(Conv2D, ReluActivationRidesOnTheConvolution) {
+  const ConvCase c{{2, 6, 6, 2}, {3, 3, 2, 3}, 1, 1, 1, 1, "valid"};
+  OpUnderTest test = conv_case(c, true);
+  test.attributes.set("activation", std::string("relu"));
+  Shape shape;
+  std::vector<float> expected =
+      naive_conv(c, test.inputs[0].values, test.inputs[1].values, test.inputs[2].values, shape);
+  for (float& v : expected) v = std::max(v, 0.f);
+  expect_near_all(run_forward(test)[0], expected, 1e-4f);
+}
+
+TEST(Conv2D, MismatchedChannelsNameBothShapes) {
+  try {
+    run_forward({"conv2d",
+                 {},
+                 {f32_input({1, 5, 5, 3}, random_values(75, 1)),
+                  f32_input({3, 3, 2, 4}, random_values(72, 2))}});
+    FAIL();
+  } catch (const InputError& error) {
+    EXPECT_NE(std::string(error.what()).find("expects 2 input channels, x [1, 5, 5, 3] has 3"),
+              std::string::npos)
+        << error.what();
+  }
+}
+
+// ---- pooling ----------------------------------------------------------------------------------
+
+struct PoolCase {
+  std::string op;
+  Shape x;
+  int64_t pool, stride;
+  std::string padding;
+};
+
+std::vector<float> naive_pool(const PoolCase& c, const std::vector<float>& x) {
+  const WindowAxis ah = *window_axis(c.x[1], c.pool, c.stride, 1, c.padding);
+  const WindowAxis aw = *window_axis(c.x[2], c.pool, c.stride, 1, c.padding);
+  std::vector<float> y;
+  for (int64_t n = 0; n < c.x[0]; ++n)
+    for (int64_t i = 0; i < ah.output; ++i)
+      for (int64_t j = 0; j < aw.output; ++j)
+        for (int64_t ch = 0; ch < c.x[3]; ++ch) {
+          double best = -INFINITY, sum = 0;
+          int64_t count = 0;
+          for (int64_t a = 0; a < c.pool; ++a)
+            for (int64_t b = 0; b < c.pool; ++b) {
+              const int64_t h = i * c.stride - ah.pad_begin + a,
+                            w = j * c.stride - aw.pad_begin + b;
+              if (h < 0 || h >= c.x[1] || w < 0 || w >= c.x[2]) continue;  // padding is excluded
+              const double v = x[size_t(((n * c.x[1] + h) * c.x[2] + w) * c.x[3] + ch)];
+              best = std::max(best, v);
+              sum += v;
+              ++count;
+            }
+          y.push_back(float(c.op == "max_pool2d" ? best : sum / double(count)));
+        }
+  return y;
+}
+
+class PoolTest : public ::testing::TestWithParam<PoolCase> {};
+
+OpUnderTest pool_case(const PoolCase& c) {
+  return {c.op,
+          {{"pool_size", std::vector<int64_t>{c.pool, c.pool}},
+           {"strides", std::vector<int64_t>{c.stride, c.stride}},
+           {"padding", c.padding}},
+          {f32_input(c.x, random_values(numel(c.x), 94))}};
+}
+
+TEST_P(PoolTest, ForwardMatchesNaiveLoop) {
+  const PoolCase c = GetParam();
+  const OpUnderTest test = pool_case(c);
+  expect_near_all(run_forward(test)[0], naive_pool(c, test.inputs[0].values));
+}
+
+TEST_P(PoolTest, Gradient) {
+  expect_gradients_pass(pool_case(GetParam()), {.step = 1e-3});
+}
+
+INSTANTIATE_TEST_SUITE_P(Windows, PoolTest,
+                         ::testing::Values(PoolCase{"max_pool2d", {2, 6, 6, 3}, 2, 2, "valid"},
+                                           PoolCase{"max_pool2d", {1, 7, 5, 2}, 3, 2, "same"},
+                                           PoolCase{"avg_pool2d", {2, 6, 6, 3}, 2, 2, "valid"},
+                                           PoolCase{"avg_pool2d", {1, 7, 5, 2}, 3, 2, "same"}),
+                         [](const auto& param_info) {
+                           return param_info.param.op + "_" + param_info.param.padding;
+                         });
+
+TEST(GlobalAvgPool2D, AveragesHeightAndWidth) {
+  const std::vector<float> x = random_values(2 * 3 * 4 * 5, 95);
+  const OpUnderTest test{"global_avg_pool2d", {}, {f32_input({2, 3, 4, 5}, x)}};
+  std::vector<float> expected(10, 0.f);
+  for (int n = 0; n < 2; ++n)
+    for (int p = 0; p < 12; ++p)
+      for (int c = 0; c < 5; ++c)
+        expected[size_t(n * 5 + c)] += x[size_t((n * 12 + p) * 5 + c)] / 12;
+  expect_near_all(run_forward(test)[0], expected);
+  expect_gradients_pass(test);
+}
+
+// ---- batch norm -------------------------------------------------------------------------------
+
+OpUnderTest batch_norm_case(bool training, const Shape& x) {
+  const int64_t c = x.back();
+  return {"batch_norm",
+          {{"momentum", 0.9}, {"epsilon", 1e-3}},
+          {f32_input(x, random_values(numel(x), 96, -2.f, 3.f)),
+           f32_input({c}, random_values(c, 97, 0.5f, 1.5f)), f32_input({c}, random_values(c, 98)),
+           f32_input({c}, random_values(c, 99), false),
+           f32_input({c}, random_values(c, 100, 0.5f, 2.f), false)},
+          training};
+}
+
+TEST(BatchNorm, TrainingNormalizesByTheBatchStatistics) {
+  const OpUnderTest test = batch_norm_case(true, {4, 3, 2, 3});
+  const auto outputs = run_forward(test);
+  const std::vector<float>& x = test.inputs[0].values;
+  const int64_t channels = 3, rows = 4 * 3 * 2;
+  for (int64_t c = 0; c < channels; ++c) {
+    double mean = 0, variance = 0;
+    for (int64_t r = 0; r < rows; ++r) mean += x[size_t(r * channels + c)] / double(rows);
+    for (int64_t r = 0; r < rows; ++r) {
+      variance += std::pow(x[size_t(r * channels + c)] - mean, 2) / double(rows);  // biased
+    }
+    EXPECT_NEAR(outputs[1][size_t(c)], mean, 1e-5);
+    EXPECT_NEAR(outputs[2][size_t(c)], variance, 1e-4);
+    for (int64_t r = 0; r < rows; ++r) {
+      const double expected = test.inputs[1].values[size_t(c)] *
+                                  (x[size_t(r * channels + c)] - mean) /
+                                  std::sqrt(variance + 1e-3) +
+                              test.inputs[2].values[size_t(c)];
+      ASSERT_NEAR(outputs[0][size_t(r * channels + c)], expected, 1e-4);
+    }
+  }
+}
+
+TEST(BatchNorm, EvaluationUsesTheMovingStatistics) {
+  const OpUnderTest test = batch_norm_case(false, {5, 4});
+  const auto y = run_forward(test)[0];
+  for (int64_t r = 0; r < 5; ++r)
+    for (int64_t c = 0; c < 4; ++c) {
+      const double expected =
+          test.inputs[1].values[size_t(c)] *
+              (test.inputs[0].values[size_t(r * 4 + c)] - test.inputs[3].values[size_t(c)]) /
+              std::sqrt(test.inputs[4].values[size_t(c)] + 1e-3) +
+          test.inputs[2].values[size_t(c)];
+      ASSERT_NEAR(y[size_t(r * 4 + c)], expected, 1e-4);
+    }
+}
+
+TEST(BatchNorm, GradientsOfInputGammaAndBeta) {
+  expect_gradients_pass(batch_norm_case(true, {4, 3, 2, 3}), {.step = 1e-3});
+  expect_gradients_pass(batch_norm_case(true, {6, 5}), {.step = 1e-3});
+}
+
+// ---- the convnet's plan ------------------------------------------------------------------------
+
+TEST(ConvnetPlan, RunsNativeKernelsOnChannelsLastWithNoReorder) {
+  const Experiment experiment =
+      load_experiment(source_path("configs/fashion_mnist_convnet.yaml"), {"data.train.limit=640"});
+  const Graph graph = build_training_graph(experiment, 64);
+  ParameterStore store;
+  store.initialize_from(graph, 1);
+  Runtime runtime;
+  const Plan plan(graph, store, runtime);
+  int reorders = 0, convolutions = 0;
+  for (size_t i = 0; i < graph.nodes().size(); ++i) {
+    const std::string op(graph.nodes()[i].op->name());
+    const std::string implementation = plan.kernel(i).implementation();
+    reorders += op == "transpose" || implementation.find("reorder") != std::string::npos;
+    if (op.starts_with("conv2d") || op.find("pool2d") != std::string::npos) {
+      ++convolutions;
+      EXPECT_EQ(implementation.find("ref"), std::string::npos)
+          << graph.nodes()[i].name << " runs oneDNN's reference kernel: " << implementation;
+    }
+  }
+  EXPECT_EQ(reorders, 0);
+  EXPECT_GE(convolutions, 10);  // 3 convolutions, 2 pools, and their backward ops
+}
+
+}  // namespace
+}  // namespace loom::testing
