@@ -226,6 +226,10 @@ int train(CommandOptions options, const TrainCommand& command) {
         (run_directory / "last.safetensors").string(), run_directory.string());
     return 130;
   }
+  if (trainer.skipped_batches() > 0) {
+    spdlog::warn("{} batches skipped for non-finite values; the last: {}",
+                 trainer.skipped_batches(), trainer.last_skip_message());
+  }
   if (outcome == FitOutcome::stopped_early) {
     spdlog::info("early stopping after epoch {}", trainer.history().back().epoch);
   }

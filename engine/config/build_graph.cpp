@@ -177,6 +177,9 @@ YAML::Node resolved_config(const Experiment& experiment) {
   trainer["batch_size"] = experiment.trainer.batch_size;
   trainer["epochs"] = experiment.trainer.epochs;
   trainer["shuffle"] = experiment.trainer.shuffle;
+  trainer["on_nonfinite"] =
+      experiment.trainer.on_nonfinite == TrainerSpec::OnNonFinite::skip ? "skip" : "stop";
+  trainer["check_numerics"] = experiment.trainer.check_numerics;
   const auto monitor = [](YAML::Node node, const MonitorSpec& spec) {
     node["monitor"] = spec.metric;
     node["mode"] = spec.mode;

@@ -113,6 +113,10 @@ struct TrainerSpec {
   std::string batch_size_where;  // for errors found once the data is read
   int64_t epochs = 1;
   bool shuffle = true;
+  // A NaN or an infinity in the loss or a gradient: stop (Keras's TerminateOnNaN) or skip
+  // the batch. check_numerics inspects every node's output after every step (slow).
+  enum class OnNonFinite { stop, skip } on_nonfinite = OnNonFinite::stop;
+  bool check_numerics = false;
   std::optional<EarlyStoppingSpec> early_stopping;
   std::optional<ConfigNode> reduce_lr_on_plateau;  // Keras's callback, applied by the trainer
   CheckpointSpec checkpoint;

@@ -706,6 +706,12 @@ TrainerSpec read_trainer(ConfigNode node, const DataSpec& data) {
   spec.batch_size_where = node.has("batch_size") ? node.at("batch_size").where() : node.where();
   spec.epochs = node.get_int("epochs", 1, 1, 1 << 20);
   spec.shuffle = node.get_bool("shuffle", true);
+  if (auto policy = node.find("on_nonfinite")) {
+    const std::string value = choose(*policy, {"skip", "stop"}, "on_nonfinite policy");
+    spec.on_nonfinite =
+        value == "skip" ? TrainerSpec::OnNonFinite::skip : TrainerSpec::OnNonFinite::stop;
+  }
+  spec.check_numerics = node.get_bool("check_numerics", false);
   spec.checkpoint.monitor.metric = default_monitor(data);
   if (auto callbacks = node.find("callbacks")) read_callbacks(*callbacks, spec, data);
   node.finish();

@@ -240,6 +240,60 @@ Evaluation Trainer::evaluate(const Dataset& dataset) {
   return evaluation;
 }
 
+namespace {
+
+// NaN and infinities survive multiplication by zero: one vectorizable pass finds them.
+bool all_finite(const float* values, int64_t count) {
+  float probe = 0.f;
+#pragma omp simd reduction(+ : probe)
+  for (int64_t i = 0; i < count; ++i) probe += values[i] * 0.f;
+  return probe == 0.f;
+}
+
+}  // namespace
+
+// Checks the step's loss and gradients; in checking mode (check_numerics), runs the step
+// itself node by node and checks every output. A bad step either throws with the epoch, the
+// step and the first node that produced a non-finite value, or (on_nonfinite: skip) reports it
+// and leaves the weights untouched.
+bool Trainer::numerics_ok(BoundPlan& plan) {
+  if (!experiment_.trainer.check_numerics) {
+    bool finite = std::isfinite(*plan.loss);
+    for (size_t i = 0; finite && i < plan.gradients.size(); ++i) {
+      finite = all_finite(plan.gradients[i], numel(parameters_.shape(parameter_order_[i])));
+    }
+    if (finite) return true;
+  }
+  // Find the first node whose output is not finite, running the step node by node (again,
+  // when the cheap check above failed).
+  const Graph& graph = plan.plan->graph();
+  std::string culprit;
+  for (size_t n = 0; n < graph.nodes().size() && culprit.empty(); ++n) {
+    plan.plan->run_node(n);
+    const Node& node = graph.nodes()[n];
+    const size_t outputs = node.outputs.size() - node.op->signature().auxiliary_outputs;
+    for (size_t k = 0; k < outputs; ++k) {
+      const Value& value = graph.value(node.outputs[k]);
+      if (value.type.dtype == DType::f32 &&
+          !all_finite(plan.plan->f32(node.outputs[k]), value.type.numel())) {
+        culprit = "node '" + node.name + "' (" + std::string(node.op->name()) + ")";
+        break;
+      }
+    }
+  }
+  if (culprit.empty()) return true;  // checking mode, and every output was finite
+  const std::string where = "epoch " + std::to_string(epoch_) + ", step " +
+                            std::to_string(step_in_epoch_ + 1) +
+                            ": a non-finite value, first produced by " + culprit;
+  if (experiment_.trainer.on_nonfinite == TrainerSpec::OnNonFinite::stop) {
+    throw NonFiniteError(where +
+                         "; training stopped (the last checkpoint is the last good state; "
+                         "trainer.on_nonfinite: skip skips such batches)");
+  }
+  last_skip_message_ = where + "; the batch was skipped";
+  return false;
+}
+
 bool Trainer::improved(const MonitorSpec& monitor, double value, double best, bool has_best,
                        double min_delta) const {
   if (!has_best) return true;
@@ -292,8 +346,15 @@ FitOutcome Trainer::fit(ProgressReporter& progress,
       const int64_t begin = step_in_epoch_ * batch;
       const int64_t size = std::min(batch, samples - begin);
       const std::span<const uint32_t> indices(order_.data() + begin, size_t(size));
-      train_step(indices);
-      const BoundPlan& plan = size == batch ? train_full_ : train_tail_;
+      BoundPlan& plan = training_plan_for(size);
+      load_batch(plan, *train_, indices);
+      runtime_.step = optimizer_->iterations();
+      if (!experiment_.trainer.check_numerics) plan.plan->run();  // checking mode runs it below
+      if (!numerics_ok(plan)) {  // the batch is skipped (or a NonFiniteError is thrown)
+        ++skipped_batches_;
+        continue;
+      }
+      optimizer_->step(plan.gradients);
       loss_sum_ += double(*plan.loss) * double(size);
       seen_ += size;
       update_metrics(plan, *train_, indices);
@@ -307,6 +368,11 @@ FitOutcome Trainer::fit(ProgressReporter& progress,
       }
     }
     const double train_seconds = seconds_since(epoch_start);
+    if (seen_ == 0) {
+      throw NonFiniteError("epoch " + std::to_string(epoch_) +
+                           ": every batch was skipped for non-finite values (" +
+                           last_skip_message_ + ")");
+    }
     EpochRecord record = finish_epoch(train_seconds, seconds_since(epoch_start));
     history_.push_back(record);
     progress.epoch_end(record);

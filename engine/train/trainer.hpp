@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "engine/config/experiment.hpp"
+#include "engine/core/error.hpp"
 #include "engine/core/random.hpp"
 #include "engine/data/dataset.hpp"
 #include "engine/exec/parameter_store.hpp"
@@ -42,6 +43,12 @@ struct BoundPlan {
 };
 
 enum class FitOutcome { finished, stopped_early, interrupted };
+
+// A NaN or an infinity stopped training (trainer.on_nonfinite: stop). Exit code 1.
+class NonFiniteError : public RuntimeError {
+ public:
+  using RuntimeError::RuntimeError;
+};
 
 class Trainer {
  public:
@@ -88,6 +95,9 @@ class Trainer {
   ParameterStore& parameters() { return parameters_; }
   Optimizer& optimizer() { return *optimizer_; }
   const BoundPlan& training_plan() const { return train_full_; }
+  // Batches skipped for non-finite values (trainer.on_nonfinite: skip), and why the last was.
+  int64_t skipped_batches() const { return skipped_batches_; }
+  const std::string& last_skip_message() const { return last_skip_message_; }
 
  private:
   BoundPlan bind(Graph graph, int64_t batch);
@@ -97,6 +107,7 @@ class Trainer {
                       std::span<const uint32_t> indices);
   void reset_metrics();
   void check_monitored_metric() const;
+  bool numerics_ok(BoundPlan& plan);
   void load_weights(const class SafetensorsFile& file);
   EpochRecord finish_epoch(double train_seconds, double epoch_seconds);
   bool improved(const MonitorSpec& monitor, double value, double best, bool has_best,
@@ -134,6 +145,8 @@ class Trainer {
   };
   Watch early_stopping_, best_checkpoint_;
   std::vector<std::vector<float>> best_weights_;  // restore_best_weights (parameter order)
+  int64_t skipped_batches_ = 0;
+  std::string last_skip_message_;
 };
 
 }  // namespace loom
