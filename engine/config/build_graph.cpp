@@ -1,5 +1,7 @@
 #include "engine/config/build_graph.hpp"
 
+#include <unistd.h>
+
 #include "engine/core/error.hpp"
 #include "engine/graph/autodiff.hpp"
 #include "engine/graph/passes.hpp"
@@ -18,6 +20,20 @@ auto at(const std::string& where, Step step) {
   }
 }
 
+// A parameter larger than the machine's memory is a typo in the config (a units count with
+// three zeros too many), not something to hand to the allocator.
+void expect_fits_in_memory(const ParameterSpec& parameter) {
+  const TensorType type{DType::f32, parameter.shape};
+  const int64_t memory = int64_t(sysconf(_SC_PHYS_PAGES)) * int64_t(sysconf(_SC_PAGE_SIZE));
+  if (memory > 0 && type.bytes() > memory) {
+    constexpr double kMiB = 1024.0 * 1024.0;
+    throw InputError("parameter '" + parameter.name + "' " + to_string(type) + " needs " +
+                     std::to_string(int64_t(double(type.bytes()) / kMiB)) +
+                     " MiB, more than this machine's " +
+                     std::to_string(int64_t(double(memory) / kMiB)) + " MiB of memory");
+  }
+}
+
 Graph build_forward(const Experiment& experiment, int64_t batch) {
   const ModelSpec& model = experiment.model;
   Graph graph;
@@ -26,6 +42,7 @@ Graph build_forward(const Experiment& experiment, int64_t batch) {
   graph.add_input(model.input.name, {DType::f32, input_shape});
   for (const ParameterSpec& parameter : model.parameters) {
     at(parameter.where, [&] {
+      expect_fits_in_memory(parameter);
       return graph.add_parameter(parameter.name, {DType::f32, parameter.shape},
                                  parameter.initializer, parameter.trainable);
     });
@@ -60,9 +77,11 @@ void add_loss(Graph& graph, const Experiment& experiment) {
   const bool sparse = experiment.trainer.loss.labels == LabelEncoding::index;
   const TensorType label_type = sparse ? TensorType{DType::i32, {predicted.shape[0]}} : predicted;
   const ValueId labels = graph.add_input(kLabelsValue, label_type, ValueRole::label);
-  const ValueId data_loss =
-      graph.add_node1(graph.unique_name("loss"), experiment.trainer.loss.name, {prediction, labels},
-                      experiment.trainer.loss.attributes);
+  const LossSpec& loss = experiment.trainer.loss;
+  const ValueId data_loss = at(loss.where, [&] {
+    return graph.add_node1(graph.unique_name("loss"), loss.name, {prediction, labels},
+                           loss.attributes);
+  });
   // Regularization penalties add to the loss the optimizer minimizes and the user sees, as
   // in Keras.
   std::vector<ValueId> terms = {data_loss};
@@ -145,7 +164,8 @@ YAML::Node resolved_config(const Experiment& experiment) {
     node["op"] = spec.op;
     node["inputs"] = spec.inputs;
     for (const auto& [key, value] : spec.attributes.all()) {
-      std::visit([&](const auto& v) { node[key] = v; }, value);
+      // Captured by name: structured bindings are capturable only from clang 16 on.
+      std::visit([&, &name = key](const auto& v) { node[name] = v; }, value);
     }
     model["nodes"].push_back(node);
   }
@@ -160,7 +180,8 @@ YAML::Node resolved_config(const Experiment& experiment) {
     trainer["loss"] = experiment.trainer.loss.name;
   } else {
     for (const auto& [key, value] : experiment.trainer.loss.attributes.all()) {
-      std::visit([&](const auto& v) { trainer["loss"][experiment.trainer.loss.name][key] = v; },
+      std::visit([&, &name = key](
+                     const auto& v) { trainer["loss"][experiment.trainer.loss.name][name] = v; },
                  value);
     }
   }

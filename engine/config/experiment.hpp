@@ -68,6 +68,7 @@ struct LossSpec {
   std::string name;       // the loss op: categorical_crossentropy, huber, ...
   Attributes attributes;  // its options, e.g. huber's delta
   LabelEncoding labels = LabelEncoding::one_hot;
+  std::string where;  // the options' config position: the loss op checks them at graph build
 };
 
 struct MetricSpec {

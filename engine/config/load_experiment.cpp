@@ -605,9 +605,10 @@ OptimizerSpec read_optimizer(ConfigNode node) {
 // A loss is a name or {name: {options}}; the options are the loss op's attributes.
 LossSpec read_loss(ConfigNode node) {
   NamedOptions named = name_and_options(node, known_losses(), "loss");
-  LossSpec spec{.name = named.name};
+  LossSpec spec{.name = named.name, .where = named.where};
   spec.labels = spec.name.starts_with("sparse_") ? LabelEncoding::index : LabelEncoding::one_hot;
   if (!named.options.is_null()) {
+    spec.where = named.options.where();
     for (const AttributeSpec& attribute :
          OpRegistry::global().get(spec.name).signature().attributes) {
       if (auto value = named.options.find(attribute.name)) {

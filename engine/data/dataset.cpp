@@ -41,9 +41,10 @@ Dataset load_dataset(const DatasetSpec& spec, const Shape& model_input, int64_t 
   }
   const Shape sample_shape(images.dims.begin() + 1, images.dims.end());
   if (numel(sample_shape) != numel(model_input)) {
-    throw InputError(spec.where + ": the images are " + to_string(sample_shape) + " (" +
-                     std::to_string(numel(sample_shape)) + " values) but the model input is " +
-                     to_string(model_input) + " (" + std::to_string(numel(model_input)) + ")");
+    throw InputError(spec.where + ": " + images_name + ": the images are " +
+                     to_string(sample_shape) + " (" + std::to_string(numel(sample_shape)) +
+                     " values) but the model input is " + to_string(model_input) + " (" +
+                     std::to_string(numel(model_input)) + ")");
   }
   for (size_t i = 0; i < labels.data.size(); ++i) {
     if (labels.data[i] >= classes) {

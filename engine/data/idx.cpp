@@ -25,6 +25,7 @@ class CompressedReader {
     std::error_code error;
     if (!std::filesystem::is_regular_file(file, error))
       throw InputError(name_ + ": file not found");
+    file_bytes_ = int64_t(std::filesystem::file_size(file, error));
     stream_ = gzopen(file.c_str(), "rb");
     if (!stream_) throw InputError(name_ + ": cannot open (" + std::strerror(errno) + ")");
     gzbuffer(stream_, 1 << 18);
@@ -52,6 +53,15 @@ class CompressedReader {
     return total;
   }
 
+  // The most bytes the file can still yield, known before any is read: a corrupt header
+  // must not make the reader allocate gigabytes for data that is not there. Deflate expands
+  // at most 1032-fold, so a gzip file bounds its payload too.
+  int64_t max_remaining_bytes() const {
+    constexpr int64_t kMaxDeflateRatio = 1032;
+    if (gzdirect(stream_)) return std::max<int64_t>(0, file_bytes_ - gztell(stream_));
+    return file_bytes_ * kMaxDeflateRatio;
+  }
+
   // Counts (and discards) what is left.
   int64_t skip_rest() {
     std::vector<uint8_t> chunk(1 << 16);
@@ -71,6 +81,7 @@ class CompressedReader {
   }
 
   std::string name_;
+  int64_t file_bytes_ = 0;
   gzFile stream_ = nullptr;
 };
 
@@ -118,8 +129,13 @@ IdxArray read_idx(const std::filesystem::path& file) {
     const int64_t size = big_endian_u32(dims.data() + 4 * d);
     if (size == 0) throw InputError(name + ": dimension " + std::to_string(d) + " is 0");
     array.dims.push_back(size);
+    // Checked before multiplying: two 32-bit dimensions already overflow the product.
+    if (size > kMaxBytes / count) throw InputError(name + ": idx dimensions are implausibly large");
     count *= size;
-    if (count > kMaxBytes) throw InputError(name + ": idx dimensions are implausibly large");
+  }
+  if (const int64_t available = reader.max_remaining_bytes(); count > available) {
+    throw InputError(name + ": truncated: the header promises " + std::to_string(count) +
+                     " bytes of data, the file can hold at most " + std::to_string(available));
   }
   array.data.resize(static_cast<size_t>(count));
   const size_t payload = reader.read(array.data.data(), array.data.size());

@@ -83,7 +83,7 @@ SafetensorsFile SafetensorsFile::read(const std::filesystem::path& file) {
   result.path_ = file;
   std::vector<char> rest((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   result.data_.resize(rest.size());
-  std::memcpy(result.data_.data(), rest.data(), rest.size());
+  if (!rest.empty()) std::memcpy(result.data_.data(), rest.data(), rest.size());
 
   nlohmann::json header;
   try {

@@ -139,7 +139,7 @@ INSTANTIATE_TEST_SUITE_P(Corpus, BadConfigTest, ::testing::ValuesIn(bad_configs(
 // pass by testing nothing.
 TEST(BadConfigCorpus, HasEnoughFilesEachWithAnExpectation) {
   const std::vector<fs::path> files = bad_configs();
-  EXPECT_GE(files.size(), 16u);
+  EXPECT_GE(files.size(), 64u);
   for (const fs::path& file : files) {
     EXPECT_FALSE(read_expectation(file).text.empty()) << file;
   }

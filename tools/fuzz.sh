@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Fuzzes the three readers of untrusted bytes (experiment YAML, idx/idx.gz data, safetensors
+# checkpoints) with libFuzzer under AddressSanitizer and UndefinedBehaviorSanitizer.
+# Every input must end in a clean rejection (loom::InputError) or success; a crash, a leak,
+# a sanitizer report or any other exception fails the run and leaves the input in
+# build-fuzz/crashes/.
+#
+#   tools/fuzz.sh [SECONDS_PER_TARGET]      (default 60)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=${1:-60}
+
+tools/setup.sh
+# The fuzzing runtime ships with clang, not with the project's default toolchain.
+for package in clang libclang-rt-14-dev libomp-dev; do
+  if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed"; then
+    sudo_cmd=()
+    [ "$(id -u)" -ne 0 ] && sudo_cmd=(sudo)
+    DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "$package" >/dev/null
+  fi
+done
+
+cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
+  -DLOOM_FUZZ=ON -DLOOM_SANITIZE=address,undefined -DLOOM_BUILD_TESTS=OFF -DLOOM_NATIVE=OFF >/dev/null
+cmake --build build-fuzz -j2 --target fuzz_config fuzz_idx fuzz_checkpoint
+
+seed_corpus() {
+  local target=$1 seeds=$2
+  mkdir -p "build-fuzz/corpus/$target"
+  cp -n tests/fuzz/corpus/"$seeds"/* "build-fuzz/corpus/$target/" 2>/dev/null || true
+}
+seed_corpus fuzz_config config
+seed_corpus fuzz_idx idx
+seed_corpus fuzz_checkpoint checkpoint
+# The shipped configs are the best seeds the YAML fuzzer can have.
+cp -n configs/*.yaml configs/optimizers/*.yaml tests/bad_configs/*.yaml build-fuzz/corpus/fuzz_config/ 2>/dev/null || true
+
+mkdir -p build-fuzz/crashes
+status=0
+for target in fuzz_config fuzz_idx fuzz_checkpoint; do
+  echo "fuzz: $target for ${seconds}s" >&2
+  if ! ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+      "build-fuzz/$target" "build-fuzz/corpus/$target" -max_total_time="$seconds" \
+      -max_len=65536 -rss_limit_mb=4096 -artifact_prefix="build-fuzz/crashes/$target-" \
+      -print_final_stats=1 2>"build-fuzz/$target.log"; then
+    echo "fuzz: $target FAILED; see build-fuzz/$target.log and build-fuzz/crashes/" >&2
+    status=1
+  fi
+  grep -E "^(stat::number_of_executed_units|stat::peak_rss_mb)" "build-fuzz/$target.log" | sed "s/^/  /" >&2 || true
+done
+exit $status
