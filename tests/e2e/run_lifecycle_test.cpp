@@ -2,10 +2,8 @@
 // and resume to bit-identical weights, resume vs init-weights, Keras's validation_split and
 // early stopping, evaluate and predict agreeing, SIGTERM, and the report.
 
-#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -22,8 +20,6 @@
 #include "engine/train/safetensors.hpp"
 #include "engine/train/trainer.hpp"
 #include "tests/support/run_command.hpp"
-
-extern char** environ;
 
 namespace loom::testing {
 namespace {
@@ -57,20 +53,6 @@ std::string write_config(const TemporaryDirectory& directory, const std::string&
   const std::string file = directory.file("lifecycle.yaml");
   std::ofstream(file) << text;
   return file;
-}
-
-pid_t spawn(const std::vector<std::string>& arguments, const std::string& log) {
-  std::vector<char*> argv;
-  for (const std::string& argument : arguments) argv.push_back(const_cast<char*>(argument.c_str()));
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_addopen(&actions, 2, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  pid_t pid = 0;
-  EXPECT_EQ(posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ), 0);
-  posix_spawn_file_actions_destroy(&actions);
-  return pid;
 }
 
 // Waits until the run's last checkpoint is in the middle of epoch `epoch` or later.
@@ -121,9 +103,9 @@ TEST(RunLifecycle, KilledMidEpochAndResumedEndsBitIdentical) {
                                               " --threads 1 --out " + uninterrupted.string());
   ASSERT_EQ(reference.exit_code, 0) << reference.err;
 
-  const pid_t pid =
-      spawn({trainer_path(), "train", config, "--threads", "1", "--out", interrupted.string()},
-            directory.file("b.log"));
+  const pid_t pid = spawn_process(
+      {trainer_path(), "train", config, "--threads", "1", "--out", interrupted.string()},
+      directory.file("b.log"));
   const bool reached = wait_for_mid_epoch_checkpoint(interrupted, 2);
   kill(pid, SIGKILL);
   int status = 0;
@@ -147,8 +129,8 @@ TEST(RunLifecycle, SigtermCheckpointsAndExitsCleanly) {
   const std::string config = write_config(directory);
   const fs::path run = directory.file("run");
   const pid_t pid =
-      spawn({trainer_path(), "train", config, "--threads", "1", "--out", run.string()},
-            directory.file("run.log"));
+      spawn_process({trainer_path(), "train", config, "--threads", "1", "--out", run.string()},
+                    directory.file("run.log"));
   ASSERT_TRUE(wait_for_mid_epoch_checkpoint(run, 1));
   kill(pid, SIGTERM);
   int status = 0;

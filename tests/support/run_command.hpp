@@ -2,7 +2,10 @@
 // Runs a command line through /bin/sh and captures what it printed and its exit code, so
 // tests can check the trainer tool exactly as a user would see it.
 
+#include <sys/types.h>
+
 #include <string>
+#include <vector>
 
 namespace loom::testing {
 
@@ -13,6 +16,10 @@ struct CommandResult {
 };
 
 CommandResult run_command(const std::string& command_line);
+
+// Starts a program (arguments[0] is its path) without waiting for it, its stdout and stderr
+// going to `log`; for tests that signal or kill a run. Fails the test if it cannot start.
+pid_t spawn_process(const std::vector<std::string>& arguments, const std::string& log);
 
 // The trainer binary built with the tests, and the source tree (for configs/).
 std::string trainer_path();

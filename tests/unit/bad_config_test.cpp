@@ -18,12 +18,15 @@
 #include "engine/config/build_graph.hpp"
 #include "engine/config/experiment.hpp"
 #include "engine/graph/op.hpp"
+#include "tests/support/rejection.hpp"
 #include "tests/support/run_command.hpp"
 
 namespace loom {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::expect_one_error_line;
+using testing::quoted;
 using testing::run_command;
 using testing::source_path;
 using testing::TemporaryDirectory;
@@ -75,26 +78,6 @@ std::vector<fs::path> bad_configs() {
   // Sorted so test names and order do not depend on the file system.
   std::ranges::sort(files);
   return files;
-}
-
-std::string quoted(const std::string& text) {
-  return "'" + text + "'";
-}
-
-size_t count_lines(const std::string& text) {
-  return static_cast<size_t>(std::ranges::count(text, '\n'));
-}
-
-// The contract for any bad input: exit 2 and exactly one line on stderr, "error: ...".
-// Returns false when the command was not rejected at all, so callers can stop there instead
-// of reporting every later check against a training log.
-bool expect_one_error_line(const testing::CommandResult& result) {
-  EXPECT_EQ(result.exit_code, 2) << "stderr:\n" << result.err << "stdout:\n" << result.out;
-  if (result.exit_code == 0) return false;
-  EXPECT_EQ(count_lines(result.err), 1u) << "stderr:\n" << result.err;
-  EXPECT_TRUE(result.err.ends_with("\n"));
-  EXPECT_TRUE(result.err.starts_with("error: ")) << "stderr:\n" << result.err;
-  return true;
 }
 
 class BadConfigTest : public ::testing::TestWithParam<fs::path> {};

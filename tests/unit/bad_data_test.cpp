@@ -19,35 +19,20 @@
 
 #include "engine/data/idx.hpp"
 #include "engine/train/safetensors.hpp"
+#include "tests/support/rejection.hpp"
 #include "tests/support/run_command.hpp"
 
 namespace loom {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::expect_one_error_line;
+using testing::quoted;
 using testing::run_command;
 using testing::TemporaryDirectory;
 using testing::trainer_path;
 
 using Bytes = std::vector<uint8_t>;
-
-std::string quoted(const std::string& text) {
-  return "'" + text + "'";
-}
-
-size_t count_lines(const std::string& text) {
-  return static_cast<size_t>(std::ranges::count(text, '\n'));
-}
-
-// The contract for any bad input: exit 2 and exactly one line on stderr, "error: ...".
-bool expect_one_error_line(const testing::CommandResult& result) {
-  EXPECT_EQ(result.exit_code, 2) << "stderr:\n" << result.err << "stdout:\n" << result.out;
-  if (result.exit_code == 0) return false;
-  EXPECT_EQ(count_lines(result.err), 1u) << "stderr:\n" << result.err;
-  EXPECT_TRUE(result.err.ends_with("\n"));
-  EXPECT_TRUE(result.err.starts_with("error: ")) << "stderr:\n" << result.err;
-  return true;
-}
 
 Bytes read_bytes(const fs::path& file) {
   std::ifstream in(file, std::ios::binary);

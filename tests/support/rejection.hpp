@@ -1,0 +1,18 @@
+#pragma once
+// The contract for any bad input a user can give the trainer (a config, a data file, a
+// checkpoint): exit code 2 and exactly one line on stderr, "error: ...".
+
+#include <string>
+
+#include "tests/support/run_command.hpp"
+
+namespace loom::testing {
+
+// Checks the contract. Returns false when the command was not rejected at all, so callers can
+// stop there instead of reporting every later check against a training log.
+bool expect_one_error_line(const CommandResult& result);
+
+// 'text', for messages that quote names.
+std::string quoted(const std::string& text);
+
+}  // namespace loom::testing
