@@ -11,15 +11,6 @@ cd "$(dirname "$0")/.."
 seconds=${1:-60}
 
 tools/setup.sh
-# The fuzzing runtime ships with clang, not with the project's default toolchain.
-for package in clang libclang-rt-14-dev libomp-dev; do
-  if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed"; then
-    sudo_cmd=()
-    [ "$(id -u)" -ne 0 ] && sudo_cmd=(sudo)
-    DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "$package" >/dev/null
-  fi
-done
-
 cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
   -DLOOM_FUZZ=ON -DLOOM_SANITIZE=address,undefined -DLOOM_BUILD_TESTS=OFF -DLOOM_NATIVE=OFF >/dev/null
 cmake --build build-fuzz -j2 --target fuzz_config fuzz_idx fuzz_checkpoint
