@@ -15,6 +15,7 @@ packages=(
   dataset-fashion-mnist  # the real data the default job and the end-to-end test train on
   graphviz             # `trainer graph --format svg` draws graphs with its dot program
   clang libclang-rt-14-dev libomp-dev  # tools/fuzz.sh: libFuzzer ships with clang
+  valgrind             # tools/memcheck.sh
 )
 
 missing=()

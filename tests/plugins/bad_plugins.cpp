@@ -34,6 +34,12 @@ class FakeRelu final : public loom::Op {
 LOOM_PLUGIN(registrar) {
   registrar.ops.add(std::make_unique<FakeRelu>());
 }
+#elif BAD_PLUGIN_KIND == 4  // crashes while registering
+LOOM_PLUGIN(registrar) {
+  (void)registrar;
+  volatile int* nowhere = nullptr;
+  *nowhere = 1;
+}
 #else                       // exports no entry point at all
 extern "C" __attribute__((visibility("default"))) int some_other_function() {
   return 1;

@@ -11,6 +11,7 @@
 #include "engine/optim/optimizer.hpp"
 #include "engine/plugin/load_plugin.hpp"
 #include "tests/support/op_harness.hpp"
+#include "tests/support/rejection.hpp"
 #include "tests/support/run_command.hpp"
 
 namespace loom::testing {
@@ -77,6 +78,22 @@ TEST(Plugin, BuiltForAnotherApiVersion) {
 TEST(Plugin, ThrowsDuringRegistration) {
   expect_load_error(plugin_path("throwing_plugin"),
                     "the plugin failed to register: cannot find my settings file");
+}
+
+// A crash cannot be caught as an exception, so the trainer is run as a user runs it: it must
+// still print one error naming the plugin, exit 2 and write nothing.
+TEST(Plugin, CrashesDuringRegistration) {
+  TemporaryDirectory directory;
+  const std::string run = directory.file("run");
+  const CommandResult result = run_command(
+      quoted(trainer_path()) + " train " + quoted(source_path("configs/fashion_mnist_mlp.yaml")) +
+      " --plugin " + quoted(plugin_path("crashing_plugin")) + " --out " + quoted(run));
+  if (!expect_one_error_line(result)) return;
+  EXPECT_NE(result.err.find(plugin_path("crashing_plugin") +
+                            ": the plugin crashed while registering (SIGSEGV)"),
+            std::string::npos)
+      << result.err;
+  EXPECT_FALSE(std::filesystem::exists(run));
 }
 
 TEST(Plugin, RegistersANameTwice) {
