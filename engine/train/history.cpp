@@ -37,6 +37,14 @@ void write_file_atomically(const std::filesystem::path& file, const std::string&
                        ")");
   }
   std::filesystem::rename(temporary, file);
+  // The rename itself lives in the directory: flush it too, or a power cut can bring back the
+  // old name (a process crash cannot; the kernel already has the rename).
+  const std::filesystem::path directory = file.has_parent_path() ? file.parent_path() : ".";
+  if (const int directory_fd = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      directory_fd >= 0) {
+    ::fsync(directory_fd);
+    ::close(directory_fd);
+  }
 }
 
 void write_history_csv(const std::filesystem::path& file, std::span<const std::string> metric_names,
