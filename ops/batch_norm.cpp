@@ -6,8 +6,13 @@
 // Attributes momentum (Keras: 0.99) and epsilon (Keras: 1e-3). The batch statistics are
 // outputs so that batch_norm_backward can use them: (dy, x, gamma, mean, variance) ->
 // (dx, dgamma, dbeta), oneDNN's batch_normalization_backward (which also takes beta).
+//
+// Layouts: x is normalized in whatever layout it arrives in (a convolution's blocked output
+// stays blocked), y and dx are written in it, and dy is read in it; the per-channel tensors
+// are plain.
 
 #include "engine/exec/compile_context.hpp"
+#include "engine/exec/layout.hpp"
 #include "engine/exec/loop_kernel.hpp"
 #include "engine/exec/primitive_kernel.hpp"
 #include "ops/window_common.hpp"
@@ -28,10 +33,10 @@ float epsilon_of(const Node& node) {
 }
 
 dnnl::batch_normalization_forward::primitive_desc training_descriptor(const Node& node,
-                                                                      const Shape& x,
+                                                                      const dnnl::memory::desc& x,
                                                                       const dnnl::engine& engine) {
   return dnnl::batch_normalization_forward::primitive_desc(
-      dnnl::batch_normalization_forward::desc(dnnl::prop_kind::forward_training, data_desc(x),
+      dnnl::batch_normalization_forward::desc(dnnl::prop_kind::forward_training, x,
                                               epsilon_of(node), kScaleShift),
       kernel_attributes(), engine);
 }
@@ -67,9 +72,14 @@ class BatchNorm final : public Op {
     return {inputs[0], channels, channels};
   }
 
+  void negotiate_layouts(const Node&, LayoutNegotiation& negotiation) const override {
+    negotiation.want(0, negotiation.incoming(0));
+    negotiation.produce(0, negotiation.incoming(0));
+  }
+
   std::unique_ptr<Kernel> compile(const Node& node, CompileContext& context) const override {
     const Shape& x = context.type(node.inputs[0]).shape;
-    const auto desc = data_desc(x);
+    const auto desc = context.held_desc(node.inputs[0], data_desc(x));
     const auto channels = plain_desc(context.type(node.inputs[1]));
     if (!context.graph().training()) {
       const dnnl::batch_normalization_forward::primitive_desc descriptor(
@@ -88,7 +98,7 @@ class BatchNorm final : public Op {
               {DNNL_ARG_DST, context.memory(node.outputs[0], desc)}},
           context);
     }
-    const auto descriptor = training_descriptor(node, x, context.engine());
+    const auto descriptor = training_descriptor(node, desc, context.engine());
     auto normalize = std::make_unique<PrimitiveKernel>(
         descriptor, dnnl::batch_normalization_forward(descriptor),
         std::vector<std::pair<int, dnnl::memory>>{
@@ -140,14 +150,21 @@ class BatchNormBackward final : public Op {
   std::vector<TensorType> infer(const Node&, std::span<const TensorType> inputs) const override {
     return {inputs[1], inputs[2], inputs[2]};
   }
+  // dy and dx in the layout x arrives in.
+  void negotiate_layouts(const Node&, LayoutNegotiation& negotiation) const override {
+    negotiation.want(0, negotiation.incoming(1));
+    negotiation.want(1, negotiation.incoming(1));
+    negotiation.produce(0, negotiation.incoming(1));
+  }
+
   std::unique_ptr<Kernel> compile(const Node& node, CompileContext& context) const override {
     const Shape& x = context.type(node.inputs[1]).shape;
-    const auto desc = data_desc(x);
+    const auto desc = context.held_desc(node.inputs[1], data_desc(x));
     const auto channels = plain_desc(context.type(node.inputs[2]));
     const dnnl::batch_normalization_backward::primitive_desc descriptor(
         dnnl::batch_normalization_backward::desc(dnnl::prop_kind::backward, desc, desc,
                                                  epsilon_of(node), kScaleShift),
-        kernel_attributes(), context.engine(), training_descriptor(node, x, context.engine()));
+        kernel_attributes(), context.engine(), training_descriptor(node, desc, context.engine()));
     return std::make_unique<PrimitiveKernel>(
         descriptor, dnnl::batch_normalization_backward(descriptor),
         std::vector<std::pair<int, dnnl::memory>>{

@@ -11,6 +11,7 @@ void register_batch_norm(OpRegistry&);
 void register_pooling(OpRegistry&);
 void register_global_avg_pool2d(OpRegistry&);
 void register_conv2d(OpRegistry&);
+void register_reorder(OpRegistry&);
 void register_l2_penalty(OpRegistry&);
 void register_mean_squared_error(OpRegistry&);
 void register_mean_absolute_error(OpRegistry&);
@@ -46,6 +47,7 @@ void register_builtin_ops(OpRegistry& registry) {
   register_pooling(registry);
   register_global_avg_pool2d(registry);
   register_conv2d(registry);
+  register_reorder(registry);
   register_l2_penalty(registry);
   register_mean_squared_error(registry);
   register_mean_absolute_error(registry);

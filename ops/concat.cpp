@@ -115,14 +115,7 @@ class Slice final : public Op {
     dnnl::memory::dims offsets(y_desc.dims().size(), 0);
     offsets[size_t(node.attributes.get_int("axis", 0))] = node.attributes.get_int("begin", 0);
     const auto view = x_desc.submemory_desc(y_desc.dims(), offsets);
-    const dnnl::reorder::primitive_desc descriptor(context.engine(), view, context.engine(), y_desc,
-                                                   kernel_attributes());
-    return std::make_unique<PrimitiveKernel>(
-        descriptor, dnnl::reorder(descriptor),
-        std::vector<std::pair<int, dnnl::memory>>{
-            {DNNL_ARG_FROM, context.memory(node.inputs[0], view)},
-            {DNNL_ARG_TO, context.memory(node.outputs[0], y_desc)}},
-        context);
+    return make_reorder_kernel(context, node.inputs[0], view, node.outputs[0], y_desc);
   }
 };
 

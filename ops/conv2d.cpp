@@ -1,13 +1,20 @@
 // conv2d(x, kernel[, bias]): Keras's Conv2D on channels-last images. x is [N, H, W, Cin], the
 // kernel [KH, KW, Cin, Cout] (Keras's layout), the bias [Cout]; attributes strides, padding
 // (valid / same), dilation and activation (none / relu, applied as a oneDNN post-op, its
-// gradient read from the output as for fused_matmul). oneDNN's convolution runs on these
-// layouts directly (nhwc data, hwio weights), so the plan never reorders.
+// gradient read from the output as for fused_matmul).
 //
-// Gradients: dz = dy through the activation; dx = conv2d_backward_data(dz, kernel),
-// dkernel = conv2d_backward_weights(x, dz), dbias = Σ over N, H, W of dz.
+// Layouts: each of the three primitives is described with format_tag::any and negotiates the
+// formats oneDNN chose (typically channels blocked by 16 for data, and a blocked kernel), so
+// its AVX-512 direct kernels run instead of the gemm-based ones plain layouts get (2-4x
+// slower for these shapes). Activations stay blocked from one convolution or pooling to the
+// next; the plan reorders only where a plain reader or writer meets them (the kernel from the
+// parameter store, its gradient back to it, a flatten).
+//
+// Gradients: dz = dy through the activation; dx = conv2d_backward_data(dz, kernel);
+// dkernel and dbias = conv2d_backward_weights(x, dz), one primitive computing both.
 
 #include "engine/exec/compile_context.hpp"
+#include "engine/exec/layout.hpp"
 #include "engine/exec/primitive_kernel.hpp"
 #include "ops/window_common.hpp"
 
@@ -15,9 +22,17 @@ namespace loom {
 
 namespace {
 
-dnnl::memory::desc kernel_desc(const Shape& shape) {  // [KH, KW, I, O]
+using Tag = dnnl::memory::format_tag;
+
+// A kernel [KH, KW, I, O] as oneDNN's (O, I, KH, KW) dims, in `tag` (hwio: the plain bytes).
+dnnl::memory::desc kernel_desc(const Shape& shape, Tag tag = Tag::hwio) {
   return dnnl::memory::desc({shape[3], shape[2], shape[0], shape[1]}, dnnl::memory::data_type::f32,
-                            dnnl::memory::format_tag::hwio);
+                            tag);
+}
+
+dnnl::memory::desc any_image_desc(const Shape& shape) {  // [N, H, W, C]
+  return dnnl::memory::desc({shape[0], shape[3], shape[1], shape[2]}, dnnl::memory::data_type::f32,
+                            Tag::any);
 }
 
 std::vector<AttributeSpec> conv_attributes() {
@@ -45,13 +60,78 @@ Shape output_shape(const Shape& x, const Shape& kernel, const Window& w) {
   return {x[0], w.axes[0].output, w.axes[1].output, kernel[3]};
 }
 
-dnnl::convolution_forward::desc forward_desc(const Window& w, const dnnl::memory::desc& x,
-                                             const dnnl::memory::desc& kernel,
-                                             const dnnl::memory::desc& bias,
-                                             const dnnl::memory::desc& y) {
-  return dnnl::convolution_forward::desc(
-      dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, x, kernel, bias, y,
-      window_strides(w), window_dilation(w), padding_begin(w), padding_end(w));
+// One convolution's geometry: what its forward and both backward primitives are made from.
+struct ConvGeometry {
+  Shape x, kernel, y;
+  Window window;
+  bool bias = false;
+  bool relu = false;
+};
+
+// The geometry of the node's convolution (for a backward op, of its forward convolution:
+// the attributes are the forward's, with the activation set to none).
+ConvGeometry geometry(const Node& node, const Shape& x, const Shape& kernel, bool bias) {
+  ConvGeometry g{.x = x, .kernel = kernel, .window = conv_window(node, x, kernel), .bias = bias};
+  g.y = output_shape(x, kernel, g.window);
+  g.relu = node.attributes.get_text("activation", "none") == "relu";
+  return g;
+}
+
+dnnl::memory::desc bias_desc(const ConvGeometry& g) {
+  return g.bias ? plain_desc(DType::f32, {g.kernel[3]}) : dnnl::memory::desc();
+}
+
+// The formats a convolution's primitives are made with: format_tag::any while layouts are
+// negotiated (oneDNN chooses), then, when the node is compiled, the layouts the plan settled
+// on (the same choices, or plain nhwc / hwio in a plan with plain layouts only).
+struct ConvDescs {
+  dnnl::memory::desc x, kernel, y;
+};
+
+ConvDescs any_descs(const ConvGeometry& g) {
+  return {any_image_desc(g.x), kernel_desc(g.kernel, Tag::any), any_image_desc(g.y)};
+}
+
+// The formats a compiled primitive is built with: what oneDNN chose while negotiating when the
+// plan holds every operand arranged that way (so nchw stands for a one-channel nhwc image),
+// else what the plan holds (a plan with plain layouts only: mixing the two would leave oneDNN
+// with no fast kernel).
+ConvDescs compiled_descs(const ConvGeometry& g, const CompileContext& context, ValueId x,
+                         ValueId kernel, ValueId y, const ConvDescs& chosen) {
+  const ConvDescs held = {context.held_desc(x, nhwc_desc(g.x)),
+                          context.held_desc(kernel, kernel_desc(g.kernel)),
+                          context.held_desc(y, nhwc_desc(g.y))};
+  const bool as_chosen = same_arrangement(held.x, chosen.x) &&
+                         same_arrangement(held.kernel, chosen.kernel) &&
+                         same_arrangement(held.y, chosen.y);
+  return as_chosen ? chosen : held;
+}
+
+// The forward primitive on the given formats; a backward primitive takes it, on its own
+// formats, as its hint (a hint in other formats makes oneDNN fall back to reference kernels).
+dnnl::convolution_forward::primitive_desc forward_primitive(const ConvGeometry& g,
+                                                            const ConvDescs& d,
+                                                            const dnnl::engine& engine) {
+  const Window& w = g.window;
+  dnnl::primitive_attr attributes = kernel_attributes();
+  if (g.relu) {
+    dnnl::post_ops post_ops;
+    post_ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+    attributes.set_post_ops(post_ops);
+  }
+  return dnnl::convolution_forward::primitive_desc(
+      dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training,
+                                      dnnl::algorithm::convolution_direct, d.x, d.kernel,
+                                      bias_desc(g), d.y, window_strides(w), window_dilation(w),
+                                      padding_begin(w), padding_end(w)),
+      attributes, engine);
+}
+
+Layout image_layout(const dnnl::memory::desc& chosen, const Shape& shape) {
+  return Layout::chosen(chosen, nhwc_desc(shape));
+}
+Layout kernel_layout(const dnnl::memory::desc& chosen, const Shape& shape) {
+  return Layout::chosen(chosen, kernel_desc(shape));
 }
 
 class Conv2D final : public Op {
@@ -82,29 +162,29 @@ class Conv2D final : public Op {
     return 2 * numel(y) * kernel[0] * kernel[1] * kernel[2];
   }
 
+  void negotiate_layouts(const Node& node, LayoutNegotiation& negotiation) const override {
+    const ConvGeometry g = geometry_of(node, negotiation.type(node.inputs[0]).shape,
+                                       negotiation.type(node.inputs[1]).shape);
+    const auto primitive = forward_primitive(g, any_descs(g), negotiation.engine());
+    negotiation.want(0, image_layout(primitive.src_desc(), g.x));
+    negotiation.want(1, kernel_layout(primitive.weights_desc(), g.kernel));
+    negotiation.produce(0, image_layout(primitive.dst_desc(), g.y));
+  }
+
   std::unique_ptr<Kernel> compile(const Node& node, CompileContext& context) const override {
-    const Shape& x = context.type(node.inputs[0]).shape;
-    const Shape& kernel = context.type(node.inputs[1]).shape;
-    const Window w = conv_window(node, x, kernel);
-    const auto x_desc = nhwc_desc(x), k_desc = kernel_desc(kernel);
-    const auto y_desc = nhwc_desc(context.type(node.outputs[0]).shape);
-    const bool has_bias = node.inputs.size() == 3;
-    const dnnl::memory::desc bias_desc =
-        has_bias ? plain_desc(context.type(node.inputs[2])) : dnnl::memory::desc();
-    dnnl::primitive_attr attributes = kernel_attributes();
-    if (node.attributes.get_text("activation", "none") == "relu") {
-      dnnl::post_ops post_ops;
-      post_ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
-      attributes.set_post_ops(post_ops);
-    }
-    const dnnl::convolution_forward::primitive_desc descriptor(
-        forward_desc(w, x_desc, k_desc, bias_desc, y_desc), attributes, context.engine());
+    const ConvGeometry g =
+        geometry_of(node, context.type(node.inputs[0]).shape, context.type(node.inputs[1]).shape);
+    const auto chosen = forward_primitive(g, any_descs(g), context.engine());
+    const ConvDescs d =
+        compiled_descs(g, context, node.inputs[0], node.inputs[1], node.outputs[0],
+                       {chosen.src_desc(), chosen.weights_desc(), chosen.dst_desc()});
+    const auto primitive = forward_primitive(g, d, context.engine());
     std::vector<std::pair<int, dnnl::memory>> arguments = {
-        {DNNL_ARG_SRC, context.memory(node.inputs[0], x_desc)},
-        {DNNL_ARG_WEIGHTS, context.memory(node.inputs[1], k_desc)},
-        {DNNL_ARG_DST, context.memory(node.outputs[0], y_desc)}};
-    if (has_bias) arguments.emplace_back(DNNL_ARG_BIAS, context.memory(node.inputs[2], bias_desc));
-    return std::make_unique<PrimitiveKernel>(descriptor, dnnl::convolution_forward(descriptor),
+        {DNNL_ARG_SRC, context.memory(node.inputs[0], d.x)},
+        {DNNL_ARG_WEIGHTS, context.memory(node.inputs[1], d.kernel)},
+        {DNNL_ARG_DST, context.memory(node.outputs[0], d.y)}};
+    if (g.bias) arguments.emplace_back(DNNL_ARG_BIAS, context.memory(node.inputs[2]));
+    return std::make_unique<PrimitiveKernel>(primitive, dnnl::convolution_forward(primitive),
                                              std::move(arguments), context);
   }
 
@@ -123,17 +203,22 @@ class Conv2D final : public Op {
       attributes.set("input_shape", builder.graph().value(node.inputs[0]).type.shape);
       gradients[0] = builder.emit(node, "conv2d_backward_data", {dz, node.inputs[1]}, attributes);
     }
-    if (request.wanted[1]) {
+    const bool bias_wanted = node.inputs.size() == 3 && request.wanted[2];
+    if (request.wanted[1] || bias_wanted) {
       Attributes attributes = window;
       attributes.set("kernel_shape", builder.graph().value(node.inputs[1]).type.shape);
-      gradients[1] =
-          builder.emit(node, "conv2d_backward_weights", {node.inputs[0], dz}, attributes);
-    }
-    if (node.inputs.size() == 3 && request.wanted[2]) {
-      gradients[2] =
-          builder.emit(node, "reduce_sum", {dz}, {{"axes", std::vector<int64_t>{0, 1, 2}}});
+      attributes.set("with_bias", bias_wanted);
+      const std::vector<ValueId> outputs =
+          builder.emit_multi(node, "conv2d_backward_weights", {node.inputs[0], dz}, attributes);
+      if (request.wanted[1]) gradients[1] = outputs[0];
+      if (bias_wanted) gradients[2] = outputs[1];
     }
     return gradients;
+  }
+
+ private:
+  static ConvGeometry geometry_of(const Node& node, const Shape& x, const Shape& kernel) {
+    return geometry(node, x, kernel, node.inputs.size() == 3);
   }
 };
 
@@ -155,67 +240,107 @@ class Conv2DBackwardData final : public Op {
   std::vector<TensorType> infer(const Node& node, std::span<const TensorType>) const override {
     return {TensorType{DType::f32, node.attributes.get_ints("input_shape", {})}};
   }
+
+  void negotiate_layouts(const Node& node, LayoutNegotiation& negotiation) const override {
+    const ConvGeometry g = geometry_of(node, negotiation.type(node.inputs[1]).shape);
+    const auto primitive = backward_primitive(g, any_descs(g), negotiation.engine());
+    negotiation.want(0, image_layout(primitive.diff_dst_desc(), g.y));
+    negotiation.want(1, kernel_layout(primitive.weights_desc(), g.kernel));
+    negotiation.produce(0, image_layout(primitive.diff_src_desc(), g.x));
+  }
+
   std::unique_ptr<Kernel> compile(const Node& node, CompileContext& context) const override {
-    const Shape x = node.attributes.get_ints("input_shape", {});
-    const Shape& kernel = context.type(node.inputs[1]).shape;
-    const Window w = conv_window(node, x, kernel);
-    const auto x_desc = nhwc_desc(x), k_desc = kernel_desc(kernel);
-    const auto y_desc = nhwc_desc(context.type(node.inputs[0]).shape);
-    const dnnl::convolution_forward::primitive_desc hint(
-        forward_desc(w, x_desc, k_desc, dnnl::memory::desc(), y_desc), kernel_attributes(),
-        context.engine());
-    const dnnl::convolution_backward_data::primitive_desc descriptor(
-        dnnl::convolution_backward_data::desc(dnnl::algorithm::convolution_direct, x_desc, k_desc,
-                                              y_desc, window_strides(w), window_dilation(w),
-                                              padding_begin(w), padding_end(w)),
-        kernel_attributes(), context.engine(), hint);
+    const ConvGeometry g = geometry_of(node, context.type(node.inputs[1]).shape);
+    const auto chosen = backward_primitive(g, any_descs(g), context.engine());
+    const ConvDescs d =
+        compiled_descs(g, context, node.outputs[0], node.inputs[1], node.inputs[0],
+                       {chosen.diff_src_desc(), chosen.weights_desc(), chosen.diff_dst_desc()});
+    const auto primitive = backward_primitive(g, d, context.engine());
     return std::make_unique<PrimitiveKernel>(
-        descriptor, dnnl::convolution_backward_data(descriptor),
+        primitive, dnnl::convolution_backward_data(primitive),
         std::vector<std::pair<int, dnnl::memory>>{
-            {DNNL_ARG_DIFF_DST, context.memory(node.inputs[0], y_desc)},
-            {DNNL_ARG_WEIGHTS, context.memory(node.inputs[1], k_desc)},
-            {DNNL_ARG_DIFF_SRC, context.memory(node.outputs[0], x_desc)}},
+            {DNNL_ARG_DIFF_DST, context.memory(node.inputs[0], d.y)},
+            {DNNL_ARG_WEIGHTS, context.memory(node.inputs[1], d.kernel)},
+            {DNNL_ARG_DIFF_SRC, context.memory(node.outputs[0], d.x)}},
         context);
+  }
+
+ private:
+  static ConvGeometry geometry_of(const Node& node, const Shape& kernel) {
+    return geometry(node, node.attributes.get_ints("input_shape", {}), kernel, false);
+  }
+  static dnnl::convolution_backward_data::primitive_desc backward_primitive(
+      const ConvGeometry& g, const ConvDescs& d, const dnnl::engine& engine) {
+    const Window& w = g.window;
+    return dnnl::convolution_backward_data::primitive_desc(
+        dnnl::convolution_backward_data::desc(dnnl::algorithm::convolution_direct, d.x, d.kernel,
+                                              d.y, window_strides(w), window_dilation(w),
+                                              padding_begin(w), padding_end(w)),
+        kernel_attributes(), engine, forward_primitive(g, d, engine));
   }
 };
 
-// conv2d_backward_weights(x, dy) with kernel_shape: d loss / dkernel.
+// conv2d_backward_weights(x, dy) with kernel_shape and with_bias: d loss / dkernel and, with
+// with_bias, d loss / dbias as a second output (the primitive sums dy while it reads it).
 class Conv2DBackwardWeights final : public Op {
  public:
   std::string_view name() const override { return "conv2d_backward_weights"; }
   OpSignature signature() const override {
-    return {
-        .inputs = {"x", "dy"}, .attributes = backward_attributes("kernel_shape"), .internal = true};
+    std::vector<AttributeSpec> attributes = backward_attributes("kernel_shape");
+    attributes.push_back({"with_bias", AttributeKind::boolean, "also output the bias gradient"});
+    return {.inputs = {"x", "dy"}, .attributes = attributes, .internal = true};
   }
   std::vector<TensorType> infer(const Node& node, std::span<const TensorType>) const override {
-    return {TensorType{DType::f32, node.attributes.get_ints("kernel_shape", {})}};
+    const Shape kernel = node.attributes.get_ints("kernel_shape", {});
+    std::vector<TensorType> outputs = {TensorType{DType::f32, kernel}};
+    if (node.attributes.get_bool("with_bias", false)) {
+      outputs.push_back(TensorType{DType::f32, {kernel.at(3)}});
+    }
+    return outputs;
   }
   int64_t flops(const Node& node, const Graph& graph) const override {
     const Shape& dy = graph.value(node.inputs[1]).type.shape;
     const Shape& kernel = graph.value(node.outputs[0]).type.shape;
     return 2 * numel(dy) * kernel[0] * kernel[1] * kernel[2];
   }
+
+  void negotiate_layouts(const Node& node, LayoutNegotiation& negotiation) const override {
+    const ConvGeometry g = geometry_of(node, negotiation.type(node.inputs[0]).shape);
+    const auto primitive = backward_primitive(g, any_descs(g), negotiation.engine());
+    negotiation.want(0, image_layout(primitive.src_desc(), g.x));
+    negotiation.want(1, image_layout(primitive.diff_dst_desc(), g.y));
+    negotiation.produce(0, kernel_layout(primitive.diff_weights_desc(), g.kernel));
+  }
+
   std::unique_ptr<Kernel> compile(const Node& node, CompileContext& context) const override {
-    const Shape& x = context.type(node.inputs[0]).shape;
-    const Shape kernel = node.attributes.get_ints("kernel_shape", {});
-    const Window w = conv_window(node, x, kernel);
-    const auto x_desc = nhwc_desc(x), k_desc = kernel_desc(kernel);
-    const auto y_desc = nhwc_desc(context.type(node.inputs[1]).shape);
-    const dnnl::convolution_forward::primitive_desc hint(
-        forward_desc(w, x_desc, k_desc, dnnl::memory::desc(), y_desc), kernel_attributes(),
-        context.engine());
-    const dnnl::convolution_backward_weights::primitive_desc descriptor(
-        dnnl::convolution_backward_weights::desc(
-            dnnl::algorithm::convolution_direct, x_desc, k_desc, dnnl::memory::desc(), y_desc,
-            window_strides(w), window_dilation(w), padding_begin(w), padding_end(w)),
-        kernel_attributes(), context.engine(), hint);
+    const ConvGeometry g = geometry_of(node, context.type(node.inputs[0]).shape);
+    const auto chosen = backward_primitive(g, any_descs(g), context.engine());
+    const ConvDescs d =
+        compiled_descs(g, context, node.inputs[0], node.outputs[0], node.inputs[1],
+                       {chosen.src_desc(), chosen.diff_weights_desc(), chosen.diff_dst_desc()});
+    const auto primitive = backward_primitive(g, d, context.engine());
+    std::vector<std::pair<int, dnnl::memory>> arguments = {
+        {DNNL_ARG_SRC, context.memory(node.inputs[0], d.x)},
+        {DNNL_ARG_DIFF_DST, context.memory(node.inputs[1], d.y)},
+        {DNNL_ARG_DIFF_WEIGHTS, context.memory(node.outputs[0], d.kernel)}};
+    if (g.bias) arguments.emplace_back(DNNL_ARG_DIFF_BIAS, context.memory(node.outputs[1]));
     return std::make_unique<PrimitiveKernel>(
-        descriptor, dnnl::convolution_backward_weights(descriptor),
-        std::vector<std::pair<int, dnnl::memory>>{
-            {DNNL_ARG_SRC, context.memory(node.inputs[0], x_desc)},
-            {DNNL_ARG_DIFF_DST, context.memory(node.inputs[1], y_desc)},
-            {DNNL_ARG_DIFF_WEIGHTS, context.memory(node.outputs[0], k_desc)}},
-        context);
+        primitive, dnnl::convolution_backward_weights(primitive), std::move(arguments), context);
+  }
+
+ private:
+  static ConvGeometry geometry_of(const Node& node, const Shape& x) {
+    return geometry(node, x, node.attributes.get_ints("kernel_shape", {}),
+                    node.attributes.get_bool("with_bias", false));
+  }
+  static dnnl::convolution_backward_weights::primitive_desc backward_primitive(
+      const ConvGeometry& g, const ConvDescs& d, const dnnl::engine& engine) {
+    const Window& w = g.window;
+    return dnnl::convolution_backward_weights::primitive_desc(
+        dnnl::convolution_backward_weights::desc(
+            dnnl::algorithm::convolution_direct, d.x, d.kernel, bias_desc(g), d.y,
+            window_strides(w), window_dilation(w), padding_begin(w), padding_end(w)),
+        kernel_attributes(), engine, forward_primitive(g, d, engine));
   }
 };
 

@@ -1,6 +1,7 @@
 #include "ops/eltwise_common.hpp"
 
 #include "engine/exec/compile_context.hpp"
+#include "engine/exec/layout.hpp"
 #include "engine/exec/primitive_kernel.hpp"
 
 namespace loom {
@@ -64,12 +65,19 @@ class EltwiseOp final : public Op {
     return same_shape_f32(node, inputs);
   }
 
+  // Element-wise work runs in any layout: y keeps x's (a convolution's blocked output
+  // stays blocked through its activation).
+  void negotiate_layouts(const Node&, LayoutNegotiation& negotiation) const override {
+    negotiation.want(0, negotiation.incoming(0));
+    negotiation.produce(0, negotiation.incoming(0));
+  }
+
   std::unique_ptr<Kernel> compile(const Node& node, CompileContext& context) const override {
-    const auto desc = plain_desc(context.type(node.inputs[0]));
-    const auto descriptor = forward_descriptor(definition_, node, desc, context.engine());
+    dnnl::memory x = context.memory(node.inputs[0]);
+    const auto descriptor = forward_descriptor(definition_, node, x.get_desc(), context.engine());
     return std::make_unique<PrimitiveKernel>(
         descriptor, dnnl::eltwise_forward(descriptor),
-        std::vector<std::pair<int, dnnl::memory>>{{DNNL_ARG_SRC, context.memory(node.inputs[0])},
+        std::vector<std::pair<int, dnnl::memory>>{{DNNL_ARG_SRC, std::move(x)},
                                                   {DNNL_ARG_DST, context.memory(node.outputs[0])}},
         context);
   }
@@ -106,9 +114,16 @@ class EltwiseBackward final : public Op {
     return same_shape_f32(node, inputs);
   }
 
+  // dy and dx take the layout of the forward tensor the derivative is read from.
+  void negotiate_layouts(const Node&, LayoutNegotiation& negotiation) const override {
+    negotiation.want(0, negotiation.incoming(1));
+    negotiation.want(1, negotiation.incoming(1));
+    negotiation.produce(0, negotiation.incoming(1));
+  }
+
   std::unique_ptr<Kernel> compile(const Node& node, CompileContext& context) const override {
     const ValueId dy = node.inputs[0], data = node.inputs[1], dx = node.outputs[0];
-    const auto desc = plain_desc(context.type(data));
+    const auto desc = context.memory(data).get_desc();
     const dnnl::eltwise_backward::primitive_desc descriptor(
         dnnl::eltwise_backward::desc(algorithm_for(definition_, node.attributes), desc, desc,
                                      definition_.alpha(node.attributes),

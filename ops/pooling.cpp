@@ -1,13 +1,18 @@
 // max_pool2d and avg_pool2d: Keras's MaxPooling2D and AveragePooling2D on channels-last images
 // [N, H, W, C]; attributes pool_size (default [2, 2]), strides (default: the pool size) and
-// padding (valid / same; an average excludes the padding, as Keras's does). oneDNN's
-// pooling_v2 runs on nhwc directly.
+// padding (valid / same; an average excludes the padding, as Keras's does).
+//
+// Layouts: pooling runs on whatever layout its input arrives in (a convolution's blocked
+// output stays blocked) and writes its output in the format oneDNN pairs with it. The
+// backward op rebuilds the forward primitive as its hint from the format it is handed: the
+// workspace's for max pooling (which is the forward output's), dy's for average pooling.
 //
 // Max pooling's backward routes each gradient to the element that won its window, which
 // oneDNN records during the forward pass in a workspace: max_pool2d has it as a second output
 // (an f32 tensor sized to hold the workspace's bytes) and max_pool2d_backward reads it.
 
 #include "engine/exec/compile_context.hpp"
+#include "engine/exec/layout.hpp"
 #include "engine/exec/primitive_kernel.hpp"
 #include "ops/window_common.hpp"
 
@@ -29,21 +34,50 @@ Shape pooled_shape(const Shape& x, const Window& w) {
   return {x[0], w.axes[0].output, w.axes[1].output, x[3]};
 }
 
+using Tag = dnnl::memory::format_tag;
+
+// The forward primitive reading x in `x_desc` and writing y in `y_desc` (oneDNN's (N, C, H, W)
+// dims; format_tag::any lets oneDNN pick the format it pairs with x's).
 dnnl::pooling_v2_forward::primitive_desc forward_descriptor(dnnl::algorithm algorithm,
-                                                            const Window& w, const Shape& x,
+                                                            const Window& w,
+                                                            const dnnl::memory::desc& x_desc,
+                                                            const dnnl::memory::desc& y_desc,
                                                             const dnnl::engine& engine) {
   return dnnl::pooling_v2_forward::primitive_desc(
-      dnnl::pooling_v2_forward::desc(dnnl::prop_kind::forward_training, algorithm, nhwc_desc(x),
-                                     nhwc_desc(pooled_shape(x, w)), window_strides(w),
-                                     window_kernel(w), {0, 0}, padding_begin(w), padding_end(w)),
+      dnnl::pooling_v2_forward::desc(dnnl::prop_kind::forward_training, algorithm, x_desc, y_desc,
+                                     window_strides(w), window_kernel(w), {0, 0}, padding_begin(w),
+                                     padding_end(w)),
       kernel_attributes(), engine);
+}
+
+dnnl::memory::desc any_image_desc(const Shape& shape) {  // [N, H, W, C]
+  return dnnl::memory::desc({shape[0], shape[3], shape[1], shape[2]}, dnnl::memory::data_type::f32,
+                            Tag::any);
+}
+
+// x's descriptor when it arrives in `layout`: its own format, or nhwc when plain.
+dnnl::memory::desc image_desc(const Layout& layout, const Shape& x) {
+  return layout.is_plain() ? nhwc_desc(x) : layout.native();
+}
+
+// The activation format `desc` is in, applied to an f32 image of shape x (nhwc when the
+// format is none of the usual ones).
+dnnl::memory::desc same_format(const dnnl::memory::desc& desc, const Shape& x) {
+  for (Tag tag : {Tag::nhwc, Tag::nchw, Tag::nChw16c, Tag::nChw8c, Tag::nChw4c}) {
+    if (same_arrangement(desc, dnnl::memory::desc(desc.dims(), desc.data_type(), tag))) {
+      return dnnl::memory::desc({x[0], x[3], x[1], x[2]}, dnnl::memory::data_type::f32, tag);
+    }
+  }
+  return nhwc_desc(x);
 }
 
 // The workspace's size in f32 elements, asked of oneDNN when the node's shape is inferred.
 int64_t workspace_elements(const Window& w, const Shape& x) {
   static const dnnl::engine engine(dnnl::engine::kind::cpu, 0);
-  const size_t bytes =
-      forward_descriptor(dnnl::algorithm::pooling_max, w, x, engine).workspace_desc().get_size();
+  const size_t bytes = forward_descriptor(dnnl::algorithm::pooling_max, w, nhwc_desc(x),
+                                          nhwc_desc(pooled_shape(x, w)), engine)
+                           .workspace_desc()
+                           .get_size();
   return std::max<int64_t>(1, int64_t((bytes + 3) / 4));
 }
 
@@ -68,13 +102,31 @@ class Pool final : public Op {
     return outputs;
   }
 
+  // Reads x in the layout it arrives in.
+  void negotiate_layouts(const Node& node, LayoutNegotiation& negotiation) const override {
+    const Shape& x = negotiation.type(node.inputs[0]).shape;
+    const Window w = pool_window(node, x);
+    const Shape y = pooled_shape(x, w);
+    const auto descriptor =
+        forward_descriptor(algorithm_, w, image_desc(negotiation.incoming(0), x), any_image_desc(y),
+                           negotiation.engine());
+    negotiation.want(0, negotiation.incoming(0));
+    negotiation.produce(0, Layout::chosen(descriptor.dst_desc(), nhwc_desc(y)));
+    if (is_max()) negotiation.produce(1, Layout::opaque(descriptor.workspace_desc()));
+  }
+
   std::unique_ptr<Kernel> compile(const Node& node, CompileContext& context) const override {
     const Shape& x = context.type(node.inputs[0]).shape;
     const Window w = pool_window(node, x);
-    const auto descriptor = forward_descriptor(algorithm_, w, x, context.engine());
+    const Shape y = pooled_shape(x, w);
+    const auto x_desc = context.held_desc(node.inputs[0], nhwc_desc(x));
+    const auto chosen =
+        forward_descriptor(algorithm_, w, x_desc, any_image_desc(y), context.engine());
+    const auto y_desc = context.held_desc(node.outputs[0], nhwc_desc(y), chosen.dst_desc());
+    const auto descriptor = forward_descriptor(algorithm_, w, x_desc, y_desc, context.engine());
     std::vector<std::pair<int, dnnl::memory>> arguments = {
-        {DNNL_ARG_SRC, context.memory(node.inputs[0], nhwc_desc(x))},
-        {DNNL_ARG_DST, context.memory(node.outputs[0], nhwc_desc(pooled_shape(x, w)))}};
+        {DNNL_ARG_SRC, context.memory(node.inputs[0], x_desc)},
+        {DNNL_ARG_DST, context.memory(node.outputs[0], y_desc)}};
     if (is_max()) {
       arguments.emplace_back(DNNL_ARG_WORKSPACE,
                              context.memory(node.outputs[1], descriptor.workspace_desc()));
@@ -114,19 +166,32 @@ class PoolBackward final : public Op {
   std::vector<TensorType> infer(const Node& node, std::span<const TensorType>) const override {
     return {TensorType{DType::f32, node.attributes.get_ints("input_shape", {})}};
   }
+  void negotiate_layouts(const Node& node, LayoutNegotiation& negotiation) const override {
+    const Shape x = node.attributes.get_ints("input_shape", {});
+    const Shape y = pooled_shape(x, pool_window(node, x));
+    const auto hint =
+        forward_hint(node, negotiation.incoming(is_max() ? 1 : 0), negotiation.engine());
+    const auto descriptor =
+        backward_descriptor(node, hint, any_image_desc(x), hint.dst_desc(), negotiation.engine());
+    negotiation.want(0, Layout::chosen(descriptor.diff_dst_desc(), nhwc_desc(y)));
+    if (is_max()) negotiation.want(1, Layout::opaque(hint.workspace_desc()));
+    negotiation.produce(0, Layout::chosen(descriptor.diff_src_desc(), nhwc_desc(x)));
+  }
+
   std::unique_ptr<Kernel> compile(const Node& node, CompileContext& context) const override {
     const Shape x = node.attributes.get_ints("input_shape", {});
-    const Window w = pool_window(node, x);
-    const auto hint = forward_descriptor(algorithm_, w, x, context.engine());
-    const auto dx_desc = nhwc_desc(x), dy_desc = nhwc_desc(pooled_shape(x, w));
-    const dnnl::pooling_v2_backward::primitive_desc descriptor(
-        dnnl::pooling_v2_backward::desc(algorithm_, dx_desc, dy_desc, window_strides(w),
-                                        window_kernel(w), {0, 0}, padding_begin(w), padding_end(w)),
-        kernel_attributes(), context.engine(), hint);
+    const Shape y = pooled_shape(x, pool_window(node, x));
+    const auto hint =
+        forward_hint(node, context.layout(node.inputs[is_max() ? 1 : 0]), context.engine());
+    const auto chosen =
+        backward_descriptor(node, hint, any_image_desc(x), hint.dst_desc(), context.engine());
+    const auto dy_desc = context.held_desc(node.inputs[0], nhwc_desc(y), chosen.diff_dst_desc());
+    const auto dx_desc = context.held_desc(node.outputs[0], nhwc_desc(x), chosen.diff_src_desc());
+    const auto descriptor = backward_descriptor(node, hint, dx_desc, dy_desc, context.engine());
     std::vector<std::pair<int, dnnl::memory>> arguments = {
         {DNNL_ARG_DIFF_DST, context.memory(node.inputs[0], dy_desc)},
         {DNNL_ARG_DIFF_SRC, context.memory(node.outputs[0], dx_desc)}};
-    if (algorithm_ == dnnl::algorithm::pooling_max) {
+    if (is_max()) {
       arguments.emplace_back(DNNL_ARG_WORKSPACE,
                              context.memory(node.inputs[1], hint.workspace_desc()));
     }
@@ -135,6 +200,32 @@ class PoolBackward final : public Op {
   }
 
  private:
+  bool is_max() const { return algorithm_ == dnnl::algorithm::pooling_max; }
+
+  // The forward primitive as it ran, recognised from `format_source` (the workspace for max
+  // pooling, whose format is the forward output's; dy for average pooling).
+  dnnl::pooling_v2_forward::primitive_desc forward_hint(const Node& node,
+                                                        const Layout& format_source,
+                                                        const dnnl::engine& engine) const {
+    const Shape x = node.attributes.get_ints("input_shape", {});
+    const Window w = pool_window(node, x);
+    const dnnl::memory::desc x_desc =
+        format_source.is_plain() ? nhwc_desc(x) : same_format(format_source.native(), x);
+    return forward_descriptor(algorithm_, w, x_desc, any_image_desc(pooled_shape(x, w)), engine);
+  }
+
+  dnnl::pooling_v2_backward::primitive_desc backward_descriptor(
+      const Node& node, const dnnl::pooling_v2_forward::primitive_desc& hint,
+      const dnnl::memory::desc& dx_desc, const dnnl::memory::desc& dy_desc,
+      const dnnl::engine& engine) const {
+    const Shape x = node.attributes.get_ints("input_shape", {});
+    const Window w = pool_window(node, x);
+    return dnnl::pooling_v2_backward::primitive_desc(
+        dnnl::pooling_v2_backward::desc(algorithm_, dx_desc, dy_desc, window_strides(w),
+                                        window_kernel(w), {0, 0}, padding_begin(w), padding_end(w)),
+        kernel_attributes(), engine, hint);
+  }
+
   std::string name_;
   dnnl::algorithm algorithm_;
 };

@@ -60,14 +60,7 @@ class Transpose final : public Op {
     }
     const dnnl::memory::desc view(dims, dnnl::memory::data_type::f32, strides);
     const auto y_desc = plain_desc(context.type(node.outputs[0]));
-    const dnnl::reorder::primitive_desc descriptor(context.engine(), view, context.engine(), y_desc,
-                                                   kernel_attributes());
-    return std::make_unique<PrimitiveKernel>(
-        descriptor, dnnl::reorder(descriptor),
-        std::vector<std::pair<int, dnnl::memory>>{
-            {DNNL_ARG_FROM, context.memory(node.inputs[0], view)},
-            {DNNL_ARG_TO, context.memory(node.outputs[0], y_desc)}},
-        context);
+    return make_reorder_kernel(context, node.inputs[0], view, node.outputs[0], y_desc);
   }
 
   std::vector<std::optional<ValueId>> gradient(GradientBuilder& builder,

@@ -1,7 +1,7 @@
 #pragma once
 // What conv2d and the pooling ops share: channels-last images [N, H, W, C] (Keras's default
-// layout, and one oneDNN's AVX-512 kernels run natively, so no reorder is ever needed), the
-// window attributes (kernel, strides, padding, dilation) and their oneDNN descriptors.
+// layout; the plain layout of an image in the plan, see engine/exec/layout.hpp), the window
+// attributes (kernel, strides, padding, dilation) and their oneDNN descriptors.
 
 #include <oneapi/dnnl/dnnl.hpp>
 

@@ -396,6 +396,9 @@ nlohmann::json to_json(const BenchReport& r) {
           {"parameter_bytes", r.parameter_bytes},
           {"optimizer_state_bytes", r.optimizer_state_bytes},
           {"peak_rss_bytes", r.peak_rss_bytes},
+          {"layouts", r.negotiated_layouts ? "negotiated" : "plain"},
+          {"training_reorders", r.training_reorders},
+          {"inference_reorders", r.inference_reorders},
           {"nodes", nodes}};
 }
 

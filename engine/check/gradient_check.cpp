@@ -94,12 +94,14 @@ BuiltGraph build(const OpUnderTest& test, bool with_loss) {
   }
   built.graph.set_training(test.training);
   built.outputs = built.graph.add_node("under_test", test.op, built.inputs, test.attributes);
+  // Only the outputs with gradients are read as tensors and probed (not masks, workspaces,
+  // batch statistics, whose layout is the op's own).
+  const Op& op = OpRegistry::global().get(test.op);
+  const size_t probed = built.outputs.size() - op.signature().auxiliary_outputs;
+  for (size_t k = 0; k < probed; ++k) built.graph.add_output(built.outputs[k]);
   if (!with_loss) return built;
 
   std::vector<ValueId> losses;
-  // Only the outputs with gradients are probed (not masks, workspaces, batch statistics).
-  const Op& op = OpRegistry::global().get(test.op);
-  const size_t probed = built.outputs.size() - op.signature().auxiliary_outputs;
   for (size_t k = 0; k < probed; ++k) {
     const TensorType& type = built.graph.value(built.outputs[k]).type;
     if (type.dtype != DType::f32) continue;

@@ -20,7 +20,15 @@ dnnl::memory::desc plain_desc(const TensorType& type) {
 }
 
 dnnl::memory CompileContext::memory(ValueId v) const {
-  return memory(v, plain_desc(type(v)));
+  const Layout& held = layout(v);
+  return memory(v, held.is_plain() ? plain_desc(type(v)) : held.native());
+}
+
+dnnl::memory::desc CompileContext::held_desc(ValueId v, const dnnl::memory::desc& plain_view,
+                                             const dnnl::memory::desc& preferred) const {
+  const Layout& held = layout(v);
+  if (held.compatible(Layout::chosen(preferred, plain_view))) return preferred;
+  return held.is_plain() ? plain_view : held.native();
 }
 
 dnnl::memory CompileContext::memory(ValueId v, const dnnl::memory::desc& desc) const {

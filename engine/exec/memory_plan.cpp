@@ -32,8 +32,12 @@ int64_t first_fit(const std::vector<Block>& live, int64_t bytes) {
 
 }  // namespace
 
-MemoryPlan plan_memory(const Graph& graph, const std::vector<ValueId>& pinned) {
+MemoryPlan plan_memory(const Graph& graph, const std::vector<ValueId>& pinned,
+                       std::span<const int64_t> value_bytes) {
   const auto value_count = graph.values().size();
+  const auto bytes_of = [&](ValueId v) {
+    return value_bytes.empty() ? graph.value(v).type.bytes() : value_bytes[size_t(v)];
+  };
   const auto node_count = static_cast<NodeId>(graph.nodes().size());
   MemoryPlan plan;
   plan.arena_offset.assign(value_count, MemoryPlan::kUnplaced);
@@ -60,12 +64,12 @@ MemoryPlan plan_memory(const Graph& graph, const std::vector<ValueId>& pinned) {
       return false;
     }
     if (std::ranges::count(node.inputs, input) != 1) return false;
-    if (graph.value(input).type.bytes() != graph.value(output).type.bytes()) return false;
+    if (bytes_of(input) != bytes_of(output)) return false;
     const auto block = std::ranges::find(live, input, &Block::owner);
     if (block == live.end()) return false;
     block->owner = output;
     plan.arena_offset[size_t(output)] = block->offset;
-    plan.unplanned_bytes += aligned(graph.value(output).type.bytes());
+    plan.unplanned_bytes += aligned(bytes_of(output));
     ++plan.in_place;
     return true;
   };
@@ -75,7 +79,7 @@ MemoryPlan plan_memory(const Graph& graph, const std::vector<ValueId>& pinned) {
     const bool first_in_place = take_over(node, id);
     for (ValueId output : node.outputs) {
       if (first_in_place && output == node.outputs[0]) continue;
-      const int64_t bytes = aligned(graph.value(output).type.bytes());
+      const int64_t bytes = aligned(bytes_of(output));
       plan.unplanned_bytes += bytes;
       const int64_t offset = first_fit(live, bytes);
       plan.arena_offset[size_t(output)] = offset;

@@ -3,6 +3,7 @@
 // its last reader has run (liveness-based first-fit), so a training step allocates nothing.
 
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "engine/graph/graph.hpp"
@@ -18,7 +19,9 @@ struct MemoryPlan {
 };
 
 // `pinned` values stay alive until the end of the step (the caller reads them afterwards:
-// the loss, the prediction, the parameter gradients).
-MemoryPlan plan_memory(const Graph& graph, const std::vector<ValueId>& pinned);
+// the loss, the prediction, the parameter gradients). `value_bytes` gives each value's buffer
+// size when its layout pads (blocked formats); empty means every value is plain.
+MemoryPlan plan_memory(const Graph& graph, const std::vector<ValueId>& pinned,
+                       std::span<const int64_t> value_bytes = {});
 
 }  // namespace loom

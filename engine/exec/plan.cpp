@@ -13,14 +13,26 @@ std::vector<ValueId> values_read_after_run(const Graph& graph) {
   if (graph.loss()) pinned.push_back(*graph.loss());
   if (graph.prediction()) pinned.push_back(*graph.prediction());
   for (const ParameterGradient& g : graph.parameter_gradients()) pinned.push_back(g.gradient);
+  pinned.insert(pinned.end(), graph.outputs().begin(), graph.outputs().end());
   return pinned;
+}
+
+std::vector<int64_t> value_bytes(const Graph& graph, const std::vector<Layout>& layouts) {
+  std::vector<int64_t> bytes;
+  for (size_t v = 0; v < graph.values().size(); ++v) {
+    bytes.push_back(layouts[v].bytes(graph.values()[v].type.bytes()));
+  }
+  return bytes;
 }
 
 }  // namespace
 
 Plan::Plan(Graph graph, ParameterStore& parameters, Runtime& runtime)
     : graph_(std::move(graph)),
-      memory_plan_(plan_memory(graph_, values_read_after_run(graph_))),
+      layouts_(
+          assign_layouts(graph_, runtime.engine, values_read_after_run(graph_), runtime.layouts)),
+      memory_plan_(plan_memory(graph_, values_read_after_run(graph_),
+                               value_bytes(graph_, layouts_.value_layouts))),
       arena_(static_cast<size_t>(memory_plan_.arena_bytes)) {
   addresses_.assign(graph_.values().size(), nullptr);
   for (size_t id = 0; id < graph_.values().size(); ++id) {
@@ -44,7 +56,8 @@ Plan::Plan(Graph graph, ParameterStore& parameters, Runtime& runtime)
         break;
     }
   }
-  CompileContext context(runtime.engine, runtime.stream, graph_, addresses_, &runtime.step);
+  CompileContext context(runtime.engine, runtime.stream, graph_, addresses_, layouts_.value_layouts,
+                         &runtime.step);
   for (const Node& node : graph_.nodes()) kernels_.push_back(node.op->compile(node, context));
 }
 

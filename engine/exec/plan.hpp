@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "engine/exec/aligned_buffer.hpp"
+#include "engine/exec/layout.hpp"
 #include "engine/exec/memory_plan.hpp"
 #include "engine/exec/parameter_store.hpp"
 #include "engine/exec/runtime.hpp"
@@ -18,7 +19,8 @@ namespace loom {
 class Plan {
  public:
   // Parameters bind to `parameters` (which must already hold them); inputs, labels and
-  // constants get buffers of their own; intermediates share the planned arena.
+  // constants get buffers of their own; intermediates share the planned arena. Layouts are
+  // negotiated first (layout.hpp, by runtime.layouts), which may add reorder nodes.
   Plan(Graph graph, ParameterStore& parameters, Runtime& runtime);
 
   void run() {
@@ -33,10 +35,13 @@ class Plan {
   float* f32(ValueId v) const { return static_cast<float*>(address(v)); }
   int32_t* i32(ValueId v) const { return static_cast<int32_t*>(address(v)); }
   const MemoryPlan& memory_plan() const { return memory_plan_; }
+  const Layout& layout(ValueId v) const { return layouts_.value_layouts[size_t(v)]; }
+  int reorders() const { return layouts_.reorders; }  // reorder nodes the layouts needed
   int64_t owned_bytes() const;
 
  private:
   Graph graph_;
+  LayoutAssignment layouts_;
   MemoryPlan memory_plan_;
   AlignedBuffer arena_;
   std::vector<AlignedBuffer> owned_;  // inputs, labels, constants

@@ -30,6 +30,19 @@ PrimitiveKernel::PrimitiveKernel(const dnnl::primitive_desc_base& descriptor,
   }
 }
 
+std::unique_ptr<PrimitiveKernel> make_reorder_kernel(const CompileContext& context, ValueId from,
+                                                     const dnnl::memory::desc& from_desc,
+                                                     ValueId to,
+                                                     const dnnl::memory::desc& to_desc) {
+  const dnnl::reorder::primitive_desc descriptor(context.engine(), from_desc, context.engine(),
+                                                 to_desc, kernel_attributes());
+  return std::make_unique<PrimitiveKernel>(
+      descriptor, dnnl::reorder(descriptor),
+      std::vector<std::pair<int, dnnl::memory>>{{DNNL_ARG_FROM, context.memory(from, from_desc)},
+                                                {DNNL_ARG_TO, context.memory(to, to_desc)}},
+      context);
+}
+
 void PrimitiveKernel::run() {
   const dnnl_status_t status = dnnl_primitive_execute(
       primitive_.get(), stream_.get(), static_cast<int>(c_arguments_.size()), c_arguments_.data());

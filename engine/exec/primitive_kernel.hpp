@@ -4,6 +4,7 @@
 // into a fresh std::vector on every call; and every primitive is created with a user-owned
 // scratchpad, so oneDNN does not allocate one per execution either.
 
+#include <memory>
 #include <oneapi/dnnl/dnnl.hpp>
 #include <utility>
 #include <vector>
@@ -17,6 +18,15 @@ class CompileContext;
 
 // Attributes with a user scratchpad: pass them to every primitive descriptor.
 dnnl::primitive_attr kernel_attributes();
+
+class PrimitiveKernel;
+
+// A oneDNN reorder copying value `from`, read through `from_desc` (a strided view, a blocked
+// format), into value `to`, written as `to_desc`: transpose, slice and the layout pass's
+// reorder nodes are all this one primitive.
+std::unique_ptr<PrimitiveKernel> make_reorder_kernel(const CompileContext& context, ValueId from,
+                                                     const dnnl::memory::desc& from_desc,
+                                                     ValueId to, const dnnl::memory::desc& to_desc);
 
 class PrimitiveKernel final : public Kernel {
  public:

@@ -3,6 +3,8 @@
 
 #include <oneapi/dnnl/dnnl.hpp>
 
+#include "engine/exec/layout.hpp"
+
 namespace loom {
 
 struct Runtime {
@@ -11,6 +13,9 @@ struct Runtime {
   // The training step being run (the trainer counts it): kernels that draw random numbers
   // (dropout) derive them from it, so a resumed run draws exactly what the original would.
   int64_t step = 0;
+  // How plans lay out their tensors: negotiated unless $LOOM_LAYOUTS says plain (to measure
+  // what negotiation buys).
+  LayoutPolicy layouts = layout_policy_from_environment();
 };
 
 }  // namespace loom

@@ -99,6 +99,10 @@ class Graph {
     parameter_gradients_ = std::move(gradients);
   }
   std::span<const ParameterGradient> parameter_gradients() const { return parameter_gradients_; }
+  // Other values the caller reads after a run (a test reading an op's output): like the loss,
+  // the prediction and the parameter gradients, they are kept alive and plain (row-major).
+  void add_output(ValueId value) { outputs_.push_back(value); }
+  std::span<const ValueId> outputs() const { return outputs_; }
 
   // A table of every node with its op, inputs and output shapes (darknet prints one too).
   std::string describe() const;
@@ -114,6 +118,7 @@ class Graph {
   std::optional<ValueId> loss_;
   std::optional<ValueId> prediction_;
   std::vector<ParameterGradient> parameter_gradients_;
+  std::vector<ValueId> outputs_;
 };
 
 }  // namespace loom

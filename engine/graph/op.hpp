@@ -15,6 +15,7 @@
 namespace loom {
 
 class CompileContext;
+class LayoutNegotiation;
 
 // A compiled node: everything is bound when the plan is built, so running it is one call
 // with no lookups and no allocation in engine code.
@@ -61,6 +62,12 @@ class Op {
   // in-place execution). The memory planner uses it only when that input is read by nothing
   // after this node.
   virtual std::optional<size_t> in_place_input(const Node& /*node*/) const { return std::nullopt; }
+
+  // Layout negotiation (engine/exec/layout.hpp), for an op whose oneDNN primitive runs faster
+  // on a format of oneDNN's choosing: reads the layouts its inputs arrive in and states the
+  // ones it wants them in and the ones it produces. Doing nothing (the default) means plain
+  // in, plain out. compile() must then bind exactly the layouts stated here.
+  virtual void negotiate_layouts(const Node& /*node*/, LayoutNegotiation& /*negotiation*/) const {}
 
   // Floating-point operations one run of the node performs, where that is a meaningful
   // measure of its work (matmuls); 0 otherwise. Benchmarks report GFLOP/s from it.

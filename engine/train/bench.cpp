@@ -158,6 +158,9 @@ BenchReport run_bench(Trainer& trainer, const BenchOptions& options) {
   for (const int64_t n : {512, 1024, 2048}) {
     report.peak_gflops = std::max(report.peak_gflops, measure_matmul_peak_gflops(n));
   }
+  report.negotiated_layouts = trainer.runtime().layouts == LayoutPolicy::negotiated;
+  report.training_reorders = compiled.reorders();
+  report.inference_reorders = inference.plan->reorders();
   report.arena_bytes = compiled.memory_plan().arena_bytes;
   report.unplanned_bytes = compiled.memory_plan().unplanned_bytes;
   report.plan_bytes = compiled.owned_bytes();
@@ -196,6 +199,11 @@ std::string format_bench_report(const BenchReport& r) {
                 double(r.arena_bytes) / 1e6, double(r.unplanned_bytes) / 1e6,
                 double(r.plan_bytes) / 1e6, double(r.parameter_bytes) / 1e6,
                 double(r.optimizer_state_bytes) / 1e6, double(r.peak_rss_bytes) / 1e6);
+  out << line;
+  std::snprintf(line, sizeof line,
+                "layouts:   %s, %d reorders per training step, %d per inference step\n",
+                r.negotiated_layouts ? "negotiated" : "plain ($LOOM_LAYOUTS)", r.training_reorders,
+                r.inference_reorders);
   out << line << "\n";
   std::snprintf(line, sizeof line, "%-50s %-30s %4s %9s %6s %9s\n", "node", "op", "pass", "ms/step",
                 "share", "GFLOP/s");

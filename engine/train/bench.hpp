@@ -47,6 +47,9 @@ struct BenchReport {
   int64_t parameter_bytes = 0;
   int64_t optimizer_state_bytes = 0;
   int64_t peak_rss_bytes = 0;
+  bool negotiated_layouts = true;  // $LOOM_LAYOUTS (engine/exec/layout.hpp)
+  int training_reorders = 0;       // reorder nodes a training step runs
+  int inference_reorders = 0;
 };
 
 BenchReport run_bench(Trainer& trainer, const BenchOptions& options);

@@ -93,6 +93,7 @@ class Trainer {
   const std::vector<EpochRecord>& history() const { return history_; }
   int64_t classes() const { return classes_; }
   ParameterStore& parameters() { return parameters_; }
+  const Runtime& runtime() const { return runtime_; }
   Optimizer& optimizer() { return *optimizer_; }
   const BoundPlan& training_plan() const { return train_full_; }
   // Batches skipped for non-finite values (trainer.on_nonfinite: skip), and why the last was.
