@@ -16,6 +16,7 @@ packages=(
   graphviz             # `trainer graph --format svg` draws graphs with its dot program
   clang libclang-rt-14-dev libomp-dev  # tools/fuzz.sh: libFuzzer ships with clang
   valgrind             # tools/memcheck.sh
+  libopenmpi-dev openmpi-bin  # data-parallel training: mpirun -np N build/trainer train ...
 )
 
 missing=()

@@ -17,6 +17,7 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <numeric>
 #include <sstream>
@@ -26,6 +27,7 @@
 #include "engine/config/experiment.hpp"
 #include "engine/core/error.hpp"
 #include "engine/data/idx.hpp"
+#include "engine/dist/communicator.hpp"
 #include "engine/graph/graph_dot.hpp"
 #include "engine/graph/op.hpp"
 #include "engine/plugin/load_plugin.hpp"
@@ -40,6 +42,62 @@ namespace {
 
 constexpr int kBadInput = 2;
 constexpr int kRuntimeFailure = 1;
+
+// ---- running under mpirun -----------------------------------------------------------------
+//
+// Every rank runs this same program. Setting up (the config, the data, a checkpoint) can fail
+// on one rank only (a data file missing on one machine), so the ranks agree on the outcome
+// before training starts: the lowest failing rank prints its error and every rank exits with
+// its code. Once training runs, the ranks meet at every step, so a rank that fails ends the
+// whole run (MPI_Abort) after printing its error; checkpoints are written atomically, so the
+// last good one survives.
+
+// Another rank's setup failed and printed why; this rank exits with its code, silently.
+struct PeerFailed {
+  int exit_code;
+};
+
+bool g_ranks_in_step = false;  // a failure now must end every rank at once
+
+int exit_code_of(const std::exception& error) {
+  return dynamic_cast<const InputError*>(&error) ? kBadInput : kRuntimeFailure;
+}
+
+// "error: ..." for bad input, "failure: ..." otherwise; under mpirun a rank other than 0 says
+// which it is.
+void print_error(const Communicator& world, int exit_code, const std::string& what) {
+  const std::string rank =
+      world.size() > 1 && !world.is_root()
+          ? "rank " + std::to_string(world.rank()) + " of " + std::to_string(world.size()) + ": "
+          : "";
+  std::fprintf(stderr, "%s: %s%s\n", exit_code == kBadInput ? "error" : "failure", rank.c_str(),
+               what.c_str());
+}
+
+void agree_on_setup(Communicator& world, const std::function<void()>& setup) {
+  std::string message;
+  int code = 0;
+  try {
+    setup();
+  } catch (const std::exception& error) {
+    code = exit_code_of(error);
+    if (world.size() == 1) throw;
+    message = error.what();
+  }
+  const int first = world.minimum(code != 0 ? world.rank() : world.size());
+  if (first == world.size()) return;
+  const int agreed_code = -world.minimum(world.rank() == first ? -code : 0);
+  if (world.rank() == first) print_error(world, agreed_code, message);
+  throw PeerFailed{agreed_code};
+}
+
+// Training commands that have no distributed meaning refuse to run under mpirun.
+void expect_single_process(Communicator& world, const char* command) {
+  if (world.size() > 1) {
+    throw InputError(std::string(command) +
+                     " runs in one process; under mpirun only train and bench run distributed");
+  }
+}
 
 struct CommandOptions {
   std::string config;
@@ -121,18 +179,24 @@ std::string confusion_text(const Evaluation& evaluation, int64_t classes) {
   return text;
 }
 
-void write_report(const fs::path& run_directory, Trainer& trainer) {
+// The report's confusion matrix comes from the test set (else the validation set); under
+// mpirun every rank evaluates its shard of it.
+Evaluation report_evaluation(Trainer& trainer) {
+  const std::optional<Dataset>& evaluated =
+      trainer.test_data() ? trainer.test_data() : trainer.validation_data();
+  return evaluated ? trainer.evaluate(*evaluated) : Evaluation{};
+}
+
+void write_report(const fs::path& run_directory, Trainer& trainer, const Evaluation& evaluation) {
   const Experiment& e = trainer.experiment();
   ReportContent content{.title = "loom run: " + e.name,
                         .metric_names = trainer.metric_names(),
                         .history = trainer.history(),
                         .classes = trainer.classes()};
-  const std::optional<Dataset>& evaluated =
-      trainer.test_data() ? trainer.test_data() : trainer.validation_data();
-  if (evaluated) {
-    content.confusion = trainer.evaluate(*evaluated).confusion;
+  if (evaluation.samples > 0) {
+    content.confusion = evaluation.confusion;
     content.confusion_label = std::string(trainer.test_data() ? "test" : "validation") + " set, " +
-                              std::to_string(evaluated->size()) + " samples";
+                              std::to_string(evaluation.samples) + " samples";
   }
   try {
     content.graph_svg = render_svg(to_dot(build_evaluation_graph(e, e.trainer.batch_size), e.name));
@@ -145,7 +209,19 @@ void write_report(const fs::path& run_directory, Trainer& trainer) {
   write_file_atomically(run_directory / "report.html", render_report(content));
 }
 
-int train(CommandOptions options, const TrainCommand& command) {
+// A rank other than 0: trains in step with the others, writes nothing, reports nothing.
+int fit_as_peer(Trainer& trainer) {
+  std::signal(SIGINT, request_stop);
+  std::signal(SIGTERM, request_stop);
+  const auto silent = make_silent_reporter();
+  g_ranks_in_step = true;
+  const FitOutcome outcome = trainer.fit(*silent);
+  report_evaluation(trainer);
+  g_ranks_in_step = false;
+  return outcome == FitOutcome::interrupted ? 130 : 0;
+}
+
+int train(CommandOptions options, const TrainCommand& command, Communicator& world) {
   if (!command.resume.empty() && !command.init_weights.empty()) {
     throw InputError(
         "--resume RUN_DIR continues a run exactly (weights, optimizer state, "
@@ -171,17 +247,25 @@ int train(CommandOptions options, const TrainCommand& command) {
     throw InputError("train: give a CONFIG (or --resume RUN_DIR)");
   }
   apply_threads(options.threads);
-  Experiment experiment = load(options);
-  if (command.resume.empty()) {
-    run_directory =
-        command.out.empty() ? default_run_directory(experiment.name) : fs::path(command.out);
-  }
-
+  // Rank 0 alone writes the run directory; the other ranks read a resumed run's checkpoint
+  // from the same path (a shared file system, or a copy on every machine).
   const auto started = std::chrono::steady_clock::now();
-  Trainer trainer(std::move(experiment), run_directory);  // reads the data, compiles the plans
-  if (!command.resume.empty()) trainer.resume(run_directory / "last.safetensors");
-  if (!command.init_weights.empty()) trainer.initialize_weights(command.init_weights);
+  std::optional<Trainer> trained;
+  agree_on_setup(world, [&] {
+    Experiment experiment = load(options);
+    if (command.resume.empty()) {
+      run_directory =
+          command.out.empty() ? default_run_directory(experiment.name) : fs::path(command.out);
+    }
+    // Reads the data and compiles the plans.
+    trained.emplace(std::move(experiment),
+                    world.is_root() ? std::optional(run_directory) : std::nullopt, world);
+    if (!command.resume.empty()) trained->resume(run_directory / "last.safetensors");
+    if (!command.init_weights.empty()) trained->initialize_weights(command.init_weights);
+  });
+  Trainer& trainer = *trained;
   const Experiment& e = trainer.experiment();
+  if (!world.is_root()) return fit_as_peer(trainer);
 
   // Nothing is written until the config, the data and any checkpoint have been accepted.
   fs::create_directories(run_directory);
@@ -191,8 +275,11 @@ int train(CommandOptions options, const TrainCommand& command) {
   if (command.resume.empty()) write_resolved_config(run_directory / "config.yaml", e);
 
   const Plan& plan = *trainer.training_plan().plan;
-  spdlog::info("experiment '{}' from {} (seed {}, {} threads)", e.name, e.source.string(), e.seed,
-               omp_get_max_threads());
+  spdlog::info("experiment '{}' from {} (seed {}, {} threads{})", e.name, e.source.string(), e.seed,
+               omp_get_max_threads(),
+               world.size() > 1 ? fmt::format(" on each of {} ranks, {} samples per rank per batch",
+                                              world.size(), trainer.local_batch())
+                                : "");
   spdlog::info(
       "data: {} training samples{}{}", trainer.train_data().size(),
       trainer.validation_data()
@@ -219,7 +306,10 @@ int train(CommandOptions options, const TrainCommand& command) {
   std::signal(SIGINT, request_stop);
   std::signal(SIGTERM, request_stop);
   const auto progress = make_progress_reporter(stdout);
+  g_ranks_in_step = world.size() > 1;
   const FitOutcome outcome = trainer.fit(*progress);
+  const Evaluation final_evaluation = report_evaluation(trainer);  // every rank takes part
+  g_ranks_in_step = false;
   if (outcome == FitOutcome::interrupted) {
     spdlog::warn(
         "interrupted: the position is saved in {}; continue with: trainer train --resume {}",
@@ -233,7 +323,7 @@ int train(CommandOptions options, const TrainCommand& command) {
   if (outcome == FitOutcome::stopped_early) {
     spdlog::info("early stopping after epoch {}", trainer.history().back().epoch);
   }
-  write_report(run_directory, trainer);
+  write_report(run_directory, trainer, final_evaluation);
   std::string summary;
   if (!trainer.history().empty()) {
     for (const auto& [name, value] :
@@ -251,7 +341,8 @@ struct EvaluateCommand {
   std::string data = "test";
 };
 
-int evaluate(const CommandOptions& options, const EvaluateCommand& command) {
+int evaluate(const CommandOptions& options, const EvaluateCommand& command, Communicator& world) {
+  expect_single_process(world, "evaluate");
   apply_threads(options.threads);
   Trainer trainer(load(options));
   trainer.initialize_weights(command.weights);
@@ -318,7 +409,8 @@ Dataset read_csv_samples(const fs::path& file, const Shape& sample_shape) {
   return Dataset(std::move(images), std::vector<uint8_t>(size_t(rows), 0), sample_shape);
 }
 
-int predict(const CommandOptions& options, const PredictCommand& command) {
+int predict(const CommandOptions& options, const PredictCommand& command, Communicator& world) {
+  expect_single_process(world, "predict");
   apply_threads(options.threads);
   Trainer trainer(load(options));
   trainer.initialize_weights(command.weights);
@@ -386,7 +478,9 @@ nlohmann::json to_json(const BenchReport& r) {
           {"step_milliseconds", r.step_milliseconds},
           {"data_milliseconds", r.data_milliseconds},
           {"graph_milliseconds", r.graph_milliseconds},
+          {"allreduce_milliseconds", r.allreduce_milliseconds},
           {"optimizer_milliseconds", r.optimizer_milliseconds},
+          {"ranks", r.ranks},
           {"step_flops", r.step_flops},
           {"achieved_gflops", r.achieved_gflops},
           {"peak_gflops", r.peak_gflops},
@@ -408,13 +502,17 @@ struct BenchCommand {
   std::string json;
 };
 
-int bench(CommandOptions options, const BenchCommand& command) {
+int bench(CommandOptions options, const BenchCommand& command, Communicator& world) {
   apply_threads(options.threads);
   if (command.batch)
     options.overrides.push_back("trainer.batch_size=" + std::to_string(*command.batch));
-  Trainer trainer(load(options));
+  std::optional<Trainer> trainer;
+  agree_on_setup(world, [&] { trainer.emplace(load(options), std::nullopt, world); });
+  g_ranks_in_step = world.size() > 1;
   const BenchReport report =
-      run_bench(trainer, {.steps = command.steps, .warmup = command.steps / 10 + 1});
+      run_bench(*trainer, {.steps = command.steps, .warmup = command.steps / 10 + 1});
+  g_ranks_in_step = false;
+  if (!world.is_root()) return 0;
   std::fputs(format_bench_report(report).c_str(), stdout);
   if (!command.json.empty()) write_file_atomically(command.json, to_json(report).dump(2) + "\n");
   return 0;
@@ -562,6 +660,13 @@ int gradcheck(const CommandOptions& options, GradcheckCommand command) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  std::unique_ptr<Communicator> world_holder;
+  try {
+    world_holder = make_communicator(argc, argv);  // MPI under mpirun
+  } catch (const std::exception& error) {
+    std::fprintf(stderr, "error: %s\n", error.what());
+    return kBadInput;
+  }
   CLI::App app{"trainer: train neural networks described in YAML experiment files, on oneDNN"};
   app.set_version_flag("--version", std::string(LOOM_VERSION));
   app.require_subcommand(1);
@@ -656,27 +761,35 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
+    if (!world_holder->is_root()) return error.get_exit_code() == 0 ? 0 : kBadInput;
     if (error.get_exit_code() == 0) return app.exit(error);  // --help, --version
     std::fprintf(stderr, "error: %s (see trainer --help)\n", error.what());
     return kBadInput;
   }
 
-  // Logs go to stderr; stdout carries the progress and results.
+  // Logs go to stderr; stdout carries the progress and results. Under mpirun, rank 0 logs.
   spdlog::set_default_logger(spdlog::stderr_color_mt("loom"));
   spdlog::set_pattern("[%H:%M:%S] %^%l%$ %v");
+  Communicator& world = *world_holder;
+  if (!world.is_root()) spdlog::set_level(spdlog::level::warn);
   try {
-    if (*train_command) return train(train_options, train_settings);
-    if (*evaluate_command) return evaluate(evaluate_options, evaluate_settings);
-    if (*predict_command) return predict(predict_options, predict_settings);
+    if (*train_command) return train(train_options, train_settings, world);
+    if (*evaluate_command) return evaluate(evaluate_options, evaluate_settings, world);
+    if (*predict_command) return predict(predict_options, predict_settings, world);
     if (*graph_command) return graph(graph_options, graph_settings);
     if (*gradcheck_command) return gradcheck(gradcheck_options, gradcheck_settings);
-    if (*bench_subcommand) return bench(bench_options, bench_command);
-  } catch (const InputError& error) {
-    std::fprintf(stderr, "error: %s\n", error.what());
-    return kBadInput;
+    if (*bench_subcommand) return bench(bench_options, bench_command, world);
+  } catch (const PeerFailed& failed) {
+    return failed.exit_code;
   } catch (const std::exception& error) {
-    std::fprintf(stderr, "failure: %s\n", error.what());
-    return kRuntimeFailure;
+    // In a step the other ranks wait for this one at the next collective: end them all. Any
+    // other error is the same on every rank, and rank 0 says it.
+    if (g_ranks_in_step) {
+      print_error(world, exit_code_of(error), error.what());
+      world.abort(exit_code_of(error));
+    }
+    if (world.is_root()) print_error(world, exit_code_of(error), error.what());
+    return exit_code_of(error);
   }
   return 0;
 }

@@ -82,13 +82,18 @@ double measure_matmul_peak_gflops(int64_t n) {
 
 BenchReport run_bench(Trainer& trainer, const BenchOptions& options) {
   BenchReport report;
-  const int64_t batch = trainer.experiment().trainer.batch_size;
-  report.batch = batch;
+  // Under mpirun each rank times its share of the global batch, averaging gradients as
+  // training does; throughput counts the global batch.
+  const int64_t global_batch = trainer.experiment().trainer.batch_size;
+  const int64_t batch = trainer.local_batch();
+  const int rank = trainer.communicator().rank();
+  report.batch = global_batch;
   report.threads = omp_get_max_threads();
+  report.ranks = trainer.communicator().size();
   BoundPlan& plan = trainer.training_plan_for(batch);
   Plan& compiled = *plan.plan;
   const Graph& graph = compiled.graph();
-  BatchCycle cycle(trainer.train_data().size(), batch, trainer.experiment().seed);
+  BatchCycle cycle(trainer.train_data().size(), batch, trainer.experiment().seed + uint64_t(rank));
 
   // 1. Whole steps, exactly as training runs them.
   report.repetitions = options.repetitions;
@@ -100,26 +105,30 @@ BenchReport run_bench(Trainer& trainer, const BenchOptions& options) {
     step_ms.push_back(milliseconds_between(start, Clock::now()) / double(options.steps));
   }
   report.step_milliseconds = median(step_ms);
-  report.train_samples_per_second = double(batch) / (report.step_milliseconds / 1e3);
-  report.train_samples_per_second_min = double(batch) / (std::ranges::max(step_ms) / 1e3);
-  report.train_samples_per_second_max = double(batch) / (std::ranges::min(step_ms) / 1e3);
+  report.train_samples_per_second = double(global_batch) / (report.step_milliseconds / 1e3);
+  report.train_samples_per_second_min = double(global_batch) / (std::ranges::max(step_ms) / 1e3);
+  report.train_samples_per_second_max = double(global_batch) / (std::ranges::min(step_ms) / 1e3);
 
   // 2. The phases of a step, each timed over all steps.
-  double data = 0, run = 0, update = 0;
+  double data = 0, run = 0, reduce = 0, update = 0;
   for (int64_t i = 0; i < options.steps; ++i) {
     const auto t0 = Clock::now();
     trainer.load_batch(plan, trainer.train_data(), cycle.next());
     const auto t1 = Clock::now();
     compiled.run();
     const auto t2 = Clock::now();
-    trainer.apply_gradients(plan);
+    if (report.ranks > 1) trainer.reduce_gradients(plan, batch);
     const auto t3 = Clock::now();
+    trainer.apply_gradients(plan);
+    const auto t4 = Clock::now();
     data += milliseconds_between(t0, t1);
     run += milliseconds_between(t1, t2);
-    update += milliseconds_between(t2, t3);
+    reduce += milliseconds_between(t2, t3);
+    update += milliseconds_between(t3, t4);
   }
   report.data_milliseconds = data / double(options.steps);
   report.graph_milliseconds = run / double(options.steps);
+  report.allreduce_milliseconds = reduce / double(options.steps);
   report.optimizer_milliseconds = update / double(options.steps);
 
   // 3. Each node alone (the sum exceeds graph_milliseconds by the timer's own cost).
@@ -152,7 +161,8 @@ BenchReport run_bench(Trainer& trainer, const BenchOptions& options) {
     for (int64_t i = 0; i < options.steps; ++i) inference.plan->run();
     inference_ms.push_back(milliseconds_between(start, Clock::now()) / double(options.steps));
   }
-  report.inference_samples_per_second = double(batch) / (median(inference_ms) / 1e3);
+  report.inference_samples_per_second =
+      double(global_batch) / (median(inference_ms) / 1e3);  // every rank at once
 
   // The best of three sizes: small ones stay in cache, large ones amortize the threading.
   for (const int64_t n : {512, 1024, 2048}) {
@@ -175,15 +185,21 @@ BenchReport run_bench(Trainer& trainer, const BenchOptions& options) {
 std::string format_bench_report(const BenchReport& r) {
   std::ostringstream out;
   char line[256];
-  std::snprintf(line, sizeof line, "batch %lld, %d threads\n", static_cast<long long>(r.batch),
-                r.threads);
+  if (r.ranks > 1) {
+    std::snprintf(line, sizeof line, "batch %lld over %d ranks, %d threads each\n",
+                  static_cast<long long>(r.batch), r.ranks, r.threads);
+  } else {
+    std::snprintf(line, sizeof line, "batch %lld, %d threads\n", static_cast<long long>(r.batch),
+                  r.threads);
+  }
   out << line;
   std::snprintf(line, sizeof line,
                 "training:  %10.0f samples/s  (median of %lld runs, range %.0f-%.0f; %.3f ms/step: "
-                "data %.3f, graph %.3f, optimizer %.3f)\n",
+                "data %.3f, graph %.3f, allreduce %.3f, optimizer %.3f)\n",
                 r.train_samples_per_second, static_cast<long long>(r.repetitions),
                 r.train_samples_per_second_min, r.train_samples_per_second_max, r.step_milliseconds,
-                r.data_milliseconds, r.graph_milliseconds, r.optimizer_milliseconds);
+                r.data_milliseconds, r.graph_milliseconds, r.allreduce_milliseconds,
+                r.optimizer_milliseconds);
   out << line;
   std::snprintf(line, sizeof line, "inference: %10.0f samples/s\n", r.inference_samples_per_second);
   out << line;

@@ -26,8 +26,9 @@ struct NodeTiming {
 };
 
 struct BenchReport {
-  int64_t batch = 0;
-  int threads = 0;
+  int64_t batch = 0;  // the global batch (every rank's share together)
+  int threads = 0;    // per rank
+  int ranks = 1;
   int64_t repetitions = 0;
   double train_samples_per_second = 0;      // median over repetitions
   double train_samples_per_second_min = 0;  // the slowest and fastest repetition
@@ -36,6 +37,7 @@ struct BenchReport {
   double step_milliseconds = 0;             // a whole training step, run as training runs it
   double data_milliseconds = 0;             // gathering and scaling the batch
   double graph_milliseconds = 0;            // plan.run(): forward and backward
+  double allreduce_milliseconds = 0;        // averaging the gradients over the ranks
   double optimizer_milliseconds = 0;        // the update of every parameter
   std::vector<NodeTiming> nodes;            // each node timed alone
   int64_t step_flops = 0;                   // matmul work in one step

@@ -53,9 +53,11 @@ std::atomic<bool>& Trainer::stop_requested() {
   return requested;
 }
 
-Trainer::Trainer(Experiment experiment, std::optional<std::filesystem::path> run_directory)
+Trainer::Trainer(Experiment experiment, std::optional<std::filesystem::path> run_directory,
+                 Communicator& communicator)
     : experiment_(std::move(experiment)),
       run_directory_(std::move(run_directory)),
+      communicator_(communicator),
       classes_(class_count(experiment_)),
       shuffle_random_(experiment_.seed ^ kShuffleStream) {
   const Shape& input = experiment_.model.input.shape;
@@ -74,6 +76,18 @@ Trainer::Trainer(Experiment experiment, std::optional<std::filesystem::path> run
     throw InputError(experiment_.trainer.batch_size_where + ": " + std::to_string(batch) +
                      " is larger than the training set (" + std::to_string(train_->size()) +
                      " samples)");
+  }
+  const int ranks = communicator_.size();
+  if (batch % ranks != 0) {
+    throw InputError(experiment_.trainer.batch_size_where + ": a global batch of " +
+                     std::to_string(batch) + " does not divide among " + std::to_string(ranks) +
+                     " ranks (each rank takes an equal share of every batch; use a multiple of " +
+                     std::to_string(ranks) + ")");
+  }
+  if (ranks > 1 && experiment_.trainer.check_numerics) {
+    throw InputError(experiment_.source.string() +
+                     ": trainer.check_numerics runs the step node by node to find a culprit; run "
+                     "it in one process, not under mpirun");
   }
 
   Graph graph = build_training_graph(experiment_, batch);
@@ -103,9 +117,19 @@ Trainer::Trainer(Experiment experiment, std::optional<std::filesystem::path> run
   running_metrics_.resize(metrics_.size());
   check_monitored_metric();
 
-  // Every plan is compiled here, before the first step.
-  train_full_ = bind_training_plan(batch);
-  if (const int64_t tail = train_->size() % batch; tail > 0) train_tail_ = bind_training_plan(tail);
+  // Every plan is compiled here, before the first step. Each rank's plans are for its share
+  // of a batch (a last partial batch may leave a rank fewer samples, or none).
+  train_full_ = bind_training_plan(batch / ranks);
+  const int64_t train_tail = shard_of(train_->size() % batch, communicator_.rank(), ranks).size();
+  if (train_tail > 0 && train_tail != train_full_.batch) {
+    train_tail_ = bind_training_plan(train_tail);
+  }
+  if (ranks > 1) {
+    std::vector<int64_t> elements;
+    for (const std::string& name : parameter_order_)
+      elements.push_back(numel(parameters_.shape(name)));
+    reducer_.emplace(communicator_, std::move(elements));
+  }
   for (const auto* dataset : {&validation_, &test_}) {
     if (!*dataset) continue;
     const int64_t eval_batch = std::min(batch, (*dataset)->size());
@@ -211,17 +235,20 @@ BoundPlan& Trainer::training_plan_for(int64_t batch) {
 Evaluation Trainer::evaluate(const Dataset& dataset) {
   const int64_t batch = std::min(experiment_.trainer.batch_size, dataset.size());
   // Plans are compiled before the loop: the constructor made them for the validation and test
-  // sets; another dataset may need its own.
-  evaluation_plan_for(batch);
-  if (const int64_t tail = dataset.size() % batch; tail > 0) evaluation_plan_for(tail);
+  // sets; another dataset (or a rank's shard of one) may need its own.
+  const Shard part = shard_of(dataset.size(), communicator_.rank(), communicator_.size());
+  if (part.size() > 0) {
+    evaluation_plan_for(std::min(batch, part.size()));
+    if (const int64_t tail = part.size() % batch; tail > 0) evaluation_plan_for(tail);
+  }
   std::vector<uint32_t> indices(static_cast<size_t>(dataset.size()));
   std::iota(indices.begin(), indices.end(), 0u);
   Evaluation evaluation;
   evaluation.confusion.assign(size_t(classes_ * classes_), 0);
   double loss_sum = 0;
   reset_metrics();
-  for (int64_t begin = 0; begin < dataset.size(); begin += batch) {
-    const int64_t size = std::min(batch, dataset.size() - begin);
+  for (int64_t begin = part.begin; begin < part.end; begin += batch) {
+    const int64_t size = std::min(batch, part.end - begin);
     BoundPlan& current = evaluation_plan_for(size);
     const std::span<const uint32_t> chunk(indices.data() + begin, size_t(size));
     load_batch(current, dataset, chunk);
@@ -235,9 +262,53 @@ Evaluation Trainer::evaluate(const Dataset& dataset) {
     }
   }
   evaluation.samples = dataset.size();
+  if (communicator_.size() > 1) {  // every rank's shard, summed
+    std::vector<double> sums = {loss_sum};
+    sums.insert(sums.end(), evaluation.confusion.begin(), evaluation.confusion.end());
+    communicator_.sum(sums);
+    loss_sum = sums[0];
+    for (size_t i = 0; i < evaluation.confusion.size(); ++i) {
+      evaluation.confusion[i] = std::llround(sums[i + 1]);
+    }
+    evaluation.metrics = results_of(global_metric_states());
+  } else {
+    for (const auto& metric : metrics_) evaluation.metrics.push_back(metric->result());
+  }
   evaluation.loss = loss_sum / double(evaluation.samples);
-  for (const auto& metric : metrics_) evaluation.metrics.push_back(metric->result());
   return evaluation;
+}
+
+std::vector<std::vector<double>> Trainer::global_metric_states() {
+  std::vector<std::vector<double>> states;
+  std::vector<double> flat;
+  for (const auto& metric : metrics_) {
+    states.push_back(metric->state());
+    flat.insert(flat.end(), states.back().begin(), states.back().end());
+  }
+  communicator_.sum(flat);
+  size_t next = 0;
+  for (auto& state : states) {
+    for (double& value : state) value = flat[next++];
+  }
+  return states;
+}
+
+// A metric's result for given sums: its own state is swapped out and back in.
+std::vector<double> Trainer::results_of(const std::vector<std::vector<double>>& states) {
+  std::vector<double> results;
+  for (size_t m = 0; m < metrics_.size(); ++m) {
+    const std::vector<double> own = metrics_[m]->state();
+    metrics_[m]->restore(states[m]);
+    results.push_back(metrics_[m]->result());
+    metrics_[m]->restore(own);
+  }
+  return results;
+}
+
+GradientReducer::Totals Trainer::reduce_gradients(const BoundPlan& plan, int64_t local, bool stop) {
+  const double loss_sum = local > 0 ? double(*plan.loss) * double(local) : 0.0;
+  if (!reducer_) return {loss_sum, stop};
+  return reducer_->reduce(plan.gradients, local, experiment_.trainer.batch_size, loss_sum, stop);
 }
 
 namespace {
@@ -282,6 +353,11 @@ bool Trainer::numerics_ok(BoundPlan& plan) {
     }
   }
   if (culprit.empty()) return true;  // checking mode, and every output was finite
+  return reject_nonfinite(culprit);
+}
+
+// Stops training (trainer.on_nonfinite: stop) or records why the batch is skipped.
+bool Trainer::reject_nonfinite(const std::string& culprit) {
   const std::string where = "epoch " + std::to_string(epoch_) + ", step " +
                             std::to_string(step_in_epoch_ + 1) +
                             ": a non-finite value, first produced by " + culprit;
@@ -301,8 +377,11 @@ bool Trainer::improved(const MonitorSpec& monitor, double value, double best, bo
 }
 
 EpochRecord Trainer::finish_epoch(double train_seconds, double epoch_seconds) {
+  average_moving_statistics();
   EpochRecord record{
-      .epoch = epoch_, .loss = loss_sum_ / double(seen_), .metrics = running_metrics_};
+      .epoch = epoch_,
+      .loss = loss_sum_ / double(seen_),
+      .metrics = communicator_.size() > 1 ? results_of(global_metric_states()) : running_metrics_};
   if (validation_) {
     Evaluation evaluation = evaluate(*validation_);
     record.has_validation = true;
@@ -339,25 +418,18 @@ FitOutcome Trainer::fit(ProgressReporter& progress,
     }
     progress.epoch_begin(epoch_, epochs, steps, metric_names_);
     for (; step_in_epoch_ < steps; ++step_in_epoch_) {
-      if (stop_requested().load(std::memory_order_relaxed)) {
+      if (reducer_ ? stop_agreed_ : stop_requested().load(std::memory_order_relaxed)) {
         write_run_files(false);
         return FitOutcome::interrupted;
       }
       const int64_t begin = step_in_epoch_ * batch;
       const int64_t size = std::min(batch, samples - begin);
-      const std::span<const uint32_t> indices(order_.data() + begin, size_t(size));
-      BoundPlan& plan = training_plan_for(size);
-      load_batch(plan, *train_, indices);
-      runtime_.step = optimizer_->iterations();
-      if (!experiment_.trainer.check_numerics) plan.plan->run();  // checking mode runs it below
-      if (!numerics_ok(plan)) {  // the batch is skipped (or a NonFiniteError is thrown)
-        ++skipped_batches_;
+      if (reducer_ ? !distributed_step(begin, size) : !local_step(begin, size)) {
+        ++skipped_batches_;  // (or a NonFiniteError was thrown)
         continue;
       }
-      optimizer_->step(plan.gradients);
-      loss_sum_ += double(*plan.loss) * double(size);
+      loss_sum_ += step_loss_sum_;
       seen_ += size;
-      update_metrics(plan, *train_, indices);
       for (size_t m = 0; m < metrics_.size(); ++m) running_metrics_[m] = metrics_[m]->result();
       progress.step_end(step_in_epoch_ + 1, loss_sum_ / double(seen_), running_metrics_);
       if (every_steps > 0 && optimizer_->iterations() % every_steps == 0 &&
@@ -428,8 +500,58 @@ FitOutcome Trainer::fit(ProgressReporter& progress,
   return FitOutcome::finished;
 }
 
+// One process's step on the `size` samples of the epoch's order from `begin`: false when the
+// batch is skipped for a non-finite value.
+bool Trainer::local_step(int64_t begin, int64_t size) {
+  const std::span<const uint32_t> indices(order_.data() + begin, size_t(size));
+  BoundPlan& plan = training_plan_for(size);
+  load_batch(plan, *train_, indices);
+  runtime_.step = optimizer_->iterations();
+  if (!experiment_.trainer.check_numerics) plan.plan->run();  // checking mode runs it below
+  if (!numerics_ok(plan)) return false;
+  optimizer_->step(plan.gradients);
+  step_loss_sum_ = double(*plan.loss) * double(size);
+  update_metrics(plan, *train_, indices);
+  return true;
+}
+
+// This rank's shard of the same global batch: its gradients averaged with every other
+// rank's, then the same update everywhere. A rank whose shard of a last partial batch is
+// empty adds zeros, and updates with the others.
+bool Trainer::distributed_step(int64_t begin, int64_t size) {
+  const Shard shard = shard_of(size, communicator_.rank(), communicator_.size());
+  const std::span<const uint32_t> indices(order_.data() + begin + shard.begin,
+                                          size_t(shard.size()));
+  BoundPlan& plan = shard.size() > 0 ? training_plan_for(shard.size()) : train_full_;
+  if (shard.size() > 0) {
+    load_batch(plan, *train_, indices);
+    runtime_.step = optimizer_->iterations();
+    plan.plan->run();
+  }
+  const bool stop = stop_requested().load(std::memory_order_relaxed);
+  const GradientReducer::Totals totals =
+      reducer_->reduce(plan.gradients, shard.size(), size,
+                       shard.size() > 0 ? double(*plan.loss) * double(shard.size()) : 0.0, stop);
+  stop_agreed_ = totals.stop;
+  bool finite = std::isfinite(totals.loss_sum);
+  for (size_t i = 0; finite && i < plan.gradients.size(); ++i) {
+    finite = all_finite(plan.gradients[i], numel(parameters_.shape(parameter_order_[i])));
+  }
+  if (!finite) return reject_nonfinite("the batch's loss or its gradients (averaged over ranks)");
+  optimizer_->step(plan.gradients);
+  step_loss_sum_ = totals.loss_sum;
+  if (shard.size() > 0) update_metrics(plan, *train_, indices);
+  return true;
+}
+
 // The run directory's files: history.csv and .json after each epoch, and the last checkpoint.
+// Every rank calls it at the same step: a checkpoint inside an epoch holds the metrics' sums
+// over every rank, which takes them all.
 void Trainer::write_run_files(bool epoch_done) {
+  if (!epoch_done && communicator_.size() > 1) {
+    checkpoint_metric_states_ = global_metric_states();
+    average_moving_statistics();
+  }
   if (!run_directory_) return;
   if (epoch_done) {
     write_history_csv(*run_directory_ / "history.csv", metric_names_, history_);
@@ -440,9 +562,10 @@ void Trainer::write_run_files(bool epoch_done) {
 
 void Trainer::save_checkpoint(const std::filesystem::path& file) const {
   std::vector<TensorBytes> tensors;
-  for (const std::string& name : parameter_order_) {
-    tensors.push_back({"weights/" + name, "F32", parameters_.shape(name),
-                       bytes_of(std::span<const float>(parameters_.at(name)))});
+  // Every parameter, trainable or not (batch normalization's moving statistics).
+  for (const auto& [name, shape] : parameters_.shapes()) {
+    tensors.push_back(
+        {"weights/" + name, "F32", shape, bytes_of(std::span<const float>(parameters_.at(name)))});
   }
   for (const OptimizerState& slot : optimizer_->state()) {
     tensors.push_back({"optimizer/" + slot.name,
@@ -462,7 +585,10 @@ void Trainer::save_checkpoint(const std::filesystem::path& file) const {
     scalars[name] = *value;
   }
   nlohmann::json metric_state = nlohmann::json::array();
-  for (const auto& metric : metrics_) metric_state.push_back(metric->state());
+  for (size_t m = 0; m < metrics_.size(); ++m) {
+    metric_state.push_back(checkpoint_metric_states_.empty() ? metrics_[m]->state()
+                                                             : checkpoint_metric_states_[m]);
+  }
   const auto watch = [](const Watch& w) {
     return nlohmann::json{{"best", w.best}, {"has_best", w.has_best}, {"wait", w.wait}};
   };
@@ -485,8 +611,21 @@ void Trainer::save_checkpoint(const std::filesystem::path& file) const {
 }
 
 void Trainer::load_weights(const SafetensorsFile& file) {
-  for (const std::string& name : parameter_order_) {
-    copy_bytes(file.bytes("weights/" + name, "F32", parameters_.shape(name)), parameters_.at(name));
+  for (const auto& [name, shape] : parameters_.shapes()) {
+    copy_bytes(file.bytes("weights/" + name, "F32", shape), parameters_.at(name));
+  }
+}
+
+// Batch normalization's moving statistics follow each rank's own shards; they are averaged
+// over the ranks at every epoch end and checkpoint, so every rank evaluates and saves the
+// same model.
+void Trainer::average_moving_statistics() {
+  if (communicator_.size() == 1) return;
+  for (const auto& [name, shape] : parameters_.shapes()) {
+    if (std::ranges::find(parameter_order_, name) != parameter_order_.end()) continue;
+    const std::span<float> values = parameters_.at(name);
+    communicator_.sum(values);
+    for (float& value : values) value /= float(communicator_.size());
   }
 }
 
@@ -523,7 +662,12 @@ void Trainer::resume(const std::filesystem::path& checkpoint) {
     seen_ = std::stoll(file.metadata("seen"));
     const auto metric_state = nlohmann::json::parse(file.metadata("metric_state"));
     for (size_t m = 0; m < metrics_.size(); ++m) {
-      metrics_[m]->restore(metric_state.at(m).get<std::vector<double>>());
+      // The sums are every rank's together: one rank carries them on, the others start at 0.
+      if (communicator_.is_root()) {
+        metrics_[m]->restore(metric_state.at(m).get<std::vector<double>>());
+      } else {
+        metrics_[m]->reset();
+      }
       running_metrics_[m] = metrics_[m]->result();
     }
     const auto restore_watch = [&](const std::string& key, Watch& w) {

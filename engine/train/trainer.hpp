@@ -3,6 +3,12 @@
 // optimizer step per batch, the loss and the metrics tracked as Keras does (means weighted
 // by batch size), evaluation of the validation and test sets after every epoch (counting
 // every sample), early stopping, and checkpoints from which a run continues exactly.
+//
+// Data parallel (under mpirun): every rank holds the same weights and takes its shard of
+// every global batch; the gradients are averaged over the ranks (GradientReducer) before
+// every rank applies the same update. Losses, metrics and evaluations are summed over the
+// ranks, so every rank sees the same history and takes the same decisions (early stopping,
+// learning-rate plateaus); only a trainer given a run directory (rank 0's) writes files.
 
 #include <atomic>
 #include <filesystem>
@@ -15,6 +21,8 @@
 #include "engine/core/error.hpp"
 #include "engine/core/random.hpp"
 #include "engine/data/dataset.hpp"
+#include "engine/dist/communicator.hpp"
+#include "engine/dist/gradient_reducer.hpp"
 #include "engine/exec/parameter_store.hpp"
 #include "engine/exec/plan.hpp"
 #include "engine/exec/runtime.hpp"
@@ -54,7 +62,8 @@ class Trainer {
  public:
   // Loads the datasets and compiles the plans; bad data files throw InputError here.
   // With a run directory, fit() keeps history.csv, history.json and the checkpoints there.
-  explicit Trainer(Experiment experiment, std::optional<std::filesystem::path> run_directory = {});
+  explicit Trainer(Experiment experiment, std::optional<std::filesystem::path> run_directory = {},
+                   Communicator& communicator = single_process());
 
   // Continues the run a checkpoint was taken from: weights, optimizer state, position in the
   // epoch, random streams, history, callback state.
@@ -68,17 +77,25 @@ class Trainer {
                  const std::function<void(const EpochRecord&)>& after_epoch = {});
   static std::atomic<bool>& stop_requested();  // set from a signal handler
 
-  // One optimizer step on the given samples of the training set: the three phases below.
+  // One optimizer step on the given samples of the training set (this rank's shard of a
+  // global batch): the phases below.
   void train_step(std::span<const uint32_t> indices) {
     BoundPlan& plan = training_plan_for(std::ssize(indices));
     load_batch(plan, *train_, indices);
     runtime_.step = optimizer_->iterations();  // dropout's random stream follows the step
     plan.plan->run();
+    if (reducer_) reduce_gradients(plan, std::ssize(indices));
     optimizer_->step(plan.gradients);
   }
   BoundPlan& training_plan_for(int64_t batch);
   void load_batch(const BoundPlan& plan, const Dataset& data, std::span<const uint32_t> indices);
   void apply_gradients(const BoundPlan& plan) { optimizer_->step(plan.gradients); }
+  // Averages the plan's gradients over the ranks (nothing with one); `local` samples of the
+  // global batch were this rank's.
+  GradientReducer::Totals reduce_gradients(const BoundPlan& plan, int64_t local, bool stop = false);
+  // The training plan's batch on this rank: the global batch size over the ranks.
+  int64_t local_batch() const { return experiment_.trainer.batch_size / communicator_.size(); }
+  Communicator& communicator() { return communicator_; }
   // The forward-only plan for `batch` samples, compiled on first request.
   BoundPlan& evaluation_plan_for(int64_t batch);
   Evaluation evaluate(const Dataset& dataset);
@@ -114,9 +131,20 @@ class Trainer {
   bool improved(const MonitorSpec& monitor, double value, double best, bool has_best,
                 double min_delta) const;
   void write_run_files(bool epoch_done);
+  // Sums of every metric's state over the ranks (collective), and the results they give.
+  std::vector<std::vector<double>> global_metric_states();
+  std::vector<double> results_of(const std::vector<std::vector<double>>& states);
+  bool reject_nonfinite(const std::string& culprit);
+  bool local_step(int64_t begin, int64_t size);
+  void average_moving_statistics();
+  bool distributed_step(int64_t begin, int64_t size);
 
   Experiment experiment_;
   std::optional<std::filesystem::path> run_directory_;
+  Communicator& communicator_;
+  std::optional<GradientReducer> reducer_;                     // with more than one rank
+  bool stop_agreed_ = false;                                   // every rank stops at the next step
+  std::vector<std::vector<double>> checkpoint_metric_states_;  // global, for a mid-epoch save
   int64_t classes_;
   std::optional<Dataset> train_;
   std::optional<Dataset> validation_;
@@ -138,6 +166,7 @@ class Trainer {
   int64_t step_in_epoch_ = 0;    // steps of it already taken
   double loss_sum_ = 0;
   int64_t seen_ = 0;
+  double step_loss_sum_ = 0;  // the last step's loss summed over its global batch
   std::vector<EpochRecord> history_;
   struct Watch {
     double best = 0;
