@@ -552,12 +552,15 @@ void Trainer::write_run_files(bool epoch_done) {
     checkpoint_metric_states_ = global_metric_states();
     average_moving_statistics();
   }
-  if (!run_directory_) return;
-  if (epoch_done) {
-    write_history_csv(*run_directory_ / "history.csv", metric_names_, history_);
-    write_file_atomically(*run_directory_ / "history.json", history_json(metric_names_, history_));
+  if (run_directory_) {
+    if (epoch_done) {
+      write_history_csv(*run_directory_ / "history.csv", metric_names_, history_);
+      write_file_atomically(*run_directory_ / "history.json",
+                            history_json(metric_names_, history_));
+    }
+    save_checkpoint(*run_directory_ / "last.safetensors");
   }
-  save_checkpoint(*run_directory_ / "last.safetensors");
+  checkpoint_metric_states_.clear();  // an epoch-end checkpoint's sums are this rank's own
 }
 
 void Trainer::save_checkpoint(const std::filesystem::path& file) const {

@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -27,13 +28,20 @@ namespace fs = std::filesystem;
 std::string mpirun(int ranks) {
   std::string command = std::string(LOOM_MPIEXEC) + " -np " + std::to_string(ranks);
   if (geteuid() == 0) command += " --allow-run-as-root";  // containers and CI run as root
+  // Under tools/sanitize.sh: Open MPI keeps its internal state past MPI_Finalize (thousands of
+  // small blocks, many from plugins it has unloaded, so no suppression can name them), so the
+  // ranks run without leak detection; memory errors are still caught, and the rest of the
+  // suite checks the engine's own leaks.
+  if (const char* options = std::getenv("ASAN_OPTIONS")) {
+    command += " -x ASAN_OPTIONS=" + std::string(options) + ":detect_leaks=0";
+  }
   return command + " --oversubscribe --bind-to none";
 }
 
 // One trainer thread per process: 1 process x 1 thread against 2 ranks x 1 thread, so the
 // only difference is where the batch is split.
 const std::string kSmallRun =
-    " --threads 1 --set trainer.epochs=2 --set data.train.limit=4000 --set data.test.limit=2000";
+    " --threads 1 --set trainer.epochs=1 --set data.train.limit=2000 --set data.test.limit=2000";
 
 std::vector<std::vector<double>> read_history(const fs::path& csv) {
   std::ifstream in(csv);
@@ -78,7 +86,9 @@ class DataParallel : public ::testing::Test {
 };
 
 // SGD's update is linear in the gradient, so the two runs differ only by the rounding of
-// a sum taken in two halves: measured 1.3e-7 in the weights after 250 steps.
+// a sum taken in two halves: measured 5e-8 in the weights after these 63 steps. (Training
+// amplifies rounding slowly: after 250 steps 1.3e-7 here, 1e-3 in the unoptimized sanitizer
+// build, whose kernels round differently.)
 TEST_F(DataParallel, TwoRanksTrainAsOneProcessDoesWithTheSameGlobalBatch) {
   const std::string config = source_path("configs/optimizers/fashion_mnist_mlp_sgd.yaml");
   const CommandResult one = run_command(trainer_path() + " train " + config + kSmallRun +
@@ -90,7 +100,7 @@ TEST_F(DataParallel, TwoRanksTrainAsOneProcessDoesWithTheSameGlobalBatch) {
 
   const auto single = read_history(run("one") / "history.csv");
   const auto parallel = read_history(run("two") / "history.csv");
-  ASSERT_EQ(single.size(), 2u);
+  ASSERT_EQ(single.size(), 1u);
   ASSERT_EQ(parallel.size(), single.size());
   for (size_t epoch = 0; epoch < single.size(); ++epoch) {
     for (size_t k = 0; k < single[epoch].size(); ++k) {
