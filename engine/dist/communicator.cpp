@@ -14,6 +14,9 @@ class SingleProcess final : public Communicator {
   int size() const override { return 1; }
   void sum(std::span<float>) override {}
   void sum(std::span<double>) override {}
+  void start_sum(std::span<float>) override {}
+  void progress() override {}
+  void finish_sums() override {}
   int minimum(int value) override { return value; }
   [[noreturn]] void abort(int exit_code) override { std::exit(exit_code); }
   std::string describe() const override { return "single process"; }

@@ -23,6 +23,12 @@ class Communicator {
   // Sums `values` over every rank, in place: every rank ends with the same totals.
   virtual void sum(std::span<float> values) = 0;
   virtual void sum(std::span<double> values) = 0;
+  // Starts summing `values` in place and returns at once (MPI_Iallreduce); finish_sums()
+  // waits for every sum started, progress() lets them advance meanwhile. Every rank starts
+  // the same sums in the same order.
+  virtual void start_sum(std::span<float> values) = 0;
+  virtual void progress() = 0;
+  virtual void finish_sums() = 0;
   // The smallest of every rank's `value`.
   virtual int minimum(int value) = 0;
   // Ends every rank of the run with `exit_code`, from any rank, whatever the others are doing.

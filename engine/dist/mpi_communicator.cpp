@@ -4,6 +4,7 @@
 #include <mpi.h>
 
 #include <climits>
+#include <vector>
 
 #include "engine/core/error.hpp"
 #include "engine/dist/communicator.hpp"
@@ -22,6 +23,7 @@ class MpiWorld final : public Communicator {
     check(MPI_Init(&argc, &argv), "MPI_Init");
     MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
     MPI_Comm_size(MPI_COMM_WORLD, &size_);
+    requests_.reserve(kMaxPendingSums);  // starting a sum never allocates
   }
   ~MpiWorld() override { MPI_Finalize(); }
 
@@ -30,6 +32,28 @@ class MpiWorld final : public Communicator {
 
   void sum(std::span<float> values) override { reduce(values.data(), values.size(), MPI_FLOAT); }
   void sum(std::span<double> values) override { reduce(values.data(), values.size(), MPI_DOUBLE); }
+
+  void start_sum(std::span<float> values) override {
+    if (requests_.size() == kMaxPendingSums || values.size() > size_t(INT_MAX)) {
+      throw RuntimeError("too many or too large pending sums (" + std::to_string(requests_.size()) +
+                         ", " + std::to_string(values.size()) + " values)");
+    }
+    MPI_Request& request = requests_.emplace_back();
+    check(MPI_Iallreduce(MPI_IN_PLACE, values.data(), int(values.size()), MPI_FLOAT, MPI_SUM,
+                         MPI_COMM_WORLD, &request),
+          "MPI_Iallreduce");
+  }
+
+  void progress() override {
+    int done = 0;
+    check(MPI_Testall(int(requests_.size()), requests_.data(), &done, MPI_STATUSES_IGNORE),
+          "MPI_Testall");
+  }
+
+  void finish_sums() override {
+    check(MPI_Waitall(int(requests_.size()), requests_.data(), MPI_STATUSES_IGNORE), "MPI_Waitall");
+    requests_.clear();
+  }
 
   int minimum(int value) override {
     check(MPI_Allreduce(MPI_IN_PLACE, &value, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD),
@@ -59,8 +83,10 @@ class MpiWorld final : public Communicator {
     }
   }
 
+  static constexpr size_t kMaxPendingSums = 256;
   int rank_ = 0;
   int size_ = 1;
+  std::vector<MPI_Request> requests_;
 };
 
 }  // namespace

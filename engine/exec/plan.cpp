@@ -17,6 +17,22 @@ std::vector<ValueId> values_read_after_run(const Graph& graph) {
   return pinned;
 }
 
+// A node's kernel followed by a hook.
+class HookedKernel final : public Kernel {
+ public:
+  HookedKernel(std::unique_ptr<Kernel> kernel, std::function<void()> hook)
+      : kernel_(std::move(kernel)), hook_(std::move(hook)) {}
+  void run() override {
+    kernel_->run();
+    hook_();
+  }
+  std::string implementation() const override { return kernel_->implementation(); }
+
+ private:
+  std::unique_ptr<Kernel> kernel_;
+  std::function<void()> hook_;
+};
+
 std::vector<int64_t> value_bytes(const Graph& graph, const std::vector<Layout>& layouts) {
   std::vector<int64_t> bytes;
   for (size_t v = 0; v < graph.values().size(); ++v) {
@@ -59,6 +75,10 @@ Plan::Plan(Graph graph, ParameterStore& parameters, Runtime& runtime)
   CompileContext context(runtime.engine, runtime.stream, graph_, addresses_, layouts_.value_layouts,
                          &runtime.step);
   for (const Node& node : graph_.nodes()) kernels_.push_back(node.op->compile(node, context));
+}
+
+void Plan::after_node(size_t i, std::function<void()> hook) {
+  kernels_.at(i) = std::make_unique<HookedKernel>(std::move(kernels_.at(i)), std::move(hook));
 }
 
 int64_t Plan::owned_bytes() const {

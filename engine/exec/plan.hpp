@@ -2,6 +2,7 @@
 // A compiled graph: every node turned once into a kernel bound to planned memory.
 // run() is the training (or evaluation) step's whole cost: a loop over kernels.
 
+#include <functional>
 #include <memory>
 #include <span>
 #include <vector>
@@ -26,6 +27,9 @@ class Plan {
   void run() {
     for (const auto& kernel : kernels_) kernel->run();
   }
+  // Runs `hook` right after node i, every time the node runs (data-parallel training starts
+  // sending a gradient as soon as the backward pass has written it). Set up before running.
+  void after_node(size_t i, std::function<void()> hook);
   // Runs node i alone (benchmarks time nodes one by one).
   void run_node(size_t i) { kernels_[i]->run(); }
   const Kernel& kernel(size_t i) const { return *kernels_[i]; }

@@ -37,7 +37,7 @@ struct BenchReport {
   double step_milliseconds = 0;             // a whole training step, run as training runs it
   double data_milliseconds = 0;             // gathering and scaling the batch
   double graph_milliseconds = 0;            // plan.run(): forward and backward
-  double allreduce_milliseconds = 0;        // averaging the gradients over the ranks
+  double allreduce_milliseconds = 0;        // averaging gradients: what the run did not hide
   double optimizer_milliseconds = 0;        // the update of every parameter
   std::vector<NodeTiming> nodes;            // each node timed alone
   int64_t step_flops = 0;                   // matmul work in one step

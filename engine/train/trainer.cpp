@@ -126,9 +126,14 @@ Trainer::Trainer(Experiment experiment, std::optional<std::filesystem::path> run
   }
   if (ranks > 1) {
     std::vector<int64_t> elements;
-    for (const std::string& name : parameter_order_)
+    for (const std::string& name : parameter_order_) {
       elements.push_back(numel(parameters_.shape(name)));
-    reducer_.emplace(communicator_, std::move(elements));
+    }
+    reducer_.emplace(communicator_, std::move(elements), train_full_.gradient_writers,
+                     allreduce_mode_from_environment());
+    for (BoundPlan* plan : {&train_full_, &train_tail_}) {
+      if (plan->plan) reducer_->attach(*plan->plan, plan->gradient_writers, plan->gradients);
+    }
   }
   for (const auto* dataset : {&validation_, &test_}) {
     if (!*dataset) continue;
@@ -192,6 +197,7 @@ BoundPlan Trainer::bind_training_plan(int64_t batch) {
                          name + "'");
     }
     bound.gradients.push_back(bound.plan->f32(match->gradient));
+    bound.gradient_writers.push_back(size_t(graph.value(match->gradient).producer));
   }
   return bound;
 }
@@ -303,12 +309,6 @@ std::vector<double> Trainer::results_of(const std::vector<std::vector<double>>& 
     metrics_[m]->restore(own);
   }
   return results;
-}
-
-GradientReducer::Totals Trainer::reduce_gradients(const BoundPlan& plan, int64_t local, bool stop) {
-  const double loss_sum = local > 0 ? double(*plan.loss) * double(local) : 0.0;
-  if (!reducer_) return {loss_sum, stop};
-  return reducer_->reduce(plan.gradients, local, experiment_.trainer.batch_size, loss_sum, stop);
 }
 
 namespace {
@@ -523,15 +523,14 @@ bool Trainer::distributed_step(int64_t begin, int64_t size) {
   const std::span<const uint32_t> indices(order_.data() + begin + shard.begin,
                                           size_t(shard.size()));
   BoundPlan& plan = shard.size() > 0 ? training_plan_for(shard.size()) : train_full_;
+  reducer_->begin_step(shard.size(), size, stop_requested().load(std::memory_order_relaxed),
+                       plan.loss);
   if (shard.size() > 0) {
     load_batch(plan, *train_, indices);
     runtime_.step = optimizer_->iterations();
-    plan.plan->run();
+    plan.plan->run();  // in overlapped mode, hooks send buckets as the backward pass goes
   }
-  const bool stop = stop_requested().load(std::memory_order_relaxed);
-  const GradientReducer::Totals totals =
-      reducer_->reduce(plan.gradients, shard.size(), size,
-                       shard.size() > 0 ? double(*plan.loss) * double(shard.size()) : 0.0, stop);
+  const GradientReducer::Totals totals = reducer_->finish_step(plan.gradients);
   stop_agreed_ = totals.stop;
   bool finite = std::isfinite(totals.loss_sum);
   for (size_t i = 0; finite && i < plan.gradients.size(); ++i) {

@@ -48,6 +48,7 @@ struct BoundPlan {
   const float* loss = nullptr;
   const float* prediction = nullptr;
   std::vector<float*> gradients;  // in the optimizer's parameter order (clipping scales them)
+  std::vector<size_t> gradient_writers;  // the node writing each of them last
 };
 
 enum class FitOutcome { finished, stopped_early, interrupted };
@@ -83,16 +84,24 @@ class Trainer {
     BoundPlan& plan = training_plan_for(std::ssize(indices));
     load_batch(plan, *train_, indices);
     runtime_.step = optimizer_->iterations();  // dropout's random stream follows the step
+    if (reducer_)
+      reducer_->begin_step(std::ssize(indices), experiment_.trainer.batch_size, false, plan.loss);
     plan.plan->run();
-    if (reducer_) reduce_gradients(plan, std::ssize(indices));
+    if (reducer_) reducer_->finish_step(plan.gradients);
     optimizer_->step(plan.gradients);
   }
   BoundPlan& training_plan_for(int64_t batch);
   void load_batch(const BoundPlan& plan, const Dataset& data, std::span<const uint32_t> indices);
   void apply_gradients(const BoundPlan& plan) { optimizer_->step(plan.gradients); }
-  // Averages the plan's gradients over the ranks (nothing with one); `local` samples of the
-  // global batch were this rank's.
-  GradientReducer::Totals reduce_gradients(const BoundPlan& plan, int64_t local, bool stop = false);
+  // Averaging the plan's gradients over the ranks (nothing with one), around its run: `local`
+  // samples of the global batch are this rank's. In overlapped mode buckets leave during the
+  // run; finish waits for the rest and writes the averages back.
+  void begin_gradient_reduction(const BoundPlan& plan, int64_t local) {
+    if (reducer_) reducer_->begin_step(local, experiment_.trainer.batch_size, false, plan.loss);
+  }
+  void finish_gradient_reduction(const BoundPlan& plan) {
+    if (reducer_) reducer_->finish_step(plan.gradients);
+  }
   // The training plan's batch on this rank: the global batch size over the ranks.
   int64_t local_batch() const { return experiment_.trainer.batch_size / communicator_.size(); }
   Communicator& communicator() { return communicator_; }

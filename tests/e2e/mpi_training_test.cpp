@@ -110,6 +110,14 @@ TEST_F(DataParallel, TwoRanksTrainAsOneProcessDoesWithTheSameGlobalBatch) {
   }
   EXPECT_LT(weight_difference(run("one") / "last.safetensors", run("two") / "last.safetensors"),
             1e-5);
+  // The same with buckets sent while the backward pass runs.
+  const CommandResult overlapped =
+      run_command(mpirun(2) + " -x LOOM_ALLREDUCE=overlapped " + trainer_path() + " train " +
+                  config + kSmallRun + " --out " + run("overlapped").string());
+  ASSERT_EQ(overlapped.exit_code, 0) << overlapped.err;
+  EXPECT_LT(
+      weight_difference(run("one") / "last.safetensors", run("overlapped") / "last.safetensors"),
+      1e-5);
   // Rank 0 alone wrote the run, and logged it.
   EXPECT_TRUE(fs::exists(run("two") / "report.html"));
   EXPECT_EQ(two.err.find("rank 1"), std::string::npos) << two.err;
