@@ -21,6 +21,7 @@
 #include <nlohmann/json.hpp>
 #include <numeric>
 #include <sstream>
+#include <string_view>
 
 #include "engine/check/gradient_check.hpp"
 #include "engine/config/build_graph.hpp"
@@ -664,7 +665,11 @@ int main(int argc, char** argv) {
   try {
     world_holder = make_communicator(argc, argv);  // MPI under mpirun
   } catch (const std::exception& error) {
-    std::fprintf(stderr, "error: %s\n", error.what());
+    // Every rank fails alike; the launcher's rank 0 says why.
+    const char* rank = std::getenv("OMPI_COMM_WORLD_RANK");
+    if (rank == nullptr || std::string_view(rank) == "0") {
+      std::fprintf(stderr, "error: %s\n", error.what());
+    }
     return kBadInput;
   }
   CLI::App app{"trainer: train neural networks described in YAML experiment files, on oneDNN"};
