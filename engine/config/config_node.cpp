@@ -8,6 +8,7 @@
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <vector>
 
 #include "engine/core/error.hpp"
 
@@ -91,6 +92,22 @@ void collect_nodes(const YAML::Node& node, std::vector<YAML::Node>& into) {
   }
 }
 
+// Single-character insertions, deletions and substitutions between two keys (Levenshtein).
+size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t substituted = diagonal + (a[i - 1] == b[j - 1] ? 0 : 1);
+      diagonal = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, substituted});
+    }
+  }
+  return row[b.size()];
+}
+
 }  // namespace
 
 ConfigNode ConfigNode::load_file(const std::filesystem::path& file) {
@@ -171,6 +188,16 @@ std::optional<ConfigNode> ConfigNode::find(const std::string& key) {
 
 ConfigNode ConfigNode::at(const std::string& key) {
   if (auto child = find(key)) return *child;
+  // A required key is most often missing because it is misspelt: point at the misspelling.
+  if (node_.IsMap()) {
+    for (const auto& entry : node_) {
+      const std::string& written = entry.first.Scalar();
+      if (!known_.contains(written) && edit_distance(written, key) <= 2) {
+        throw InputError(where_key(written) + ": unknown key '" + written + "' (did you mean '" +
+                         key + "'? it is required)");
+      }
+    }
+  }
   fail("the key '" + key + "' is required");
 }
 

@@ -284,6 +284,11 @@ class LayerExpander {
     } else {
       const std::string name = layer_name(layer, "activation");
       activation(layer.at("activation"), name, layer.where());
+      // Keras users write Dense(units=64, activation='relu'): say what the layer was read as.
+      layer.finish(
+          "for an activation layer (no other kind key was given; a dense layer is "
+          "{dense: UNITS, activation: NAME})");
+      return;
     }
     layer.finish("for a " + kind + " layer");
   }
