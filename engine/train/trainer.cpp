@@ -94,6 +94,7 @@ Trainer::Trainer(Experiment experiment, std::optional<std::filesystem::path> run
   parameters_.initialize_from(graph, experiment_.seed);
   for (const ParameterGradient& g : graph.parameter_gradients()) {
     parameter_order_.push_back(graph.value(g.parameter).name);
+    gradient_elements_.push_back(graph.value(g.parameter).type.numel());
   }
   std::vector<OptimizedParameter> optimized;
   for (const std::string& name : parameter_order_) {
@@ -125,11 +126,7 @@ Trainer::Trainer(Experiment experiment, std::optional<std::filesystem::path> run
     train_tail_ = bind_training_plan(train_tail);
   }
   if (ranks > 1) {
-    std::vector<int64_t> elements;
-    for (const std::string& name : parameter_order_) {
-      elements.push_back(numel(parameters_.shape(name)));
-    }
-    reducer_.emplace(communicator_, std::move(elements), train_full_.gradient_writers,
+    reducer_.emplace(communicator_, gradient_elements_, train_full_.gradient_writers,
                      allreduce_mode_from_environment());
     for (BoundPlan* plan : {&train_full_, &train_tail_}) {
       if (plan->plan) reducer_->attach(*plan->plan, plan->gradient_writers, plan->gradients);
@@ -327,13 +324,16 @@ bool all_finite(const float* values, int64_t count) {
 // itself node by node and checks every output. A bad step either throws with the epoch, the
 // step and the first node that produced a non-finite value, or (on_nonfinite: skip) reports it
 // and leaves the weights untouched.
+bool Trainer::gradients_finite(const BoundPlan& plan) const {
+  for (size_t i = 0; i < plan.gradients.size(); ++i) {
+    if (!all_finite(plan.gradients[i], gradient_elements_[i])) return false;
+  }
+  return true;
+}
+
 bool Trainer::numerics_ok(BoundPlan& plan) {
   if (!experiment_.trainer.check_numerics) {
-    bool finite = std::isfinite(*plan.loss);
-    for (size_t i = 0; finite && i < plan.gradients.size(); ++i) {
-      finite = all_finite(plan.gradients[i], numel(parameters_.shape(parameter_order_[i])));
-    }
-    if (finite) return true;
+    if (std::isfinite(*plan.loss) && gradients_finite(plan)) return true;
   }
   // Find the first node whose output is not finite, running the step node by node (again,
   // when the cheap check above failed).
@@ -532,11 +532,9 @@ bool Trainer::distributed_step(int64_t begin, int64_t size) {
   }
   const GradientReducer::Totals totals = reducer_->finish_step(plan.gradients);
   stop_agreed_ = totals.stop;
-  bool finite = std::isfinite(totals.loss_sum);
-  for (size_t i = 0; finite && i < plan.gradients.size(); ++i) {
-    finite = all_finite(plan.gradients[i], numel(parameters_.shape(parameter_order_[i])));
+  if (!std::isfinite(totals.loss_sum) || !gradients_finite(plan)) {
+    return reject_nonfinite("the batch's loss or its gradients (averaged over ranks)");
   }
-  if (!finite) return reject_nonfinite("the batch's loss or its gradients (averaged over ranks)");
   optimizer_->step(plan.gradients);
   step_loss_sum_ = totals.loss_sum;
   if (shard.size() > 0) update_metrics(plan, *train_, indices);

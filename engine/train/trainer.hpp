@@ -135,6 +135,7 @@ class Trainer {
   void reset_metrics();
   void check_monitored_metric() const;
   bool numerics_ok(BoundPlan& plan);
+  bool gradients_finite(const BoundPlan& plan) const;
   void load_weights(const class SafetensorsFile& file);
   EpochRecord finish_epoch(double train_seconds, double epoch_seconds);
   bool improved(const MonitorSpec& monitor, double value, double best, bool has_best,
@@ -162,6 +163,7 @@ class Trainer {
   ParameterStore parameters_;
   std::unique_ptr<Optimizer> optimizer_;
   std::vector<std::string> parameter_order_;
+  std::vector<int64_t> gradient_elements_;  // per parameter, looked up once (the step checks them)
   BoundPlan train_full_, train_tail_;
   std::vector<std::unique_ptr<BoundPlan>> evaluation_plans_;  // one per batch size seen
   std::vector<std::unique_ptr<Metric>> metrics_;
