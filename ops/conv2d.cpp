@@ -165,19 +165,17 @@ class Conv2D final : public Op {
   void negotiate_layouts(const Node& node, LayoutNegotiation& negotiation) const override {
     const ConvGeometry g = geometry_of(node, negotiation.type(node.inputs[0]).shape,
                                        negotiation.type(node.inputs[1]).shape);
-    const auto primitive = forward_primitive(g, any_descs(g), negotiation.engine());
-    negotiation.want(0, image_layout(primitive.src_desc(), g.x));
-    negotiation.want(1, kernel_layout(primitive.weights_desc(), g.kernel));
-    negotiation.produce(0, image_layout(primitive.dst_desc(), g.y));
+    const ConvDescs d = chosen_descs(g, negotiation.engine());
+    negotiation.want(0, image_layout(d.x, g.x));
+    negotiation.want(1, kernel_layout(d.kernel, g.kernel));
+    negotiation.produce(0, image_layout(d.y, g.y));
   }
 
   std::unique_ptr<Kernel> compile(const Node& node, CompileContext& context) const override {
     const ConvGeometry g =
         geometry_of(node, context.type(node.inputs[0]).shape, context.type(node.inputs[1]).shape);
-    const auto chosen = forward_primitive(g, any_descs(g), context.engine());
-    const ConvDescs d =
-        compiled_descs(g, context, node.inputs[0], node.inputs[1], node.outputs[0],
-                       {chosen.src_desc(), chosen.weights_desc(), chosen.dst_desc()});
+    const ConvDescs d = compiled_descs(g, context, node.inputs[0], node.inputs[1], node.outputs[0],
+                                       chosen_descs(g, context.engine()));
     const auto primitive = forward_primitive(g, d, context.engine());
     std::vector<std::pair<int, dnnl::memory>> arguments = {
         {DNNL_ARG_SRC, context.memory(node.inputs[0], d.x)},
@@ -220,6 +218,11 @@ class Conv2D final : public Op {
   static ConvGeometry geometry_of(const Node& node, const Shape& x, const Shape& kernel) {
     return geometry(node, x, kernel, node.inputs.size() == 3);
   }
+  // The formats oneDNN picks for this primitive.
+  static ConvDescs chosen_descs(const ConvGeometry& g, const dnnl::engine& engine) {
+    const auto primitive = forward_primitive(g, any_descs(g), engine);
+    return {primitive.src_desc(), primitive.weights_desc(), primitive.dst_desc()};
+  }
 };
 
 std::vector<AttributeSpec> backward_attributes(const char* shape_name) {
@@ -243,18 +246,16 @@ class Conv2DBackwardData final : public Op {
 
   void negotiate_layouts(const Node& node, LayoutNegotiation& negotiation) const override {
     const ConvGeometry g = geometry_of(node, negotiation.type(node.inputs[1]).shape);
-    const auto primitive = backward_primitive(g, any_descs(g), negotiation.engine());
-    negotiation.want(0, image_layout(primitive.diff_dst_desc(), g.y));
-    negotiation.want(1, kernel_layout(primitive.weights_desc(), g.kernel));
-    negotiation.produce(0, image_layout(primitive.diff_src_desc(), g.x));
+    const ConvDescs d = chosen_descs(g, negotiation.engine());
+    negotiation.want(0, image_layout(d.y, g.y));
+    negotiation.want(1, kernel_layout(d.kernel, g.kernel));
+    negotiation.produce(0, image_layout(d.x, g.x));
   }
 
   std::unique_ptr<Kernel> compile(const Node& node, CompileContext& context) const override {
     const ConvGeometry g = geometry_of(node, context.type(node.inputs[1]).shape);
-    const auto chosen = backward_primitive(g, any_descs(g), context.engine());
-    const ConvDescs d =
-        compiled_descs(g, context, node.outputs[0], node.inputs[1], node.inputs[0],
-                       {chosen.diff_src_desc(), chosen.weights_desc(), chosen.diff_dst_desc()});
+    const ConvDescs d = compiled_descs(g, context, node.outputs[0], node.inputs[1], node.inputs[0],
+                                       chosen_descs(g, context.engine()));
     const auto primitive = backward_primitive(g, d, context.engine());
     return std::make_unique<PrimitiveKernel>(
         primitive, dnnl::convolution_backward_data(primitive),
@@ -268,6 +269,10 @@ class Conv2DBackwardData final : public Op {
  private:
   static ConvGeometry geometry_of(const Node& node, const Shape& kernel) {
     return geometry(node, node.attributes.get_ints("input_shape", {}), kernel, false);
+  }
+  static ConvDescs chosen_descs(const ConvGeometry& g, const dnnl::engine& engine) {
+    const auto primitive = backward_primitive(g, any_descs(g), engine);
+    return {primitive.diff_src_desc(), primitive.weights_desc(), primitive.diff_dst_desc()};
   }
   static dnnl::convolution_backward_data::primitive_desc backward_primitive(
       const ConvGeometry& g, const ConvDescs& d, const dnnl::engine& engine) {
@@ -306,18 +311,16 @@ class Conv2DBackwardWeights final : public Op {
 
   void negotiate_layouts(const Node& node, LayoutNegotiation& negotiation) const override {
     const ConvGeometry g = geometry_of(node, negotiation.type(node.inputs[0]).shape);
-    const auto primitive = backward_primitive(g, any_descs(g), negotiation.engine());
-    negotiation.want(0, image_layout(primitive.src_desc(), g.x));
-    negotiation.want(1, image_layout(primitive.diff_dst_desc(), g.y));
-    negotiation.produce(0, kernel_layout(primitive.diff_weights_desc(), g.kernel));
+    const ConvDescs d = chosen_descs(g, negotiation.engine());
+    negotiation.want(0, image_layout(d.x, g.x));
+    negotiation.want(1, image_layout(d.y, g.y));
+    negotiation.produce(0, kernel_layout(d.kernel, g.kernel));
   }
 
   std::unique_ptr<Kernel> compile(const Node& node, CompileContext& context) const override {
     const ConvGeometry g = geometry_of(node, context.type(node.inputs[0]).shape);
-    const auto chosen = backward_primitive(g, any_descs(g), context.engine());
-    const ConvDescs d =
-        compiled_descs(g, context, node.inputs[0], node.outputs[0], node.inputs[1],
-                       {chosen.src_desc(), chosen.diff_weights_desc(), chosen.diff_dst_desc()});
+    const ConvDescs d = compiled_descs(g, context, node.inputs[0], node.outputs[0], node.inputs[1],
+                                       chosen_descs(g, context.engine()));
     const auto primitive = backward_primitive(g, d, context.engine());
     std::vector<std::pair<int, dnnl::memory>> arguments = {
         {DNNL_ARG_SRC, context.memory(node.inputs[0], d.x)},
@@ -332,6 +335,10 @@ class Conv2DBackwardWeights final : public Op {
   static ConvGeometry geometry_of(const Node& node, const Shape& x) {
     return geometry(node, x, node.attributes.get_ints("kernel_shape", {}),
                     node.attributes.get_bool("with_bias", false));
+  }
+  static ConvDescs chosen_descs(const ConvGeometry& g, const dnnl::engine& engine) {
+    const auto primitive = backward_primitive(g, any_descs(g), engine);
+    return {primitive.src_desc(), primitive.diff_weights_desc(), primitive.diff_dst_desc()};
   }
   static dnnl::convolution_backward_weights::primitive_desc backward_primitive(
       const ConvGeometry& g, const ConvDescs& d, const dnnl::engine& engine) {
