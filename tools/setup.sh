@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config
   libdnnl-dev          # oneDNN 2.6: the kernels
+  ocl-icd-opencl-dev   # only recommended by libdnnl-dev, but its CMake package requires OpenCL
   libyaml-cpp-dev      # config files
   libspdlog-dev        # logging
   libcli11-dev         # command-line parsing
