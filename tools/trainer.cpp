@@ -12,7 +12,6 @@
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cmath>
-#include <csignal>
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
@@ -35,6 +34,9 @@
 #include "engine/train/bench.hpp"
 #include "engine/train/history.hpp"
 #include "engine/train/report.hpp"
+#include "tools/flags.hpp"
+#include "tools/run_directory.hpp"
+#include "tools/signal_watcher.hpp"
 
 namespace fs = std::filesystem;
 using namespace loom;
@@ -104,7 +106,7 @@ struct CommandOptions {
   std::string config;
   std::vector<std::string> plugins;
   std::vector<std::string> overrides;
-  std::optional<uint64_t> seed;
+  std::string seed;  // checked by parse_seed: CLI11 would wrap -1
   int threads = 0;
 };
 
@@ -118,29 +120,18 @@ void add_common_options(CLI::App& command, CommandOptions& options, bool config_
   command.add_option("--seed", options.seed, "the random seed (overrides the config's seed)");
   command
       .add_option("--threads", options.threads,
-                  "worker threads (default: $LOOM_THREADS, else every core)")
-      ->check(CLI::NonNegativeNumber);
+                  "worker threads (default: $LOOM_THREADS, else every core)");
 }
 
 Experiment load(const CommandOptions& options) {
   for (const std::string& plugin : options.plugins) load_plugin(plugin);
   std::vector<std::string> overrides = options.overrides;
-  if (options.seed) overrides.push_back("seed=" + std::to_string(*options.seed));
+  if (!options.seed.empty()) overrides.push_back("seed=" + std::to_string(parse_seed(options.seed)));
   return load_experiment(options.config, overrides);
 }
 
 void apply_threads(int threads) {
-  if (threads == 0) {
-    if (const char* env = std::getenv("LOOM_THREADS")) threads = std::atoi(env);
-  }
-  if (threads > 0) omp_set_num_threads(threads);
-}
-
-fs::path default_run_directory(const std::string& name) {
-  const std::time_t now = std::time(nullptr);
-  char stamp[32];
-  std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", std::localtime(&now));
-  return fs::path("runs") / (name + "-" + stamp);
+  if (const std::optional<int> count = resolve_thread_count(threads)) omp_set_num_threads(*count);
 }
 
 void write_resolved_config(const fs::path& file, const Experiment& experiment) {
@@ -151,13 +142,10 @@ void write_resolved_config(const fs::path& file, const Experiment& experiment) {
 
 struct TrainCommand {
   std::string out;
+  bool overwrite = false;    // a non-empty --out: replace its run files
   std::string resume;        // a run directory to continue
   std::string init_weights;  // a checkpoint to start a new run from
 };
-
-void request_stop(int) {
-  Trainer::stop_requested().store(true);
-}
 
 std::string confusion_text(const Evaluation& evaluation, int64_t classes) {
   std::string text = "confusion matrix (rows: true class, columns: predicted class)\n      ";
@@ -210,10 +198,21 @@ void write_report(const fs::path& run_directory, Trainer& trainer, const Evaluat
   write_file_atomically(run_directory / "report.html", render_report(content));
 }
 
+// Creates and locks the run directory for the whole run (a generated name may gain a suffix
+// here); a new run checks again, under the lock, that the directory holds no other run.
+RunDirectoryLock lock_run_directory(fs::path& run_directory, const TrainCommand& command) {
+  const bool generated = command.resume.empty() && command.out.empty();
+  RunDirectoryLock lock = RunDirectoryLock::acquire(run_directory, generated);
+  if (command.resume.empty() && !generated) {
+    expect_new_run_directory(run_directory, command.overwrite, "--out");
+    if (command.overwrite) remove_run_files(run_directory);
+  }
+  return lock;
+}
+
 // A rank other than 0: trains in step with the others, writes nothing, reports nothing.
 int fit_as_peer(Trainer& trainer) {
-  std::signal(SIGINT, request_stop);
-  std::signal(SIGTERM, request_stop);
+  enter_running_phase();
   const auto silent = make_silent_reporter();
   g_ranks_in_step = true;
   const FitOutcome outcome = trainer.fit(*silent);
@@ -253,6 +252,11 @@ int train(CommandOptions options, const TrainCommand& command, Communicator& wor
   const auto started = std::chrono::steady_clock::now();
   std::optional<Trainer> trained;
   agree_on_setup(world, [&] {
+    // A directory that holds another run is refused before any work is done (and again,
+    // under the lock, before the first write).
+    if (world.is_root() && command.resume.empty() && !command.out.empty()) {
+      expect_new_run_directory(command.out, command.overwrite, "--out");
+    }
     Experiment experiment = load(options);
     if (command.resume.empty()) {
       run_directory =
@@ -269,7 +273,10 @@ int train(CommandOptions options, const TrainCommand& command, Communicator& wor
   if (!world.is_root()) return fit_as_peer(trainer);
 
   // Nothing is written until the config, the data and any checkpoint have been accepted.
-  fs::create_directories(run_directory);
+  // From here on SIGINT and SIGTERM end the run at the next step boundary, with a checkpoint.
+  enter_running_phase();
+  const RunDirectoryLock lock = lock_run_directory(run_directory, command);
+  trainer.set_run_directory(run_directory);
   auto logger = spdlog::default_logger();
   logger->sinks().push_back(std::make_shared<spdlog::sinks::basic_file_sink_mt>(
       (run_directory / "train.log").string(), false));
@@ -303,9 +310,6 @@ int train(CommandOptions options, const TrainCommand& command, Communicator& wor
   spdlog::info("setup took {:.2f} s",
                std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
 
-  // SIGINT and SIGTERM end the run at the next step boundary, with a checkpoint.
-  std::signal(SIGINT, request_stop);
-  std::signal(SIGTERM, request_stop);
   const auto progress = make_progress_reporter(stdout);
   g_ranks_in_step = world.size() > 1;
   const FitOutcome outcome = trainer.fit(*progress);
@@ -543,6 +547,10 @@ int graph(const CommandOptions& options, const GraphCommand& command) {
   return 0;
 }
 
+// Central differences run the op twice per element: beyond this an op check would run for
+// hours, not seconds.
+constexpr int64_t kMaxCheckedElements = int64_t{1} << 16;
+
 struct GradcheckCommand {
   std::string op;
   std::vector<std::string> shapes;
@@ -554,21 +562,6 @@ struct GradcheckCommand {
   std::optional<double> step;
   GradientTolerance tolerance;  // its step is set from `step` or the mode's default
 };
-
-Shape parse_shape(const std::string& text) {
-  Shape shape;
-  std::stringstream parts(text);
-  for (std::string part; std::getline(parts, part, ',');) {
-    char* end = nullptr;
-    const long long size = std::strtoll(part.c_str(), &end, 10);
-    if (part.empty() || *end != '\0' || size <= 0) {
-      throw InputError("--shape " + text +
-                       ": expected positive sizes separated by commas, e.g. 4,5");
-    }
-    shape.push_back(size);
-  }
-  return shape;
-}
 
 void print_check_header(const GradientTolerance& tolerance) {
   std::printf(
@@ -592,9 +585,33 @@ int gradcheck_op(const CommandOptions& options, const GradcheckCommand& command)
   const Op& op = OpRegistry::global().get(command.op);
   if (command.shapes.empty())
     throw InputError("--op " + command.op + ": give each input's --shape");
+  const OpSignature signature = op.signature();
+  const size_t named = signature.inputs.size();
+  const size_t required = named - signature.optional_inputs;
+  if (command.shapes.size() < required || (!signature.variadic && command.shapes.size() > named)) {
+    const std::string count = signature.variadic ? std::to_string(required) + " or more"
+                              : required == named
+                                  ? std::to_string(named)
+                                  : std::to_string(required) + " to " + std::to_string(named);
+    throw InputError("--op " + command.op + ": " + std::to_string(command.shapes.size()) +
+                     " --shape given; the op takes " + count + " inputs (" +
+                     join_names(signature.inputs) + (signature.variadic ? ", ..." : "") + ")");
+  }
+  for (const size_t fixed : command.fixed) {
+    if (fixed >= command.shapes.size()) {
+      throw InputError("--fixed " + std::to_string(fixed) + ": op '" + command.op + "' has inputs 0 to " +
+                       std::to_string(command.shapes.size() - 1) + " here");
+    }
+  }
+  expect_finite_in("--low", command.low, -1e6, 1e6);
+  expect_finite_in("--high", command.high, -1e6, 1e6);
+  if (!(command.low < command.high)) {
+    throw InputError("--low " + fmt::format("{}", command.low) + " --high " +
+                     fmt::format("{}", command.high) + ": expected low < high");
+  }
   OpUnderTest test{.op = command.op};
   for (size_t i = 0; i < command.shapes.size(); ++i) {
-    const Shape shape = parse_shape(command.shapes[i]);
+    const Shape shape = parse_shape(command.shapes[i], kMaxCheckedElements);
     const bool differentiable = std::ranges::find(command.fixed, i) == command.fixed.end();
     test.inputs.push_back(f32_input(
         shape, random_values(numel(shape), 100 + i, float(command.low), float(command.high)),
@@ -626,6 +643,10 @@ int gradcheck_op(const CommandOptions& options, const GradcheckCommand& command)
                               report.worst_absolute, report.worst_relative, report.failures);
   }
   if (!passed) throw RuntimeError("gradient check failed for op '" + command.op + "'");
+  if (std::ranges::none_of(reports, [](const GradientReport& r) { return r.checked > 0; })) {
+    throw RuntimeError("gradient check of op '" + command.op +
+                       "' compared no element (every input fixed, or every element at a kink)");
+  }
   std::printf("op '%s': every input's gradient passes\n", command.op.c_str());
   return 0;
 }
@@ -633,7 +654,8 @@ int gradcheck_op(const CommandOptions& options, const GradcheckCommand& command)
 int gradcheck(const CommandOptions& options, GradcheckCommand command) {
   // A whole network has a corner (a relu's kink) near many weights: its default step is
   // smaller; an op's inputs are under the user's control.
-  command.tolerance.step = command.step.value_or(command.op.empty() ? 1e-3 : 1e-2);
+  command.tolerance.step = expect_finite_in(
+      "--step", command.step.value_or(command.op.empty() ? 1e-3 : 1e-2), 1e-6, 1.0);
   if (!command.op.empty()) {
     if (!options.config.empty()) throw InputError("gradcheck: give a CONFIG or --op, not both");
     return gradcheck_op(options, command);
@@ -661,6 +683,8 @@ int gradcheck(const CommandOptions& options, GradcheckCommand command) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Before any thread exists (MPI's, OpenMP's): see signal_watcher.hpp.
+  block_stop_signals(Trainer::stop_requested());
   std::unique_ptr<Communicator> world_holder;
   try {
     world_holder = make_communicator(argc, argv);  // MPI under mpirun
@@ -682,6 +706,8 @@ int main(int argc, char** argv) {
   add_common_options(*train_command, train_options, /*config_required=*/false);
   train_command->add_option("--out", train_settings.out,
                             "the run directory (default: runs/<name>-<time>)");
+  train_command->add_flag("--overwrite", train_settings.overwrite,
+                          "let a new run replace the run files in a non-empty --out directory");
   train_command->add_option("--resume", train_settings.resume,
                             "continue the run in this directory exactly where it stopped");
   train_command->add_option("--init-weights", train_settings.init_weights,
@@ -749,8 +775,7 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   gradcheck_command
       ->add_option("--step", gradcheck_settings.step,
-                   "the difference step (default 0.001 for a CONFIG, 0.01 for --op)")
-      ->check(CLI::PositiveNumber);
+                   "the difference step (default 0.001 for a CONFIG, 0.01 for --op)");
 
   CommandOptions bench_options;
   BenchCommand bench_command;
@@ -758,11 +783,17 @@ int main(int argc, char** argv) {
       "bench", "time training and inference steps: per-node table, GFLOP/s, memory");
   add_common_options(*bench_subcommand, bench_options);
   bench_subcommand->add_option("--steps", bench_command.steps, "timed steps per measurement")
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::Range(int64_t{1}, int64_t{1'000'000}));
   bench_subcommand->add_option("--batch", bench_command.batch, "batch size (default: the config's)")
       ->check(CLI::PositiveNumber);
   bench_subcommand->add_option("--json", bench_command.json, "also write the figures as JSON here");
 
+  std::vector<std::string> commands;
+  for (const CLI::App* command : app.get_subcommands({})) commands.push_back(command->get_name());
+  if (const auto message = unknown_subcommand_message(argc, argv, commands)) {
+    if (world_holder->is_root()) std::fprintf(stderr, "error: %s\n", message->c_str());
+    return kBadInput;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {

@@ -1,16 +1,17 @@
 #include "engine/config/config_node.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <map>
 #include <sstream>
 #include <vector>
 
 #include "engine/core/error.hpp"
+#include "engine/core/input_file.hpp"
 
 namespace loom {
 
@@ -18,6 +19,22 @@ std::string join_names(const std::vector<std::string>& names) {
   std::string text;
   for (const std::string& name : names) text += (text.empty() ? "" : ", ") + name;
   return text;
+}
+
+// Single-character insertions, deletions and substitutions between two keys (Levenshtein).
+size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t substituted = diagonal + (a[i - 1] == b[j - 1] ? 0 : 1);
+      diagonal = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, substituted});
+    }
+  }
+  return row[b.size()];
 }
 
 ConfigNode::ConfigNode() : ConfigNode(YAML::Node(), "", "<defaults>") {}
@@ -39,32 +56,95 @@ std::string join_path(const std::string& parent, const std::string& key) {
   return parent.empty() ? key : parent + "." + key;
 }
 
-// YAML allows what a config must not: keys that are lists or maps, and (in yaml-cpp) the
-// same key twice, of which only the first would be read. Both are rejected for the whole
-// document at once, at the key's position.
-void check_keys(const YAML::Node& node, const std::string& file, const std::string& path) {
-  if (node.IsSequence()) {
-    for (size_t i = 0; i < node.size(); ++i) {
-      check_keys(node[i], file, path + "[" + std::to_string(i) + "]");
-    }
-    return;
+// YAML allows what a config must not: keys that are lists or maps, the same key twice (of
+// which yaml-cpp would read only the first), an anchor used inside itself (`x: &a [*a]`,
+// which yaml-cpp turns into a node that contains itself, so every walk over it recurses
+// forever), and aliases nested into a "billion laughs" that is small on disk and huge to
+// walk. All are rejected for the whole document at once, at their positions, by one
+// iterative walk that counts every value it reaches through aliases and stops at a depth no
+// config needs.
+struct PendingNode {
+  YAML::Node node;
+  std::string path;
+  int depth;
+  size_t parent;  // index into the walk's trail of ancestors, or kNoParent
+};
+constexpr size_t kNoParent = static_cast<size_t>(-1);
+
+[[noreturn]] void refuse_depth(const std::vector<PendingNode>& trail, size_t parent,
+                               const YAML::Node& node, const std::string& file,
+                               const std::string& path) {
+  // A value that contains itself shows as the same source position repeating down the
+  // path (an alias shares its anchor's node, mark and all); named at its outermost
+  // occurrence, where the user wrote the anchor.
+  const auto same_place = [](const YAML::Mark& a, const YAML::Mark& b) {
+    return a.pos == b.pos && a.line == b.line && a.column == b.column;
+  };
+  std::vector<size_t> path_up;  // the ancestors, deepest first
+  for (size_t ancestor = parent; ancestor != kNoParent; ancestor = trail[ancestor].parent) {
+    path_up.push_back(ancestor);
   }
-  if (!node.IsMap()) return;
-  std::map<std::string, YAML::Mark> seen;
-  for (const auto& entry : node) {
-    if (!entry.first.IsScalar()) {
-      throw InputError(position(file, entry.first.Mark()) + ": " +
-                       (path.empty() ? "(top level)" : path) + ": expected a key name, got " +
-                       (entry.first.IsMap() ? "a map" : "a list"));
+  size_t outermost = kNoParent;
+  for (size_t i = 0; i < path_up.size(); ++i) {
+    for (size_t j = 0; j < i; ++j) {
+      if (same_place(trail[path_up[i]].node.Mark(), trail[path_up[j]].node.Mark())) {
+        outermost = path_up[i];
+      }
     }
-    const std::string& key = entry.first.Scalar();
-    const auto [first, inserted] = seen.emplace(key, entry.first.Mark());
-    if (!inserted) {
-      throw InputError(position(file, entry.first.Mark()) + ": " + join_path(path, key) +
-                       ": the key '" + key + "' is given twice (first at line " +
-                       std::to_string(first->second.line + 1) + ")");
+  }
+  if (outermost != kNoParent) {
+    const PendingNode& cycle = trail[outermost];
+    throw InputError(position(file, cycle.node.Mark()) + ": " +
+                     (cycle.path.empty() ? "(top level)" : cycle.path) +
+                     ": this value contains itself through an alias (an anchor used inside its "
+                     "own value)");
+  }
+  throw InputError(position(file, node.Mark()) + ": " + path + ": nested deeper than " +
+                   std::to_string(kMaxConfigDepth) + " levels");
+}
+
+void check_keys(const YAML::Node& root, const std::string& file, const std::string& root_path) {
+  std::vector<PendingNode> trail;  // every node visited, for the ancestors of a deep one
+  std::vector<PendingNode> pending{{root, root_path, 0, kNoParent}};
+  int64_t values = 0;
+  while (!pending.empty()) {
+    PendingNode item = std::move(pending.back());
+    pending.pop_back();
+    if (++values > kMaxConfigValues) {
+      throw InputError(position(file, item.node.Mark()) + ": " + item.path +
+                       ": the config expands to more than " + std::to_string(kMaxConfigValues) +
+                       " values (aliases nested inside aliases?)");
     }
-    check_keys(entry.second, file, join_path(path, key));
+    if (item.depth > kMaxConfigDepth) refuse_depth(trail, item.parent, item.node, file, item.path);
+    if (!item.node.IsSequence() && !item.node.IsMap()) continue;
+    const size_t self = trail.size();
+    trail.push_back(item);
+    const int depth = item.depth + 1;
+    if (item.node.IsSequence()) {
+      for (size_t i = item.node.size(); i-- > 0;) {
+        pending.push_back({item.node[i], item.path + "[" + std::to_string(i) + "]", depth, self});
+      }
+      continue;
+    }
+    std::map<std::string, YAML::Mark> seen;
+    std::vector<PendingNode> children;
+    for (const auto& entry : item.node) {
+      if (!entry.first.IsScalar()) {
+        throw InputError(position(file, entry.first.Mark()) + ": " +
+                         (item.path.empty() ? "(top level)" : item.path) +
+                         ": expected a key name, got " + (entry.first.IsMap() ? "a map" : "a list"));
+      }
+      const std::string& key = entry.first.Scalar();
+      const auto [first, inserted] = seen.emplace(key, entry.first.Mark());
+      if (!inserted) {
+        throw InputError(position(file, entry.first.Mark()) + ": " + join_path(item.path, key) +
+                         ": the key '" + key + "' is given twice (first at line " +
+                         std::to_string(first->second.line + 1) + ")");
+      }
+      children.push_back({entry.second, join_path(item.path, key), depth, self});
+    }
+    pending.insert(pending.end(), std::make_move_iterator(children.rbegin()),
+                   std::make_move_iterator(children.rend()));
   }
 }
 
@@ -83,42 +163,25 @@ ConfigNode parse_text(const std::string& text, const std::string& label) {
   return ConfigNode(parse_yaml(text, label), "", label);
 }
 
-void collect_nodes(const YAML::Node& node, std::vector<YAML::Node>& into) {
-  into.push_back(node);
-  if (node.IsMap()) {
-    for (const auto& entry : node) collect_nodes(entry.second, into);
-  } else if (node.IsSequence()) {
-    for (const auto& item : node) collect_nodes(item, into);
-  }
-}
-
-// Single-character insertions, deletions and substitutions between two keys (Levenshtein).
-size_t edit_distance(const std::string& a, const std::string& b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diagonal = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      const size_t substituted = diagonal + (a[i - 1] == b[j - 1] ? 0 : 1);
-      diagonal = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, substituted});
+// Every node of an override's value (checked by check_keys first: finite and acyclic).
+void collect_nodes(const YAML::Node& root, std::vector<YAML::Node>& into) {
+  std::vector<YAML::Node> pending{root};
+  while (!pending.empty()) {
+    YAML::Node node = pending.back();
+    pending.pop_back();
+    into.push_back(node);
+    if (node.IsMap()) {
+      for (const auto& entry : node) pending.push_back(entry.second);
+    } else if (node.IsSequence()) {
+      for (const auto& item : node) pending.push_back(item);
     }
   }
-  return row[b.size()];
 }
 
 }  // namespace
 
 ConfigNode ConfigNode::load_file(const std::filesystem::path& file) {
-  std::ifstream stream(file);
-  if (!stream) {
-    throw InputError(file.string() + ": cannot read the config file (" +
-                     std::string(std::strerror(errno)) + ")");
-  }
-  std::stringstream text;
-  text << stream.rdbuf();
-  return parse_text(text.str(), file.string());
+  return parse_text(InputFile(file, "config file").read_all(kMaxConfigBytes), file.string());
 }
 
 ConfigNode ConfigNode::parse(const std::string& text, const std::string& label) {
@@ -327,23 +390,27 @@ void ConfigNode::apply_override(const std::string& assignment) {
   }
   // Walk down, creating maps for missing keys; a number indexes into a list
   // (--set model.layers.0.dense=1024). reset() rebinds a node handle instead of assigning.
-  auto is_index = [](const std::string& key) {
-    return std::ranges::all_of(key, [](char c) { return c >= '0' && c <= '9'; });
-  };
   auto fail = [&](const std::string& what) {
     throw InputError("--set " + assignment + ": " + what);
+  };
+  // A list index within the list, whatever digits the user typed (no wrap, no exception).
+  auto index_into = [&](const YAML::Node& list, const std::string& key) {
+    size_t index = 0;
+    const auto [end, error] = std::from_chars(key.data(), key.data() + key.size(), index);
+    if (key.empty() || end != key.data() + key.size() || error != std::errc()) {
+      fail("'" + key + "' is not an index into the list at that place");
+    }
+    if (index >= list.size()) {
+      fail("index " + key + " is past the end of a list of " + std::to_string(list.size()));
+    }
+    return index;
   };
   YAML::Node current = root;
   for (size_t i = 0; i + 1 < keys.size(); ++i) {
     const std::string& key = keys[i];
     YAML::Node next;
     if (current.IsSequence()) {
-      if (!is_index(key)) fail("'" + key + "' is not an index into the list at that place");
-      const size_t index = std::stoul(key);
-      if (index >= current.size()) {
-        fail("index " + key + " is past the end of a list of " + std::to_string(current.size()));
-      }
-      next = current[index];
+      next = current[index_into(current, key)];
     } else if (current.IsMap()) {
       next = current[key];
       if (!next.IsDefined() || next.IsNull()) {
@@ -357,10 +424,7 @@ void ConfigNode::apply_override(const std::string& assignment) {
   }
   const std::string& last = keys.back();
   if (current.IsSequence()) {
-    if (!is_index(last) || std::stoul(last) >= current.size()) {
-      fail("'" + last + "' is not an index into the list at that place");
-    }
-    current[std::stoul(last)] = value;
+    current[index_into(current, last)] = value;
   } else if (current.IsMap()) {
     current[last] = value;
   } else {

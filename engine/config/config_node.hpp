@@ -18,6 +18,12 @@
 
 namespace loom {
 
+// What a config may be. Real configs are a few KiB, 10 levels deep; an explicit graph of
+// 100,000 nodes is about 5 MiB and 800,000 values (yaml-cpp holds ~80 bytes per byte of text).
+constexpr int64_t kMaxConfigBytes = int64_t{16} << 20;
+constexpr int64_t kMaxConfigValues = 4'000'000;  // counted through aliases
+constexpr int kMaxConfigDepth = 64;
+
 class ConfigNode {
  public:
   ConfigNode();  // an absent node: every optional key takes its default
@@ -98,5 +104,8 @@ class ConfigNode {
 
 // "a, b, c" for "(known: a, b, c)" messages.
 std::string join_names(const std::vector<std::string>& names);
+// Single-character insertions, deletions and substitutions between two words (Levenshtein),
+// for "did you mean" suggestions.
+size_t edit_distance(const std::string& a, const std::string& b);
 
 }  // namespace loom

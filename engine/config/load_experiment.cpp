@@ -11,6 +11,7 @@
 #include "engine/config/build_graph.hpp"
 #include "engine/config/experiment.hpp"
 #include "engine/core/error.hpp"
+#include "engine/core/input_file.hpp"
 #include "engine/graph/conv_geometry.hpp"
 #include "engine/graph/op.hpp"
 #include "engine/optim/optimizer.hpp"
@@ -66,9 +67,10 @@ Shape read_shape(const ConfigNode& node) {
 
 fs::path resolve_data_file(ConfigNode node, const fs::path& root) {
   const fs::path path = root / node.as_string();
-  std::error_code error;
-  if (!fs::is_regular_file(path, error)) {
-    node.fail("data file not found: " + path.string());
+  try {
+    expect_regular_file(path, "data file");
+  } catch (const InputError& error) {
+    node.fail(error.what());
   }
   return path;
 }
@@ -744,12 +746,28 @@ std::vector<fs::path> load_plugins(ConfigNode& root, const fs::path& base) {
   return loaded;
 }
 
+// The name titles logs, reports and the generated run directory: one printable line.
+std::string read_experiment_name(ConfigNode& root, const fs::path& source) {
+  constexpr size_t kMaxNameLength = 200;
+  const auto given = root.find("name");
+  if (!given) return source.stem().string();
+  const std::string name = given->as_string();
+  if (name.empty() || name.size() > kMaxNameLength) {
+    given->fail("expected a name of 1 to " + std::to_string(kMaxNameLength) + " characters, got " +
+                std::to_string(name.size()));
+  }
+  if (std::ranges::any_of(name, [](char c) { return static_cast<unsigned char>(c) < 0x20; })) {
+    given->fail("expected a name without control characters (newlines, tabs)");
+  }
+  return name;
+}
+
 Experiment read_experiment(ConfigNode root, const fs::path& source, const fs::path& base) {
   root.expect_map();
   Experiment experiment;
   experiment.source = source;
   experiment.plugins = load_plugins(root, base);
-  experiment.name = root.get_string("name", source.stem().string());
+  experiment.name = read_experiment_name(root, source);
   experiment.seed = static_cast<uint64_t>(root.get_int("seed", 42, 0));
   experiment.data = read_data(root.at("data"), base);
   experiment.model = read_model(root.at("model"), experiment.seed);

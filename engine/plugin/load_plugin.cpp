@@ -11,6 +11,7 @@
 #include <string>
 
 #include "engine/core/error.hpp"
+#include "engine/core/input_file.hpp"
 #include "engine/plugin/plugin.hpp"
 
 namespace loom {
@@ -85,9 +86,8 @@ void load_plugin(const std::filesystem::path& file) {
 
   const std::string name = file.string();
   std::error_code error;
-  if (!std::filesystem::is_regular_file(file, error)) {
-    throw InputError(name + ": plugin not found");
-  }
+  if (!std::filesystem::exists(file, error)) throw InputError(name + ": plugin not found");
+  expect_regular_file(file, "plugin");  // dlopen() of a FIFO would wait for a writer
   const std::filesystem::path canonical = std::filesystem::canonical(file);
   if (loaded.contains(canonical)) return;
 

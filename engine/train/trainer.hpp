@@ -71,12 +71,15 @@ class Trainer {
   void resume(const std::filesystem::path& checkpoint);
   // Starts from a checkpoint's weights only (fresh optimizer, epoch 1).
   void initialize_weights(const std::filesystem::path& checkpoint);
+  // Where fit() writes, once the tool has created and locked it (its final name may differ
+  // from the one given at construction).
+  void set_run_directory(std::filesystem::path directory) { run_directory_ = std::move(directory); }
 
   // Trains until trainer.epochs, early stopping, or stop_requested() (then the position is
   // checkpointed, and a later resume continues from it).
   FitOutcome fit(ProgressReporter& progress,
                  const std::function<void(const EpochRecord&)>& after_epoch = {});
-  static std::atomic<bool>& stop_requested();  // set from a signal handler
+  static std::atomic<bool>& stop_requested();  // set by the tool's signal-watching thread
 
   // One optimizer step on the given samples of the training set (this rank's shard of a
   // global batch): the phases below.

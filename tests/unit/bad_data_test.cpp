@@ -239,7 +239,7 @@ std::vector<BadDataCase> bad_data_cases() {
                      fs::remove(file);
                      fs::create_directory(file);
                    },
-                   "data file not found"});
+                   "is a directory, not a regular file"});
   return cases;
 }
 
