@@ -37,7 +37,8 @@ class Reshape final : public ReshapingOp {
     }
     const int64_t count = inputs[0].numel();
     if (inferred >= 0 && count % known == 0) shape[size_t(inferred)] = count / known;
-    if (numel(shape) != count) {
+    // A -1 left in place (the count does not divide) is a mismatch, not a negative size.
+    if ((inferred >= 0 && shape[size_t(inferred)] < 0) || numel(shape) != count) {
       fail_node(node, "cannot reshape " + to_string(inputs[0]) + " (" + std::to_string(count) +
                           " values) to " + to_string(node.attributes.get_ints("shape", {})));
     }
