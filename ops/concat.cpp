@@ -2,6 +2,7 @@
 // other dimension (Keras's ops.concatenate); oneDNN's concat primitive. The gradient of each
 // input is its slice of dy (the internal op slice, a oneDNN reorder from a sub-memory view).
 
+#include "engine/core/checked.hpp"
 #include "engine/exec/compile_context.hpp"
 #include "engine/exec/primitive_kernel.hpp"
 #include "engine/graph/op.hpp"
@@ -43,7 +44,7 @@ class Concat final : public Op {
                             " differs from input 0 " + to_string(inputs[0]) + " outside axis " +
                             std::to_string(axis));
       }
-      shape[axis] += extent;
+      shape[axis] = checked_add(shape[axis], extent, "the joined axis");
     }
     return {TensorType{DType::f32, shape}};
   }
@@ -100,9 +101,12 @@ class Slice final : public Op {
     const auto axis = size_t(node.attributes.get_int("axis", 0));
     const int64_t begin = node.attributes.get_int("begin", 0);
     const int64_t size = node.attributes.get_int("size", 0);
-    if (axis >= inputs[0].shape.size() || begin < 0 || size <= 0 ||
-        begin + size > inputs[0].shape[axis]) {
-      fail_node(node, "slice out of range of " + to_string(inputs[0]));
+    // Compared without adding: begin + size can wrap around (a size of 2^63-1).
+    if (axis >= inputs[0].shape.size() || begin < 0 || size <= 0 || begin > inputs[0].shape[axis] ||
+        size > inputs[0].shape[axis] - begin) {
+      fail_node(node, "slice of begin " + std::to_string(begin) + " and size " +
+                          std::to_string(size) + " on axis " + std::to_string(axis) +
+                          " is out of range of " + to_string(inputs[0]));
     }
     Shape shape = inputs[0].shape;
     shape[axis] = size;

@@ -3,6 +3,7 @@
 // lets the output share x's buffer when nothing else reads x, and then the kernel does
 // nothing; otherwise it copies. The gradient is dy reshaped back.
 
+#include "engine/core/checked.hpp"
 #include "ops/reshape_common.hpp"
 
 namespace loom {
@@ -31,12 +32,13 @@ class Reshape final : public ReshapingOp {
         fail_node(node, "dimension " + std::to_string(i) + " of the shape is " +
                             std::to_string(shape[i]) + " (expected a positive size or -1)");
       } else {
-        known *= shape[i];
+        known = checked_mul(known, shape[i], "the shape's size");  // may wrap: 2^62 · 4
       }
     }
     const int64_t count = inputs[0].numel();
     if (inferred >= 0 && count % known == 0) shape[size_t(inferred)] = count / known;
-    if (numel(shape) != count) {
+    // A -1 left in place (the count does not divide) is a mismatch, not a negative size.
+    if ((inferred >= 0 && shape[size_t(inferred)] < 0) || numel(shape) != count) {
       fail_node(node, "cannot reshape " + to_string(inputs[0]) + " (" + std::to_string(count) +
                           " values) to " + to_string(node.attributes.get_ints("shape", {})));
     }

@@ -43,8 +43,13 @@ Window read_window(const Node& node, int64_t input_h, int64_t input_w, int64_t k
   }
   const int64_t inputs[2] = {input_h, input_w};
   for (int axis = 0; axis < 2; ++axis) {
-    const auto computed = window_axis(inputs[axis], window.kernel[axis], window.strides[axis],
-                                      window.dilation[axis], window.padding);
+    std::optional<WindowAxis> computed;
+    try {
+      computed = window_axis(inputs[axis], window.kernel[axis], window.strides[axis],
+                             window.dilation[axis], window.padding);
+    } catch (const SizeError& error) {
+      fail_node(node, error.what());
+    }
     if (!computed) {
       fail_node(node, "a " + std::to_string(window.kernel[axis]) + "-wide window (dilation " +
                           std::to_string(window.dilation[axis]) + ") does not fit an input of " +

@@ -39,7 +39,10 @@ Graph build_forward(const Experiment& experiment, int64_t batch) {
   Graph graph;
   Shape input_shape = {batch};
   input_shape.insert(input_shape.end(), model.input.shape.begin(), model.input.shape.end());
-  graph.add_input(model.input.name, {DType::f32, input_shape});
+  // The batch times the sample's size is checked here (numel), at the input's position.
+  at(model.input.where, [&] {
+    return graph.add_input(model.input.name, {DType::f32, input_shape});
+  });
   for (const ParameterSpec& parameter : model.parameters) {
     at(parameter.where, [&] {
       expect_fits_in_memory(parameter);

@@ -10,6 +10,7 @@
 
 #include "engine/config/build_graph.hpp"
 #include "engine/config/experiment.hpp"
+#include "engine/core/checked.hpp"
 #include "engine/core/error.hpp"
 #include "engine/core/input_file.hpp"
 #include "engine/graph/conv_geometry.hpp"
@@ -60,7 +61,13 @@ Shape read_shape(const ConfigNode& node) {
   if (!node.is_sequence() || node.size() == 0) {
     node.fail("expected a shape: a non-empty list of positive sizes, e.g. [784]");
   }
-  return node.as_int_list(1);
+  Shape shape = node.as_int_list(1);
+  try {
+    numel(shape);  // a product that wraps (2^62+1 × 784 is 784) or exceeds 2^40 is refused here
+  } catch (const SizeError& error) {
+    node.fail(error.what());
+  }
+  return shape;
 }
 
 // ---- data ------------------------------------------------------------------------------
@@ -341,6 +348,7 @@ class LayerExpander {
 
   static ParameterSpec parameter(const std::string& name, Shape shape,
                                  const std::string& initializer, const std::string& where) {
+    numel(shape);  // a units or filters count can make the size wrap: name the layer
     ParameterSpec spec;
     spec.name = name;
     spec.shape = std::move(shape);
@@ -362,6 +370,12 @@ class LayerExpander {
     std::vector<int64_t> values =
         node.is_scalar() ? std::vector<int64_t>{node.as_int(1)} : node.as_int_list(1);
     if (values.empty() || values.size() > 2) node.fail("expected one or two positive integers");
+    for (const int64_t value : values) {
+      if (value > kMaxWindowExtent) {
+        node.fail(std::to_string(value) + " is larger than the limit of " +
+                  std::to_string(kMaxWindowExtent) + " for a window");
+      }
+    }
     if (values.size() == 1) values.push_back(values[0]);
     return values;
   }
@@ -542,7 +556,15 @@ void read_layers_model(ConfigNode& node, ModelSpec& model, uint64_t seed) {
   layers.expect_sequence();
   if (layers.size() == 0) layers.fail("expected at least one layer");
   LayerExpander expander(model, seed);
-  for (size_t i = 0; i < layers.size(); ++i) expander.expand(layers[i]);
+  for (size_t i = 0; i < layers.size(); ++i) {
+    // A size the layer's arithmetic refuses (a window wider than any input, a flatten of
+    // more than 2^40 values) is the layer's fault: name its position.
+    try {
+      expander.expand(layers[i]);
+    } catch (const SizeError& error) {
+      layers[i].fail(error.what());
+    }
+  }
   expander.finish();
   model.output_where = layers[layers.size() - 1].where();
 }

@@ -21,31 +21,52 @@ Dataset Dataset::slice(int64_t begin, int64_t end) const {
   return Dataset(std::move(images), std::move(labels), sample_shape_);
 }
 
-Dataset load_dataset(const DatasetSpec& spec, const Shape& model_input, int64_t classes) {
-  IdxArray images = read_idx(spec.images);
-  IdxArray labels = read_idx(spec.labels);
+namespace {
+
+// The files' dimensions against each other and against the model; returns one sample's shape.
+Shape check_dimensions(const DatasetSpec& spec, const std::vector<int64_t>& images,
+                       const std::vector<int64_t>& labels, const Shape& model_input) {
   const std::string images_name = spec.images.string();
   const std::string labels_name = spec.labels.string();
-  if (images.dims.size() < 2) {
+  if (images.size() < 2) {
     throw InputError(images_name + ": expected images with dimensions [count, ...], got rank " +
-                     std::to_string(images.dims.size()));
+                     std::to_string(images.size()));
   }
-  if (labels.dims.size() != 1) {
+  if (labels.size() != 1) {
     throw InputError(labels_name + ": expected labels with dimensions [count], got rank " +
-                     std::to_string(labels.dims.size()));
+                     std::to_string(labels.size()));
   }
-  if (images.dims[0] != labels.dims[0]) {
-    throw InputError(spec.where + ": " + images_name + " has " + std::to_string(images.dims[0]) +
-                     " images but " + labels_name + " has " + std::to_string(labels.dims[0]) +
+  if (images[0] != labels[0]) {
+    throw InputError(spec.where + ": " + images_name + " has " + std::to_string(images[0]) +
+                     " images but " + labels_name + " has " + std::to_string(labels[0]) +
                      " labels");
   }
-  const Shape sample_shape(images.dims.begin() + 1, images.dims.end());
+  const Shape sample_shape(images.begin() + 1, images.end());
   if (numel(sample_shape) != numel(model_input)) {
     throw InputError(spec.where + ": " + images_name + ": the images are " +
                      to_string(sample_shape) + " (" + std::to_string(numel(sample_shape)) +
                      " values) but the model input is " + to_string(model_input) + " (" +
                      std::to_string(numel(model_input)) + ")");
   }
+  return sample_shape;
+}
+
+}  // namespace
+
+DatasetSize inspect_dataset(const DatasetSpec& spec, const Shape& model_input) {
+  const IdxHeader images = read_idx_header(spec.images);
+  const IdxHeader labels = read_idx_header(spec.labels);
+  check_dimensions(spec, images.dims, labels.dims, model_input);
+  const int64_t count = images.dims[0];
+  return {.samples = spec.limit > 0 && spec.limit < count ? spec.limit : count,
+          .bytes = images.bytes + labels.bytes};
+}
+
+Dataset load_dataset(const DatasetSpec& spec, const Shape& model_input, int64_t classes) {
+  IdxArray images = read_idx(spec.images);
+  IdxArray labels = read_idx(spec.labels);
+  const std::string labels_name = spec.labels.string();
+  const Shape sample_shape = check_dimensions(spec, images.dims, labels.dims, model_input);
   for (size_t i = 0; i < labels.data.size(); ++i) {
     if (labels.data[i] >= classes) {
       throw InputError(spec.where + ": " + labels_name + ": label " +

@@ -37,6 +37,14 @@ class Dataset {
 // the sample's element count must equal the model input's, labels must be < classes.
 Dataset load_dataset(const DatasetSpec& spec, const Shape& model_input, int64_t classes);
 
+// What load_dataset will hold, from the files' headers alone (checked as load_dataset checks
+// them): the samples it keeps (after `limit`) and the bytes it reads. Allocates nothing large.
+struct DatasetSize {
+  int64_t samples = 0;
+  int64_t bytes = 0;
+};
+DatasetSize inspect_dataset(const DatasetSpec& spec, const Shape& model_input);
+
 // Writes one batch into a plan's input buffers: pixels scaled to float, labels as one-hot
 // rows or class indices. `indices` picks the samples (a shuffled order, or a range).
 struct BatchTarget {

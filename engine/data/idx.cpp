@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "engine/core/error.hpp"
+#include "engine/core/memory.hpp"
 
 namespace loom {
 
@@ -62,11 +63,16 @@ class CompressedReader {
     return file_bytes_ * kMaxDeflateRatio;
   }
 
-  // Counts (and discards) what is left.
-  int64_t skip_rest() {
+  // Counts (and discards) what is left, up to `limit` bytes: trailing data is an error
+  // whatever its size, and a gzip bomb behind a small header must not be inflated in full.
+  int64_t skip_rest(int64_t limit) {
     std::vector<uint8_t> chunk(1 << 16);
     int64_t total = 0;
-    while (const size_t count = read(chunk.data(), chunk.size())) total += int64_t(count);
+    while (total < limit) {
+      const size_t count = read(chunk.data(), size_t(std::min<int64_t>(limit - total, 1 << 16)));
+      if (count == 0) break;
+      total += int64_t(count);
+    }
     return total;
   }
 
@@ -98,9 +104,13 @@ std::string hex(uint32_t value) {
 
 }  // namespace
 
-IdxArray read_idx(const std::filesystem::path& file) {
-  CompressedReader reader(file);
-  const std::string name = file.string();
+namespace {
+
+constexpr int64_t kTrailingBytesReported = 1 << 16;  // counted exactly up to this many
+
+// Reads and checks the header: the dimensions, and their product (the payload's size), which
+// must be plausible, fit what the file can hold, and fit in memory, all before any allocation.
+IdxHeader read_header(CompressedReader& reader, const std::string& name) {
   uint8_t magic_bytes[4];
   if (const size_t count = reader.read(magic_bytes, 4); count < 4) {
     throw InputError(name + ": too short for an idx header (" + std::to_string(count) + " bytes)");
@@ -123,30 +133,68 @@ IdxArray read_idx(const std::filesystem::path& file) {
                      std::to_string(4 + dims.size()) + " bytes, the file has " +
                      std::to_string(4 + count) + ")");
   }
-  IdxArray array;
-  int64_t count = 1;
+  IdxHeader header;
+  header.bytes = 1;
   for (size_t d = 0; d < rank; ++d) {
     const int64_t size = big_endian_u32(dims.data() + 4 * d);
     if (size == 0) throw InputError(name + ": dimension " + std::to_string(d) + " is 0");
-    array.dims.push_back(size);
+    header.dims.push_back(size);
     // Checked before multiplying: two 32-bit dimensions already overflow the product.
-    if (size > kMaxBytes / count) throw InputError(name + ": idx dimensions are implausibly large");
-    count *= size;
+    if (size > kMaxBytes / header.bytes) {
+      throw InputError(name + ": idx dimensions are implausibly large");
+    }
+    header.bytes *= size;
   }
-  if (const int64_t available = reader.max_remaining_bytes(); count > available) {
-    throw InputError(name + ": truncated: the header promises " + std::to_string(count) +
+  if (const int64_t available = reader.max_remaining_bytes(); header.bytes > available) {
+    throw InputError(name + ": truncated: the header promises " + std::to_string(header.bytes) +
                      " bytes of data, the file can hold at most " + std::to_string(available));
   }
-  array.data.resize(static_cast<size_t>(count));
-  const size_t payload = reader.read(array.data.data(), array.data.size());
-  if (payload < array.data.size()) {
-    throw InputError(name + ": truncated: the header promises " + std::to_string(count) +
-                     " bytes of data, the file has " + std::to_string(payload));
+  if (const int64_t memory = available_memory_bytes(); header.bytes > memory) {
+    throw InputError(name + ": the header promises " + format_bytes(header.bytes) +
+                     " of data; this machine has " + format_bytes(memory) + " available");
   }
-  if (const int64_t trailing = reader.skip_rest(); trailing > 0) {
-    throw InputError(name + ": " + std::to_string(trailing) +
+  return header;
+}
+
+// Reads the payload in slices into a buffer reserved (not yet touched) for all of it, so a
+// header that promises more than the file holds commits only the memory the data fills.
+std::vector<uint8_t> read_payload(CompressedReader& reader, const std::string& name,
+                                  int64_t bytes) {
+  constexpr int64_t kSlice = int64_t{1} << 24;
+  std::vector<uint8_t> data;
+  data.reserve(static_cast<size_t>(bytes));
+  while (std::ssize(data) < bytes) {
+    const int64_t filled = std::ssize(data);
+    const int64_t wanted = std::min(kSlice, bytes - filled);
+    data.resize(static_cast<size_t>(filled + wanted));
+    const size_t count = reader.read(data.data() + filled, static_cast<size_t>(wanted));
+    if (int64_t(count) < wanted) {
+      throw InputError(name + ": truncated: the header promises " + std::to_string(bytes) +
+                       " bytes of data, the file has " + std::to_string(filled + int64_t(count)));
+    }
+  }
+  if (const int64_t trailing = reader.skip_rest(kTrailingBytesReported); trailing > 0) {
+    throw InputError(name + ": " + (trailing >= kTrailingBytesReported ? "at least " : "") +
+                     std::to_string(trailing) +
                      " unexpected bytes after the data the header describes");
   }
+  return data;
+}
+
+}  // namespace
+
+IdxHeader read_idx_header(const std::filesystem::path& file) {
+  CompressedReader reader(file);
+  return read_header(reader, file.string());
+}
+
+IdxArray read_idx(const std::filesystem::path& file) {
+  CompressedReader reader(file);
+  const std::string name = file.string();
+  IdxHeader header = read_header(reader, name);
+  IdxArray array;
+  array.data = read_payload(reader, name, header.bytes);
+  array.dims = std::move(header.dims);
   return array;
 }
 

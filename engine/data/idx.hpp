@@ -14,8 +14,18 @@ struct IdxArray {
   std::vector<uint8_t> data;  // unsigned bytes, the only element type MNIST uses
 };
 
+// An idx file's header alone: its dimensions and the payload's size in bytes (checked as
+// read_idx checks them). Cheap even for a gzip file: only the header is inflated.
+struct IdxHeader {
+  std::vector<int64_t> dims;
+  int64_t bytes = 0;
+};
+IdxHeader read_idx_header(const std::filesystem::path& file);
+
 // Errors (InputError) name the file and what was wrong: missing, not gzip/idx, a wrong
-// magic number or element type, a truncated payload, trailing bytes.
+// magic number or element type, a truncated payload, trailing bytes, a
+// payload larger than the memory available (refused before anything is allocated).
+// Inflating stops just past the promised size: a gzip bomb behind a small header is cheap.
 IdxArray read_idx(const std::filesystem::path& file);
 
 // Writes an uncompressed idx file of unsigned bytes (tests and tools make data with it).

@@ -43,6 +43,16 @@ std::vector<int64_t> value_bytes(const Graph& graph, const std::vector<Layout>& 
 
 }  // namespace
 
+int64_t planned_bytes(const Graph& graph) {
+  int64_t total = plan_memory(graph, values_read_after_run(graph)).arena_bytes;
+  for (const Value& value : graph.values()) {
+    if (value.role != ValueRole::intermediate && value.role != ValueRole::parameter) {
+      total += value.type.bytes();
+    }
+  }
+  return total;
+}
+
 Plan::Plan(Graph graph, ParameterStore& parameters, Runtime& runtime)
     : graph_(std::move(graph)),
       layouts_(

@@ -17,6 +17,11 @@
 
 namespace loom {
 
+// The bytes a Plan of `graph` would allocate (its arena and its own input, label and constant
+// buffers), from the memory plan alone, with plain layouts (blocked formats may pad channels a
+// little more). Allocates nothing: the trainer checks a job fits before building plans.
+int64_t planned_bytes(const Graph& graph);
+
 class Plan {
  public:
   // Parameters bind to `parameters` (which must already hold them); inputs, labels and

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <sstream>
 
+#include "engine/core/checked.hpp"
 #include "engine/core/error.hpp"
 #include "engine/graph/op.hpp"
 
@@ -11,6 +12,13 @@ namespace loom {
 ValueId Graph::new_value(Value value) {
   if (has_name(value.name)) {
     throw InputError("the name '" + value.name + "' is defined twice");
+  }
+  // Checked once here, so every size the plan and the kernels take from a value is in range
+  // (numel throws SizeError for a wrapped or absurd shape).
+  try {
+    value.type.numel();
+  } catch (const SizeError& error) {
+    throw SizeError("'" + value.name + "': " + error.what());
   }
   const auto id = static_cast<ValueId>(values_.size());
   value_by_name_.emplace(value.name, id);
@@ -65,7 +73,13 @@ std::vector<ValueId> Graph::add_node(const std::string& name, std::string_view o
   }
   std::vector<TensorType> input_types;
   for (ValueId input : node.inputs) input_types.push_back(value(input).type);
-  const std::vector<TensorType> output_types = op.infer(node, input_types);
+  std::vector<TensorType> output_types;
+  try {
+    output_types = op.infer(node, input_types);
+    for (const TensorType& type : output_types) type.numel();
+  } catch (const SizeError& error) {
+    fail_node(node, error.what());  // names the node; the config building names its position
+  }
 
   const auto id = static_cast<NodeId>(nodes_.size());
   for (size_t i = 0; i < output_types.size(); ++i) {

@@ -77,6 +77,8 @@ class Optimizer {
   // The epoch's metrics, for schedules driven by one (reduce_on_plateau).
   void epoch_end(const EpochMetrics& metrics) { options_.learning_rate->epoch_end(metrics); }
 
+  // Slots per parameter, known before bind() (memory estimates size them in advance).
+  size_t slot_count() const { return slot_names().size(); }
   int64_t iterations() const { return iterations_; }
   double learning_rate() const { return options_.learning_rate->rate(iterations_); }
   const LearningRateSchedule& schedule() const { return *options_.learning_rate; }

@@ -8,7 +8,9 @@
 
 #include "engine/config/build_graph.hpp"
 #include "engine/core/error.hpp"
+#include "engine/core/memory.hpp"
 #include "engine/train/history.hpp"
+#include "engine/train/memory_estimate.hpp"
 #include "engine/train/safetensors.hpp"
 
 namespace loom {
@@ -60,6 +62,10 @@ Trainer::Trainer(Experiment experiment, std::optional<std::filesystem::path> run
       communicator_(communicator),
       classes_(class_count(experiment_)),
       shuffle_random_(experiment_.seed ^ kShuffleStream) {
+  // Before the first large allocation (data, parameters, optimizer slots, arenas): a job that
+  // cannot fit is refused now, with the figures, not by std::bad_alloc minutes later.
+  expect_fits_in_memory(experiment_, estimate_training_memory(experiment_, communicator_.size()),
+                        available_memory_bytes());
   const Shape& input = experiment_.model.input.shape;
   const DataSpec& data = experiment_.data;
   train_.emplace(load_dataset(data.train, input, classes_));
