@@ -13,5 +13,7 @@ cmake --build build-asan -j2
 # oneDNN's JIT kernels are generated at run time and are not instrumented; the engine's own
 # code, the configs, readers and the trainer are.
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
+# The interrupt loop runs each trainer several times slower here: fewer signals, same checks.
+export LOOM_INTERRUPT_TRIALS=${LOOM_INTERRUPT_TRIALS:-30}
 export UBSAN_OPTIONS=print_stacktrace=1
 ctest --test-dir build-asan --output-on-failure -j2 "$@"

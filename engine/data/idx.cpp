@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "engine/core/error.hpp"
+#include "engine/core/input_file.hpp"
 #include "engine/core/memory.hpp"
 
 namespace loom {
@@ -22,13 +23,14 @@ constexpr int64_t kMaxBytes = int64_t{1} << 34;  // 16 GiB: larger is a corrupt 
 // final buffer: 47 MB of Fashion-MNIST images are never held twice.
 class CompressedReader {
  public:
+  // Opened as a regular file first (a FIFO or /dev/zero is refused, not read forever), then
+  // handed to zlib, which closes the descriptor.
   explicit CompressedReader(const std::filesystem::path& file) : name_(file.string()) {
-    std::error_code error;
-    if (!std::filesystem::is_regular_file(file, error))
-      throw InputError(name_ + ": file not found");
-    file_bytes_ = int64_t(std::filesystem::file_size(file, error));
-    stream_ = gzopen(file.c_str(), "rb");
+    InputFile opened(file, "data file");
+    file_bytes_ = opened.size();
+    stream_ = gzdopen(opened.descriptor(), "rb");
     if (!stream_) throw InputError(name_ + ": cannot open (" + std::strerror(errno) + ")");
+    opened.release();
     gzbuffer(stream_, 1 << 18);
   }
   ~CompressedReader() { gzclose(stream_); }
