@@ -121,8 +121,8 @@ bool is_count(const nlohmann::json& value) {
 
 }  // namespace
 
-void write_safetensors(const std::filesystem::path& file, const std::vector<TensorBytes>& tensors,
-                       const std::map<std::string, std::string>& metadata) {
+std::string safetensors_bytes(const std::vector<TensorBytes>& tensors,
+                              const std::map<std::string, std::string>& metadata) {
   nlohmann::json header = nlohmann::json::object();
   std::string data;
   for (const TensorBytes& tensor : tensors) {
@@ -145,7 +145,12 @@ void write_safetensors(const std::filesystem::path& file, const std::vector<Tens
   for (int i = 0; i < 8; ++i) file_text[size_t(i)] = char((length >> (8 * i)) & 0xff);
   file_text += header_text;
   file_text += data;
-  write_file_atomically(file, file_text);
+  return file_text;
+}
+
+void write_safetensors(const std::filesystem::path& file, const std::vector<TensorBytes>& tensors,
+                       const std::map<std::string, std::string>& metadata) {
+  write_file_atomically(file, safetensors_bytes(tensors, metadata));
 }
 
 SafetensorsFile SafetensorsFile::read(const std::filesystem::path& file) {

@@ -26,6 +26,10 @@ struct TensorBytes {
   std::span<const std::byte> data;
 };
 
+// The file's bytes: the tensors in order, the metadata with loom.format and loom.crc32 added.
+std::string safetensors_bytes(const std::vector<TensorBytes>& tensors,
+                              const std::map<std::string, std::string>& metadata);
+
 // Written whole to a temporary file beside `file`, fsync'ed, then renamed over it: a crash at
 // any moment leaves either the old file or the new one.
 void write_safetensors(const std::filesystem::path& file, const std::vector<TensorBytes>& tensors,
