@@ -38,6 +38,28 @@ int64_t saturating_mul_add(int64_t a, int64_t b, int64_t c) {
   return sum;
 }
 
+struct Position {
+  int64_t epoch, step, iterations, seen;
+  double loss_sum;
+};
+
+// Where the run is: an epoch of this run (epochs + 1 once every epoch is done), a step within
+// it, no more optimizer steps than batches so far (skipped batches take none), no more
+// samples seen than its steps hold.
+Position read_position(const CheckpointFields& fields, int64_t epochs, int64_t batch,
+                       int64_t samples) {
+  const int64_t steps = (samples + batch - 1) / batch;
+  Position position{};
+  position.epoch = fields.integer("epoch", 1, saturating_mul_add(1, epochs, 1));
+  position.step = fields.integer("step_in_epoch", 0, position.epoch > epochs ? 0 : steps - 1);
+  position.iterations =
+      fields.integer("iterations", 0, saturating_mul_add(position.epoch - 1, steps, position.step));
+  position.seen = fields.integer(
+      "seen", 0, position.step == 0 ? samples : std::min(samples, position.step * batch));
+  position.loss_sum = fields.finite(fields.json("loss_sum"), "loss_sum");
+  return position;
+}
+
 // The epoch's sample order: every index of the training set exactly once.
 std::vector<uint32_t> read_order(const SafetensorsFile& file, const CheckpointFields& fields,
                                  size_t samples) {
@@ -242,24 +264,15 @@ void Trainer::resume(const std::filesystem::path& checkpoint) {
                      file.metadata("optimizer") + "', the config uses '" +
                      std::string(optimizer_->name()) + "'");
   }
-  // Where the run is: an epoch of this run (epochs + 1 once every epoch is done), a step
-  // within it, no more optimizer steps than batches so far (skipped batches take none), no
-  // more samples seen than its steps hold.
-  const int64_t epochs = experiment_.trainer.epochs, batch = experiment_.trainer.batch_size;
-  const int64_t samples = train_->size(), steps = (samples + batch - 1) / batch;
-  const int64_t epoch = fields.integer("epoch", 1, saturating_mul_add(1, epochs, 1));
-  const int64_t step = fields.integer("step_in_epoch", 0, epoch > epochs ? 0 : steps - 1);
-  const int64_t iterations =
-      fields.integer("iterations", 0, saturating_mul_add(epoch - 1, steps, step));
-  const int64_t seen =
-      fields.integer("seen", 0, step == 0 ? samples : std::min(samples, step * batch));
-  const double loss_sum = fields.finite(fields.json("loss_sum"), "loss_sum");
+  const Position position = read_position(fields, experiment_.trainer.epochs,
+                                          experiment_.trainer.batch_size, train_->size());
+  const int64_t epoch = position.epoch;
   Random shuffle = shuffle_random_;
   if (!shuffle.restore(file.metadata("shuffle_random"))) {
-    fields.fail("shuffle_random", "the shuffle generator's state (64-bit decimal words, not all 0)",
-                "something else");
+    fields.fail_entry("shuffle_random",
+                      "the shuffle generator's state (64-bit decimal words, not all 0)");
   }
-  std::vector<uint32_t> order = read_order(file, fields, size_t(samples));
+  std::vector<uint32_t> order = read_order(file, fields, size_t(train_->size()));
   const std::vector<std::vector<double>> metric_states = read_metric_states(fields);
   const auto& stopping = experiment_.trainer.early_stopping;
   const Watch early =
@@ -281,11 +294,11 @@ void Trainer::resume(const std::filesystem::path& checkpoint) {
 
   // Everything is checked but the optimizer's own ranges: now the state changes.
   load_weights(file);
-  restore_optimizer(file, fields, iterations);
-  epoch_ = epoch;
-  step_in_epoch_ = step;
-  seen_ = seen;
-  loss_sum_ = loss_sum;
+  restore_optimizer(file, fields, position.iterations);
+  epoch_ = position.epoch;
+  step_in_epoch_ = position.step;
+  seen_ = position.seen;
+  loss_sum_ = position.loss_sum;
   shuffle_random_ = shuffle;
   order_ = std::move(order);
   for (size_t m = 0; m < metrics_.size(); ++m) {

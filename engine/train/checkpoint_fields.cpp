@@ -36,6 +36,10 @@ void CheckpointFields::fail(const std::string& field, const std::string& expecte
                    found);
 }
 
+void CheckpointFields::fail_entry(const std::string& key, const std::string& expected) const {
+  fail(key, expected, shown(file_.metadata(key)));
+}
+
 int64_t CheckpointFields::integer(const std::string& key, int64_t low, int64_t high) const {
   const std::string& text = file_.metadata(key);
   int64_t value = 0;

@@ -21,6 +21,9 @@ class CheckpointFields {
   [[noreturn]] void fail(const std::string& field, const std::string& expected,
                          const std::string& found) const;
 
+  // Fails naming metadata entry `key` and showing its value.
+  [[noreturn]] void fail_entry(const std::string& key, const std::string& expected) const;
+
   // A metadata entry holding a decimal integer in [low, high].
   int64_t integer(const std::string& key, int64_t low, int64_t high) const;
   // A metadata entry holding JSON.
