@@ -396,8 +396,6 @@ FitOutcome Trainer::fit(ProgressReporter& progress,
   for (; epoch_ <= epochs; ++epoch_) {
     const auto epoch_start = Clock::now();
     if (step_in_epoch_ == 0) {
-      // Keras reshuffles the whole training set every epoch.
-      if (experiment_.trainer.shuffle) shuffle_random_.shuffle(std::span<uint32_t>(order_));
       loss_sum_ = 0;
       seen_ = 0;
       reset_metrics();
@@ -407,6 +405,12 @@ FitOutcome Trainer::fit(ProgressReporter& progress,
       if (reducer_ ? stop_agreed_ : stop_requested().load(std::memory_order_relaxed)) {
         write_run_files(false);
         return FitOutcome::interrupted;
+      }
+      // Keras reshuffles the whole training set every epoch. After the stop check: a run
+      // stopped before its epoch's first step is saved at step 0 unshuffled, and its resume
+      // shuffles once, as the uninterrupted run does.
+      if (step_in_epoch_ == 0 && experiment_.trainer.shuffle) {
+        shuffle_random_.shuffle(std::span<uint32_t>(order_));
       }
       const int64_t begin = step_in_epoch_ * batch;
       const int64_t size = std::min(batch, samples - begin);

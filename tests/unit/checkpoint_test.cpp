@@ -19,9 +19,11 @@
 #include <string>
 #include <vector>
 
+#include "engine/config/experiment.hpp"
 #include "engine/core/error.hpp"
 #include "engine/data/idx.hpp"
 #include "engine/train/safetensors.hpp"
+#include "engine/train/trainer.hpp"
 #include "tests/support/rejection.hpp"
 #include "tests/support/run_command.hpp"
 
@@ -390,6 +392,42 @@ TEST_F(CheckpointTest, ADirectoryOrADeviceIsRefused) {
                  "not a regular file (a directory)", root_ / "good");
   expect_refused("evaluate " + quoted(config()) + " --weights /dev/zero", "/dev/zero",
                  "not a regular file (a character device)", root_ / "good");
+}
+
+// ---- a stop between epochs resumes exactly -------------------------------------------------
+
+class QuietProgress final : public ProgressReporter {
+ public:
+  void epoch_begin(int64_t, int64_t, int64_t, std::span<const std::string>) override {}
+  void step_end(int64_t, double, std::span<const double>) override {}
+  void epoch_end(const EpochRecord&) override {}
+};
+
+// Stopped before an epoch's first step, a run is saved at step 0; the epoch's shuffle must
+// happen once, in the resumed run, or the resumed run trains on another order.
+TEST_F(CheckpointTest, AStopBeforeAnEpochsFirstStepResumesToTheSameWeights) {
+  const auto experiment = [&] {
+    return parse_experiment(read_text(config()), config(), root_.string());
+  };
+  QuietProgress progress;
+  Trainer uninterrupted(experiment());
+  ASSERT_EQ(uninterrupted.fit(progress), FitOutcome::finished);
+
+  const fs::path run = root_ / "stopped";
+  fs::create_directories(run);
+  Trainer stopped(experiment(), run);
+  Trainer::stop_requested() = true;
+  const FitOutcome outcome = stopped.fit(progress);
+  Trainer::stop_requested() = false;
+  ASSERT_EQ(outcome, FitOutcome::interrupted);
+  Trainer resumed(experiment());
+  resumed.resume(run / "last.safetensors");
+  ASSERT_EQ(resumed.fit(progress), FitOutcome::finished);
+  for (const auto& [name, shape] : uninterrupted.parameters().shapes()) {
+    const auto expected = uninterrupted.parameters().at(name);
+    const auto actual = resumed.parameters().at(name);
+    EXPECT_TRUE(std::equal(expected.begin(), expected.end(), actual.begin())) << name;
+  }
 }
 
 // ---- the safetensors reader's own checks, in process ---------------------------------------
