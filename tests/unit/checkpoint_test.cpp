@@ -394,39 +394,50 @@ TEST_F(CheckpointTest, ADirectoryOrADeviceIsRefused) {
                  "not a regular file (a character device)", root_ / "good");
 }
 
-// ---- a stop between epochs resumes exactly -------------------------------------------------
+// ---- stopped runs resume exactly ------------------------------------------------------------
 
-class QuietProgress final : public ProgressReporter {
+// Requests a stop after `steps` steps of the run (0: before the first).
+class StopAfter final : public ProgressReporter {
  public:
+  explicit StopAfter(int64_t steps) : remaining_(steps) { Trainer::stop_requested() = steps == 0; }
+  ~StopAfter() override { Trainer::stop_requested() = false; }
   void epoch_begin(int64_t, int64_t, int64_t, std::span<const std::string>) override {}
-  void step_end(int64_t, double, std::span<const double>) override {}
+  void step_end(int64_t, double, std::span<const double>) override {
+    if (--remaining_ == 0) Trainer::stop_requested() = true;
+  }
   void epoch_end(const EpochRecord&) override {}
+
+ private:
+  int64_t remaining_;
 };
 
-// Stopped before an epoch's first step, a run is saved at step 0; the epoch's shuffle must
-// happen once, in the resumed run, or the resumed run trains on another order.
-TEST_F(CheckpointTest, AStopBeforeAnEpochsFirstStepResumesToTheSameWeights) {
+// A run stopped anywhere (before the first step, mid-epoch, right before an epoch's first
+// step, whose checkpoint says step 0 and whose shuffle must then happen once, in the resumed
+// run) resumes through every check to the uninterrupted run's weights, bit for bit.
+TEST_F(CheckpointTest, StoppedRunsResumeThroughTheChecksToTheSameWeights) {
   const auto experiment = [&] {
     return parse_experiment(read_text(config()), config(), root_.string());
   };
-  QuietProgress progress;
+  StopAfter never(-1);
   Trainer uninterrupted(experiment());
-  ASSERT_EQ(uninterrupted.fit(progress), FitOutcome::finished);
-
-  const fs::path run = root_ / "stopped";
-  fs::create_directories(run);
-  Trainer stopped(experiment(), run);
-  Trainer::stop_requested() = true;
-  const FitOutcome outcome = stopped.fit(progress);
-  Trainer::stop_requested() = false;
-  ASSERT_EQ(outcome, FitOutcome::interrupted);
-  Trainer resumed(experiment());
-  resumed.resume(run / "last.safetensors");
-  ASSERT_EQ(resumed.fit(progress), FitOutcome::finished);
-  for (const auto& [name, shape] : uninterrupted.parameters().shapes()) {
-    const auto expected = uninterrupted.parameters().at(name);
-    const auto actual = resumed.parameters().at(name);
-    EXPECT_TRUE(std::equal(expected.begin(), expected.end(), actual.begin())) << name;
+  ASSERT_EQ(uninterrupted.fit(never), FitOutcome::finished);
+  for (const int64_t steps : {0, 2, 4, 7}) {  // 4 steps an epoch
+    SCOPED_TRACE("stopped after " + std::to_string(steps) + " steps");
+    const fs::path run = root_ / ("stopped_" + std::to_string(steps));
+    fs::create_directories(run);
+    Trainer stopped(experiment(), run);
+    {
+      StopAfter stop(steps);
+      ASSERT_EQ(stopped.fit(stop), FitOutcome::interrupted);
+    }
+    Trainer resumed(experiment());
+    resumed.resume(run / "last.safetensors");
+    ASSERT_EQ(resumed.fit(never), FitOutcome::finished);
+    for (const auto& [name, shape] : uninterrupted.parameters().shapes()) {
+      const auto expected = uninterrupted.parameters().at(name);
+      const auto actual = resumed.parameters().at(name);
+      EXPECT_TRUE(std::equal(expected.begin(), expected.end(), actual.begin())) << name;
+    }
   }
 }
 
