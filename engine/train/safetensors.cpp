@@ -196,7 +196,10 @@ SafetensorsFile SafetensorsFile::read(const std::filesystem::path& file) {
 
 void SafetensorsFile::read_header(const nlohmann::json& header) {
   const std::string name = path_.string();
-  for (const auto& [key, value] : header.items()) {
+  for (const auto& item : header.items()) {
+    // Named, not structured bindings: lambdas below capture them (clang before 16 cannot).
+    const std::string& key = item.key();
+    const nlohmann::json& value = item.value();
     if (key == "__metadata__") {
       if (!value.is_object()) throw InputError(name + ": __metadata__ is not a JSON object");
       for (const auto& [meta_key, meta_value] : value.items()) {
