@@ -42,13 +42,20 @@ uLong crc32_update(uLong crc, const void* bytes, size_t size) {
   return crc;
 }
 
+// Compact, keys sorted (nlohmann::json's map). Text that is not UTF-8 (a name from a config)
+// is written with U+FFFD in its place rather than failing the checkpoint; read back, the
+// header is valid UTF-8 and dumps to the same text.
+std::string canonical_text(const nlohmann::json& header) {
+  return header.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 // The CRC-32 of the header's canonical JSON (nlohmann::json sorts keys; compact) without the
 // checksum entry, followed by the data. Canonical, so a reader recomputes it from the parsed
 // header whatever spacing or key order a tool wrote; every metadata value and tensor entry is
 // covered.
 std::string checksum_of(nlohmann::json header, std::span<const std::byte> data) {
   header["__metadata__"].erase(kChecksumKey);
-  const std::string text = header.dump();
+  const std::string text = canonical_text(header);
   uLong crc = crc32(0L, Z_NULL, 0);
   crc = crc32_update(crc, text.data(), text.size());
   crc = crc32_update(crc, data.data(), data.size());
@@ -137,7 +144,7 @@ std::string safetensors_bytes(const std::vector<TensorBytes>& tensors,
   header["__metadata__"] = meta;
   header["__metadata__"][kChecksumKey] =
       checksum_of(header, std::as_bytes(std::span(data.data(), data.size())));
-  std::string header_text = header.dump();
+  std::string header_text = canonical_text(header);
   // Pad the header with spaces to a multiple of 8, as the format recommends for alignment.
   header_text.append((8 - header_text.size() % 8) % 8, ' ');
   std::string file_text(8, '\0');
