@@ -2,6 +2,7 @@
 // A seeded generator whose streams are identical on every platform and standard library
 // (std::uniform_real_distribution and std::shuffle are implementation-defined).
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <random>
@@ -40,9 +41,30 @@ class Random {
     out << engine_;
     return out.str();
   }
-  void restore(const std::string& state) {
+  // False (and the generator unchanged) for text that is not such a state: anything but
+  // decimal words that fit 64 bits, or a state of zeros, from which the generator would draw
+  // zeros forever (and below() would never return).
+  [[nodiscard]] bool restore(const std::string& state) {
+    const bool words_only = !state.empty() && std::ranges::all_of(state, [](char c) {
+      return (c >= '0' && c <= '9') || c == ' ';
+    });
+    if (!words_only) return false;
+    std::istringstream words(state);
+    for (std::string word; words >> word;) {
+      if (word.size() > 20 || (word.size() == 20 && word > "18446744073709551615")) return false;
+    }
     std::istringstream in(state);
-    in >> engine_;
+    std::mt19937_64 restored;
+    in >> restored;
+    if (in.fail() || !(in >> std::ws).eof()) return false;
+    std::mt19937_64 probe = restored;
+    bool draws_something = false;
+    for (size_t i = 0; i < std::mt19937_64::state_size && !draws_something; ++i) {
+      draws_something = probe() != 0;
+    }
+    if (!draws_something) return false;
+    engine_ = restored;
+    return true;
   }
 
   template <typename T>

@@ -21,6 +21,8 @@ class Adadelta final : public Optimizer {
   std::string_view name() const override { return "adadelta"; }
 
  protected:
+  // Both accumulate squares.
+  bool slot_is_nonnegative(const std::string& /*slot*/) const override { return true; }
   std::vector<std::string> slot_names() const override {
     return {"accumulated_grad", "accumulated_delta_var"};
   }

@@ -19,6 +19,7 @@ class Adagrad final : public Optimizer {
   std::string_view name() const override { return "adagrad"; }
 
  protected:
+  bool slot_is_nonnegative(const std::string& slot) const override { return slot == "accumulator"; }
   std::vector<std::string> slot_names() const override { return {"accumulator"}; }
   float initial_slot_value(size_t) const override { return initial_accumulator_; }
 

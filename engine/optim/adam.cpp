@@ -28,6 +28,9 @@ class Adam final : public Optimizer {
   std::string_view name() const override { return name_; }
 
  protected:
+  bool slot_is_nonnegative(const std::string& slot) const override {
+    return slot == "velocity" || slot == "velocity_hat";
+  }
   std::vector<std::string> slot_names() const override {
     if (amsgrad_) return {"momentum", "velocity", "velocity_hat"};
     return {"momentum", "velocity"};

@@ -20,6 +20,7 @@ class Adamax final : public Optimizer {
   std::string_view name() const override { return "adamax"; }
 
  protected:
+  bool slot_is_nonnegative(const std::string& slot) const override { return slot == "norm"; }
   std::vector<std::string> slot_names() const override { return {"momentum", "norm"}; }
 
   void update(const UpdateStep& s) override {

@@ -30,6 +30,15 @@ class Nadam final : public Optimizer {
     return {{"u_product", &u_product_}};
   }
 
+  // u_product is a function of the step count: a restored one must be that product.
+  std::string own_state_problem() const override {
+    double product = 1.0;
+    for (int64_t t = 1; t <= iterations(); ++t) product *= momentum_cache(double(t));
+    if (std::abs(u_product_ - product) <= 1e-9 * product) return "";
+    return "u_product = the product of u(1) .. u(iterations) (" + std::to_string(product) + ")";
+  }
+  bool slot_is_nonnegative(const std::string& slot) const override { return slot == "velocity"; }
+
   void begin_step(int64_t iteration) override { u_product_ *= momentum_cache(iteration + 1); }
 
   void update(const UpdateStep& s) override {

@@ -99,7 +99,8 @@ std::vector<OptimizerState> Optimizer::state() {
   const std::vector<std::string> names = slot_names();
   for (size_t i = 0; i < parameters_.size(); ++i) {
     for (size_t k = 0; k < names.size(); ++k) {
-      result.push_back({parameters_[i].name + "/" + names[k], slots_[i][k].floats()});
+      result.push_back({parameters_[i].name + "/" + names[k], slots_[i][k].floats(),
+                        slot_is_nonnegative(names[k])});
     }
   }
   return result;
@@ -111,6 +112,11 @@ std::vector<std::pair<std::string, double*>> Optimizer::scalar_state() {
     result.emplace_back("schedule/" + name, value);
   }
   return result;
+}
+
+std::string Optimizer::state_problem() const {
+  if (std::string problem = own_state_problem(); !problem.empty()) return problem;
+  return options_.learning_rate->state_problem();
 }
 
 OptimizerRegistry& OptimizerRegistry::global() {

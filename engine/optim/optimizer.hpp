@@ -33,6 +33,7 @@ struct OptimizedParameter {
 struct OptimizerState {
   std::string name;
   std::span<float> values;
+  bool nonnegative = false;  // an accumulation of squares: a negative value is corrupt state
 };
 
 // Everything one parameter's update needs, with this step's scalars already computed.
@@ -87,6 +88,9 @@ class Optimizer {
   // schedule's ("schedule/learning_rate", ...). The step count is iterations().
   std::vector<std::pair<std::string, double*>> scalar_state();
   void set_iterations(int64_t iterations) { iterations_ = iterations; }
+  // After a checkpoint's scalars and iterations were restored: what they must be when they
+  // are not that (the optimizer's own, then the schedule's), empty when they are acceptable.
+  std::string state_problem() const;
 
  protected:
   Optimizer() = default;
@@ -98,6 +102,10 @@ class Optimizer {
   virtual void begin_step(int64_t /*iteration*/) {}
   // Scalars the optimizer keeps across steps besides its slots.
   virtual std::vector<std::pair<std::string, double*>> own_scalar_state() { return {}; }
+  // Checks of the own scalars against their ranges and the step count (see state_problem).
+  virtual std::string own_state_problem() const { return ""; }
+  // Slots that accumulate squares can never be negative (the update takes their root).
+  virtual bool slot_is_nonnegative(const std::string& /*slot*/) const { return false; }
   // Updates one parameter in place, weight decay included (see UpdateStep::decay).
   virtual void update(const UpdateStep& step) = 0;
 

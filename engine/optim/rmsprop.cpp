@@ -27,6 +27,7 @@ class RmsProp final : public Optimizer {
   std::string_view name() const override { return "rmsprop"; }
 
  protected:
+  bool slot_is_nonnegative(const std::string& slot) const override { return slot == "velocity"; }
   std::vector<std::string> slot_names() const override {
     std::vector<std::string> names = {"velocity"};
     if (momentum_ > 0.f) names.push_back("momentum");

@@ -144,6 +144,7 @@ class ReduceOnPlateau final : public LearningRateSchedule {
  public:
   explicit ReduceOnPlateau(ConfigNode& node, std::optional<double> initial = std::nullopt)
       : rate_(initial ? *initial : node.at("initial_learning_rate").as_real(0.0)),
+        initial_rate_(rate_),
         factor_(node.get_real("factor", 0.1, 0.0, 1.0)),
         patience_(node.get_int("patience", 10, 0)),
         min_delta_(std::abs(node.get_real("min_delta", 1e-4))),
@@ -176,10 +177,10 @@ class ReduceOnPlateau final : public LearningRateSchedule {
       wait_ = 0;
     }
     const bool improved =
-        !has_best_ || (maximize_ ? current > best_ + min_delta_ : current < best_ - min_delta_);
+        has_best_ == 0 || (maximize_ ? current > best_ + min_delta_ : current < best_ - min_delta_);
     if (improved) {
       best_ = current;
-      has_best_ = true;
+      has_best_ = 1;
       wait_ = 0;
     } else if (cooldown_counter_ <= 0) {
       wait_ += 1;
@@ -194,12 +195,30 @@ class ReduceOnPlateau final : public LearningRateSchedule {
   std::vector<std::pair<std::string, double*>> state() override {
     return {{"learning_rate", &rate_},
             {"best", &best_},
+            {"has_best", &has_best_},
             {"wait", &wait_},
             {"cooldown_counter", &cooldown_counter_}};
   }
 
+  // The rate only falls, from the initial one to min_lr; the counters are whole epochs.
+  std::string state_problem() const override {
+    const auto whole = [](double value, double high) {
+      return value >= 0 && value <= high && value == std::floor(value);
+    };
+    if (!(rate_ <= initial_rate_ && rate_ >= std::min(initial_rate_, min_rate_))) {
+      return "schedule/learning_rate from min_lr to the initial rate";
+    }
+    if (!whole(has_best_, 1)) return "schedule/has_best 0 or 1";
+    if (!whole(wait_, 0x1p53)) return "schedule/wait a whole number of epochs";
+    if (!whole(cooldown_counter_, double(cooldown_))) {
+      return "schedule/cooldown_counter a whole number from 0 to cooldown (" +
+             std::to_string(cooldown_) + ")";
+    }
+    return "";
+  }
+
  private:
-  double rate_, factor_;
+  double rate_, initial_rate_, factor_;
   int64_t patience_;
   double min_delta_;
   int64_t cooldown_;
@@ -207,7 +226,7 @@ class ReduceOnPlateau final : public LearningRateSchedule {
   std::string monitor_;
   bool maximize_ = false;
   double best_ = 0, wait_ = 0, cooldown_counter_ = 0;
-  bool has_best_ = false;
+  double has_best_ = 0;  // 0 or 1: a double, so checkpoints keep it with the other scalars
 };
 
 using ScheduleFactory = std::function<std::unique_ptr<LearningRateSchedule>(ConfigNode&)>;

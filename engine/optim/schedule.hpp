@@ -29,6 +29,9 @@ class LearningRateSchedule {
   // The schedule's own mutable state by name, for checkpoints (empty for pure functions of
   // the step).
   virtual std::vector<std::pair<std::string, double*>> state() { return {}; }
+  // After state() was restored from a checkpoint: what it must be when it is not that
+  // (empty when it is acceptable).
+  virtual std::string state_problem() const { return ""; }
 };
 
 // Reads `learning_rate` (null: the optimizer's default, a constant).

@@ -101,34 +101,4 @@ std::string history_json(std::span<const std::string> metric_names,
   return epochs.dump(2) + "\n";
 }
 
-std::vector<EpochRecord> history_from_json(const std::string& text,
-                                           std::span<const std::string> metric_names) {
-  std::vector<EpochRecord> history;
-  for (const auto& row : nlohmann::json::parse(text)) {
-    EpochRecord record;
-    record.epoch = row.at("epoch").get<int64_t>();
-    record.seconds = row.at("seconds").get<double>();
-    record.samples_per_second = row.at("samples_per_second").get<double>();
-    record.loss = row.at("loss").get<double>();
-    for (const std::string& name : metric_names)
-      record.metrics.push_back(row.at(name).get<double>());
-    record.has_validation = row.contains("val_loss");
-    if (record.has_validation) {
-      record.val_loss = row.at("val_loss").get<double>();
-      for (const std::string& name : metric_names) {
-        record.val_metrics.push_back(row.at("val_" + name).get<double>());
-      }
-    }
-    record.has_test = row.contains("test_loss");
-    if (record.has_test) {
-      record.test_loss = row.at("test_loss").get<double>();
-      for (const std::string& name : metric_names) {
-        record.test_metrics.push_back(row.at("test_" + name).get<double>());
-      }
-    }
-    history.push_back(record);
-  }
-  return history;
-}
-
 }  // namespace loom

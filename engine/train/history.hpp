@@ -15,11 +15,10 @@ namespace loom {
 void write_history_csv(const std::filesystem::path& file, std::span<const std::string> metric_names,
                        std::span<const EpochRecord> history);
 
-// The history as JSON (history.json, and inside checkpoints), and back.
+// The history as JSON (history.json, and inside checkpoints; engine/train/checkpoint.cpp
+// reads it back with every entry checked).
 std::string history_json(std::span<const std::string> metric_names,
                          std::span<const EpochRecord> history);
-std::vector<EpochRecord> history_from_json(const std::string& text,
-                                           std::span<const std::string> metric_names);
 
 // Writes `text` to `file` atomically: a temporary file beside it, fsync, rename.
 void write_file_atomically(const std::filesystem::path& file, const std::string& text);

@@ -1,6 +1,7 @@
 #include "engine/train/metrics.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 #include "engine/core/error.hpp"
 
@@ -20,8 +21,19 @@ class MeanMetric : public Metric {
     total_ = state[0];
     count_ = int64_t(state[1]);
   }
+  // [total, count]: a whole count (exact in a double), and a total of non-negative scores
+  // (at most one per counted item where scores are hits).
+  std::string state_problem(std::span<const double> state) const override {
+    const double count = state[1], total = state[0];
+    const bool valid = count >= 0 && count <= 0x1p53 && count == std::floor(count) && total >= 0 &&
+                       (!scores_are_hits() || total <= count);
+    if (valid) return "";
+    return std::string("[total, count] with a whole count from 0 to 2^53 and 0 <= total") +
+           (scores_are_hits() ? " <= count" : "");
+  }
 
  protected:
+  virtual bool scores_are_hits() const { return true; }
   void add(double value, int64_t count) {
     total_ += value;
     count_ += count;
@@ -69,6 +81,7 @@ class TopKAccuracy final : public MeanMetric {
 class MeanSquaredError final : public MeanMetric {
  public:
   MeanSquaredError() : MeanMetric("mse") {}
+  bool scores_are_hits() const override { return false; }
   void update(const PredictionBatch& batch) override {
     double total = 0;
     for (int64_t r = 0; r < batch.size; ++r) {

@@ -36,6 +36,9 @@ class Metric {
   // The running sums, for checkpoints taken in the middle of an epoch.
   virtual std::vector<double> state() const = 0;
   virtual void restore(std::span<const double> state) = 0;
+  // What a restored state must be, when `state` (of state()'s size, finite) is not that;
+  // empty when it is acceptable.
+  virtual std::string state_problem(std::span<const double> /*state*/) const { return ""; }
 };
 
 std::vector<std::unique_ptr<Metric>> make_metrics(const std::vector<MetricSpec>& specs);

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <nlohmann/json.hpp>
 #include <numeric>
 
 #include "engine/config/build_graph.hpp"
@@ -11,7 +10,6 @@
 #include "engine/core/memory.hpp"
 #include "engine/train/history.hpp"
 #include "engine/train/memory_estimate.hpp"
-#include "engine/train/safetensors.hpp"
 
 namespace loom {
 
@@ -25,18 +23,6 @@ double seconds_since(Clock::time_point start) {
 
 // Different streams for initialization and shuffling, both derived from the one seed.
 constexpr uint64_t kShuffleStream = 0x9e3779b97f4a7c15ULL;
-constexpr const char* kCheckpointFormat = "loom-checkpoint-1";
-
-template <typename T>
-std::span<const std::byte> bytes_of(std::span<const T> values) {
-  return std::as_bytes(values);
-}
-
-template <typename T>
-void copy_bytes(std::span<const std::byte> from, std::span<T> to) {
-  std::memcpy(to.data(), from.data(), from.size());
-}
-
 // The last `fraction` of the samples (Keras's validation_split: taken before any shuffling).
 std::pair<Dataset, Dataset> split_off_validation(const Dataset& data, double fraction) {
   const auto validation_size = int64_t(std::floor(double(data.size()) * fraction));
@@ -416,8 +402,6 @@ FitOutcome Trainer::fit(ProgressReporter& progress,
   for (; epoch_ <= epochs; ++epoch_) {
     const auto epoch_start = Clock::now();
     if (step_in_epoch_ == 0) {
-      // Keras reshuffles the whole training set every epoch.
-      if (experiment_.trainer.shuffle) shuffle_random_.shuffle(std::span<uint32_t>(order_));
       loss_sum_ = 0;
       seen_ = 0;
       reset_metrics();
@@ -427,6 +411,12 @@ FitOutcome Trainer::fit(ProgressReporter& progress,
       if (reducer_ ? stop_agreed_ : stop_requested().load(std::memory_order_relaxed)) {
         write_run_files(false);
         return FitOutcome::interrupted;
+      }
+      // Keras reshuffles the whole training set every epoch. After the stop check: a run
+      // stopped before its epoch's first step is saved at step 0 unshuffled, and its resume
+      // shuffles once, as the uninterrupted run does.
+      if (step_in_epoch_ == 0 && experiment_.trainer.shuffle) {
+        shuffle_random_.shuffle(std::span<uint32_t>(order_));
       }
       const int64_t begin = step_in_epoch_ * batch;
       const int64_t size = std::min(batch, samples - begin);
@@ -566,62 +556,6 @@ void Trainer::write_run_files(bool epoch_done) {
   checkpoint_metric_states_.clear();  // an epoch-end checkpoint's sums are this rank's own
 }
 
-void Trainer::save_checkpoint(const std::filesystem::path& file) const {
-  std::vector<TensorBytes> tensors;
-  // Every parameter, trainable or not (batch normalization's moving statistics).
-  for (const auto& [name, shape] : parameters_.shapes()) {
-    tensors.push_back(
-        {"weights/" + name, "F32", shape, bytes_of(std::span<const float>(parameters_.at(name)))});
-  }
-  for (const OptimizerState& slot : optimizer_->state()) {
-    tensors.push_back({"optimizer/" + slot.name,
-                       "F32",
-                       {std::ssize(slot.values)},
-                       bytes_of(std::span<const float>(slot.values))});
-  }
-  tensors.push_back(
-      {"trainer/order", "U32", {std::ssize(order_)}, bytes_of(std::span<const uint32_t>(order_))});
-  for (size_t i = 0; i < best_weights_.size(); ++i) {
-    tensors.push_back({"best_weights/" + parameter_order_[i], "F32",
-                       parameters_.shape(parameter_order_[i]),
-                       bytes_of(std::span<const float>(best_weights_[i]))});
-  }
-  nlohmann::json scalars = nlohmann::json::object();
-  for (const auto& [name, value] : const_cast<Optimizer&>(*optimizer_).scalar_state()) {
-    scalars[name] = *value;
-  }
-  nlohmann::json metric_state = nlohmann::json::array();
-  for (size_t m = 0; m < metrics_.size(); ++m) {
-    metric_state.push_back(checkpoint_metric_states_.empty() ? metrics_[m]->state()
-                                                             : checkpoint_metric_states_[m]);
-  }
-  const auto watch = [](const Watch& w) {
-    return nlohmann::json{{"best", w.best}, {"has_best", w.has_best}, {"wait", w.wait}};
-  };
-  const std::map<std::string, std::string> metadata = {
-      {"format", kCheckpointFormat},
-      {"experiment", experiment_.name},
-      {"epoch", std::to_string(epoch_)},
-      {"step_in_epoch", std::to_string(step_in_epoch_)},
-      {"iterations", std::to_string(optimizer_->iterations())},
-      {"optimizer", std::string(optimizer_->name())},
-      {"optimizer_scalars", scalars.dump()},
-      {"shuffle_random", shuffle_random_.state()},
-      {"loss_sum", nlohmann::json(loss_sum_).dump()},
-      {"seen", std::to_string(seen_)},
-      {"metric_state", metric_state.dump()},
-      {"early_stopping", watch(early_stopping_).dump()},
-      {"best_checkpoint", watch(best_checkpoint_).dump()},
-      {"history", history_json(metric_names_, history_)}};
-  write_safetensors(file, tensors, metadata);
-}
-
-void Trainer::load_weights(const SafetensorsFile& file) {
-  for (const auto& [name, shape] : parameters_.shapes()) {
-    copy_bytes(file.bytes("weights/" + name, "F32", shape), parameters_.at(name));
-  }
-}
-
 // Batch normalization's moving statistics follow each rank's own shards; they are averaged
 // over the ranks at every epoch end and checkpoint, so every rank evaluates and saves the
 // same model.
@@ -633,71 +567,6 @@ void Trainer::average_moving_statistics() {
     communicator_.sum(values);
     for (float& value : values) value /= float(communicator_.size());
   }
-}
-
-void Trainer::initialize_weights(const std::filesystem::path& checkpoint) {
-  load_weights(SafetensorsFile::read(checkpoint));
-}
-
-void Trainer::resume(const std::filesystem::path& checkpoint) {
-  const SafetensorsFile file = SafetensorsFile::read(checkpoint);
-  const std::string name = checkpoint.string();
-  if (file.metadata("format") != kCheckpointFormat) {
-    throw InputError(name + ": not a loom training checkpoint (format '" + file.metadata("format") +
-                     "')");
-  }
-  if (file.metadata("optimizer") != optimizer_->name()) {
-    throw InputError(name + ": the checkpoint was written by optimizer '" +
-                     file.metadata("optimizer") + "', the config uses '" +
-                     std::string(optimizer_->name()) + "'");
-  }
-  load_weights(file);
-  for (const OptimizerState& slot : optimizer_->state()) {
-    copy_bytes(file.bytes("optimizer/" + slot.name, "F32", {std::ssize(slot.values)}), slot.values);
-  }
-  copy_bytes(file.bytes("trainer/order", "U32", {std::ssize(order_)}), std::span<uint32_t>(order_));
-  try {
-    const auto scalars = nlohmann::json::parse(file.metadata("optimizer_scalars"));
-    for (const auto& [scalar, value] : optimizer_->scalar_state())
-      *value = scalars.at(scalar).get<double>();
-    optimizer_->set_iterations(std::stoll(file.metadata("iterations")));
-    epoch_ = std::stoll(file.metadata("epoch"));
-    step_in_epoch_ = std::stoll(file.metadata("step_in_epoch"));
-    shuffle_random_.restore(file.metadata("shuffle_random"));
-    loss_sum_ = nlohmann::json::parse(file.metadata("loss_sum")).get<double>();
-    seen_ = std::stoll(file.metadata("seen"));
-    const auto metric_state = nlohmann::json::parse(file.metadata("metric_state"));
-    for (size_t m = 0; m < metrics_.size(); ++m) {
-      // The sums are every rank's together: one rank carries them on, the others start at 0.
-      if (communicator_.is_root()) {
-        metrics_[m]->restore(metric_state.at(m).get<std::vector<double>>());
-      } else {
-        metrics_[m]->reset();
-      }
-      running_metrics_[m] = metrics_[m]->result();
-    }
-    const auto restore_watch = [&](const std::string& key, Watch& w) {
-      const auto json = nlohmann::json::parse(file.metadata(key));
-      w = {json.at("best").get<double>(), json.at("has_best").get<bool>(),
-           json.at("wait").get<int64_t>()};
-    };
-    restore_watch("early_stopping", early_stopping_);
-    restore_watch("best_checkpoint", best_checkpoint_);
-    history_ = history_from_json(file.metadata("history"), metric_names_);
-  } catch (const nlohmann::json::exception& error) {
-    throw InputError(name + ": malformed checkpoint state (" + error.what() + ")");
-  } catch (const std::logic_error& error) {  // std::stoll
-    throw InputError(name + ": malformed checkpoint state (" + error.what() + ")");
-  }
-  best_weights_.clear();
-  if (file.contains("best_weights/" + parameter_order_.front())) {
-    for (const std::string& parameter : parameter_order_) {
-      auto& weights = best_weights_.emplace_back(size_t(numel(parameters_.shape(parameter))));
-      copy_bytes(file.bytes("best_weights/" + parameter, "F32", parameters_.shape(parameter)),
-                 std::span<float>(weights));
-    }
-  }
-  runtime_.step = optimizer_->iterations();
 }
 
 }  // namespace loom

@@ -139,7 +139,6 @@ class Trainer {
   void check_monitored_metric() const;
   bool numerics_ok(BoundPlan& plan);
   bool gradients_finite(const BoundPlan& plan) const;
-  void load_weights(const class SafetensorsFile& file);
   EpochRecord finish_epoch(double train_seconds, double epoch_seconds);
   bool improved(const MonitorSpec& monitor, double value, double best, bool has_best,
                 double min_delta) const;
@@ -191,6 +190,14 @@ class Trainer {
   std::vector<std::vector<float>> best_weights_;  // restore_best_weights (parameter order)
   int64_t skipped_batches_ = 0;
   std::string last_skip_message_;
+
+  // Checkpoints (engine/train/checkpoint.cpp): every field is checked before it is used.
+  void load_weights(const class SafetensorsFile& file);
+  std::vector<std::vector<double>> read_metric_states(const class CheckpointFields& fields) const;
+  Watch read_watch(const CheckpointFields& fields, const std::string& key, int64_t max_wait,
+                   bool has_best) const;
+  void restore_optimizer(const SafetensorsFile& file, const CheckpointFields& fields,
+                         int64_t iterations);
 };
 
 }  // namespace loom

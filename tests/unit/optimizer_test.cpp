@@ -246,7 +246,8 @@ TEST(Optimizer, ExposesScalarStateAndTheScheduleState) {
   std::vector<std::string> names;
   for (const auto& [name, value] : plateau->scalar_state()) names.push_back(name);
   EXPECT_EQ(names, (std::vector<std::string>{"schedule/learning_rate", "schedule/best",
-                                             "schedule/wait", "schedule/cooldown_counter"}));
+                                             "schedule/has_best", "schedule/wait",
+                                             "schedule/cooldown_counter"}));
 }
 
 // ---- bad options ---------------------------------------------------------------------------
