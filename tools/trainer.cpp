@@ -26,6 +26,7 @@
 #include "engine/config/build_graph.hpp"
 #include "engine/config/experiment.hpp"
 #include "engine/core/error.hpp"
+#include "engine/core/input_file.hpp"
 #include "engine/data/idx.hpp"
 #include "engine/dist/communicator.hpp"
 #include "engine/graph/graph_dot.hpp"
@@ -237,10 +238,12 @@ int train(CommandOptions options, const TrainCommand& command, Communicator& wor
                        "are used; give no CONFIG and no --out");
     }
     for (const char* file : {"config.yaml", "last.safetensors"}) {
-      if (!fs::is_regular_file(run_directory / file)) {
+      std::error_code error;
+      if (!fs::exists(run_directory / file, error)) {
         throw InputError("--resume " + command.resume + ": " + (run_directory / file).string() +
                          " not found (is this a run directory?)");
       }
+      expect_regular_file(run_directory / file, "--resume " + command.resume + ":");
     }
     options.config = (run_directory / "config.yaml").string();
   } else if (options.config.empty()) {
