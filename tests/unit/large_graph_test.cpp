@@ -142,6 +142,20 @@ TEST(LargeGraph, LongChainWithFanOutAndKeptActivationsTrainsAStep) {
   run_on_small_stack([] { train_one_step(6'000, {"add", "tanh", "scale"}); });
 }
 
+// Gradient rules hold references to values (a shape) across GradientBuilder::emit, which adds
+// values: the graph must not move them (global_avg_pool2d's rule read a freed shape).
+TEST(LargeGraph, ValueReferencesSurviveTheGraphGrowing) {
+  Graph graph;
+  const ValueId x = graph.add_input("x", {DType::f32, {2, 3}});
+  const Value& value = graph.value(x);
+  const Shape& shape = value.type.shape;
+  ValueId last = x;
+  for (int i = 0; i < 10'000; ++i) last = graph.add_node1("n" + std::to_string(i), "relu", {last});
+  EXPECT_EQ(&graph.value(x), &value);
+  EXPECT_EQ(&graph.value(x).type.shape, &shape);
+  EXPECT_EQ(shape, (Shape{2, 3}));
+}
+
 TEST(LargeGraph, LongCycleIsOneShortLine) {
   // n0 reads n{count-1}: every node of the chain is on the cycle.
   constexpr size_t kCount = 10'000;
