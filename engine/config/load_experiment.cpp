@@ -137,6 +137,12 @@ NodeSpec read_node(ConfigNode node) {
     op_node.fail("unknown op '" + spec.op +
                  "' (known: " + join_names(OpRegistry::global().names()) + ")");
   }
+  // Backward helpers take the attributes and shapes their gradient rule gives them, and only
+  // those: their shape rules do not check what a config could write.
+  if (op->signature().internal) {
+    op_node.fail("op '" + spec.op +
+                 "' is a backward helper that autodiff emits, not an op a model can use");
+  }
   ConfigNode inputs = node.at("inputs");
   inputs.expect_sequence();
   for (size_t i = 0; i < inputs.size(); ++i) spec.inputs.push_back(inputs[i].as_string());
