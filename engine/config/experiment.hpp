@@ -54,6 +54,11 @@ struct NodeSpec {
   std::string where;
 };
 
+// An explicit graph's node count is bounded, so that an absurd config is one clear error
+// rather than minutes of setup and gigabytes of memory (setup is linear in the nodes: a
+// 100,000-node chain loads, plans and runs a step in seconds).
+inline constexpr size_t kMaxGraphNodes = 1'000'000;
+
 struct ModelSpec {
   InputSpec input;
   std::vector<ParameterSpec> parameters;

@@ -10,6 +10,7 @@
 
 #include "engine/config/build_graph.hpp"
 #include "engine/config/experiment.hpp"
+#include "engine/config/node_order.hpp"
 #include "engine/core/checked.hpp"
 #include "engine/core/error.hpp"
 #include "engine/core/input_file.hpp"
@@ -145,6 +146,12 @@ NodeSpec read_node(ConfigNode node) {
     op_node.fail("unknown op '" + spec.op +
                  "' (known: " + join_names(OpRegistry::global().names()) + ")");
   }
+  // Backward helpers take the attributes and shapes their gradient rule gives them, and only
+  // those: their shape rules do not check what a config could write.
+  if (op->signature().internal) {
+    op_node.fail("op '" + spec.op +
+                 "' is a backward helper that autodiff emits, not an op a model can use");
+  }
   ConfigNode inputs = node.at("inputs");
   inputs.expect_sequence();
   for (size_t i = 0; i < inputs.size(); ++i) spec.inputs.push_back(inputs[i].as_string());
@@ -157,51 +164,6 @@ NodeSpec read_node(ConfigNode node) {
   }
   node.finish("for op '" + spec.op + "'");
   return spec;
-}
-
-// Orders nodes so that each comes after the nodes producing its inputs (the file may list
-// them in any order); reports undefined inputs and cycles by node name.
-std::vector<NodeSpec> topological_order(std::vector<NodeSpec> nodes,
-                                        const std::set<std::string>& sources) {
-  std::map<std::string, size_t> producer;
-  for (size_t i = 0; i < nodes.size(); ++i) {
-    if (sources.contains(nodes[i].name) || producer.contains(nodes[i].name)) {
-      throw InputError(nodes[i].where + ": the name '" + nodes[i].name + "' is defined twice");
-    }
-    producer[nodes[i].name] = i;
-  }
-  for (const NodeSpec& node : nodes) {
-    for (const std::string& input : node.inputs) {
-      if (!sources.contains(input) && !producer.contains(input)) {
-        throw InputError(node.where + ": node '" + node.name + "' (" + node.op + "): input '" +
-                         input + "' is not defined");
-      }
-    }
-  }
-  enum class Mark { none, visiting, done };
-  std::vector<Mark> marks(nodes.size(), Mark::none);
-  std::vector<NodeSpec> ordered;
-  std::vector<std::string> trail;
-  auto visit = [&](auto&& self, size_t i) -> void {
-    if (marks[i] == Mark::done) return;
-    trail.push_back(nodes[i].name);
-    if (marks[i] == Mark::visiting) {
-      const auto start = std::ranges::find(trail, nodes[i].name);
-      std::string cycle;
-      for (auto it = start; it != trail.end(); ++it) cycle += (cycle.empty() ? "" : " <- ") + *it;
-      throw InputError(nodes[i].where + ": node '" + nodes[i].name +
-                       "' is part of a cycle (a <- b: a reads b): " + cycle);
-    }
-    marks[i] = Mark::visiting;
-    for (const std::string& input : nodes[i].inputs) {
-      if (producer.contains(input)) self(self, producer[input]);
-    }
-    marks[i] = Mark::done;
-    trail.pop_back();
-    ordered.push_back(nodes[i]);
-  };
-  for (size_t i = 0; i < nodes.size(); ++i) visit(visit, i);
-  return ordered;
 }
 
 void read_explicit_model(ConfigNode& node, ModelSpec& model) {
@@ -236,8 +198,10 @@ void read_explicit_model(ConfigNode& node, ModelSpec& model) {
 
   ConfigNode nodes = node.at("nodes");
   nodes.expect_sequence();
-  if (nodes.size() == 0) nodes.fail("expected at least one node");
   std::vector<NodeSpec> specs;
+  if (nodes.size() == 0) nodes.fail("expected at least one node");
+  expect_node_count(nodes);
+  specs.reserve(nodes.size());
   for (size_t i = 0; i < nodes.size(); ++i) specs.push_back(read_node(nodes[i]));
   model.nodes = topological_order(std::move(specs), sources);
 

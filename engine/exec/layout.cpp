@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <numeric>
+#include <unordered_map>
 
 #include "engine/core/error.hpp"
 #include "engine/graph/op.hpp"
@@ -133,7 +134,6 @@ class LayoutPass {
 
  private:
   struct Reordered {
-    ValueId from;
     Layout layout;
     ValueId to;
   };
@@ -141,8 +141,10 @@ class LayoutPass {
   // `value` as a reader wanting `wanted` sees it: itself, or a reorder of it (made once).
   ValueId in_layout(ValueId value, const Layout& wanted, bool backward) {
     if (layouts_[size_t(value)].compatible(wanted)) return value;
-    for (const Reordered& r : reordered_) {
-      if (r.from == value && r.layout.compatible(wanted)) return r.to;
+    if (const auto made = reordered_.find(value); made != reordered_.end()) {
+      for (const Reordered& r : made->second) {
+        if (r.layout.compatible(wanted)) return r.to;
+      }
     }
     const Layout& current = layouts_[size_t(value)];
     if (current.is_opaque() != wanted.is_opaque() ||
@@ -158,7 +160,7 @@ class LayoutPass {
     const ValueId reordered = add_reorder(value, backward);
     nodes_.push_back(graph_.nodes().back());
     layouts_[size_t(reordered)] = wanted;
-    reordered_.push_back({value, wanted, reordered});
+    reordered_[value].push_back({wanted, reordered});
     return reordered;
   }
 
@@ -173,7 +175,7 @@ class LayoutPass {
     reorder.outputs = {output};
     layouts_[size_t(native)] = layout;
     layouts_[size_t(output)] = Layout();
-    reordered_.push_back({output, layout, native});
+    reordered_[output].push_back({layout, native});
     return reorder;
   }
 
@@ -191,7 +193,9 @@ class LayoutPass {
   const dnnl::engine& engine_;
   std::vector<Layout> layouts_;
   std::vector<Node> nodes_;
-  std::vector<Reordered> reordered_;
+  // By the value reordered: a graph may have many (one per convolution), and each reader
+  // looks its value up.
+  std::unordered_map<ValueId, std::vector<Reordered>> reordered_;
   int reorders_ = 0;
 };
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "engine/exec/free_gaps.hpp"
 #include "engine/graph/op.hpp"
 
 namespace loom {
@@ -12,22 +13,6 @@ constexpr int64_t kAlignment = 64;
 
 int64_t aligned(int64_t bytes) {
   return (bytes + kAlignment - 1) / kAlignment * kAlignment;
-}
-
-struct Block {
-  int64_t offset;
-  int64_t bytes;
-  ValueId owner;
-};
-
-// The lowest offset where `bytes` fit between the live blocks (kept sorted by offset).
-int64_t first_fit(const std::vector<Block>& live, int64_t bytes) {
-  int64_t candidate = 0;
-  for (const Block& block : live) {
-    if (candidate + bytes <= block.offset) return candidate;
-    candidate = std::max(candidate, block.offset + block.bytes);
-  }
-  return candidate;
 }
 
 }  // namespace
@@ -49,9 +34,12 @@ MemoryPlan plan_memory(const Graph& graph, const std::vector<ValueId>& pinned,
   }
   for (ValueId v : pinned) last_use[size_t(v)] = node_count;
 
-  std::vector<Block> live;
+  FreeGaps arena;
+  std::vector<bool> live(value_count, false);
   auto release = [&](ValueId v) {
-    std::erase_if(live, [v](const Block& block) { return block.owner == v; });
+    if (!live[size_t(v)]) return;
+    live[size_t(v)] = false;
+    arena.release(plan.arena_offset[size_t(v)], aligned(bytes_of(v)));
   };
   // Output 0 may take over the block of the input the op names, when this node is that
   // input's last reader and the sizes match.
@@ -65,10 +53,10 @@ MemoryPlan plan_memory(const Graph& graph, const std::vector<ValueId>& pinned,
     }
     if (std::ranges::count(node.inputs, input) != 1) return false;
     if (bytes_of(input) != bytes_of(output)) return false;
-    const auto block = std::ranges::find(live, input, &Block::owner);
-    if (block == live.end()) return false;
-    block->owner = output;
-    plan.arena_offset[size_t(output)] = block->offset;
+    if (!live[size_t(input)]) return false;
+    live[size_t(input)] = false;
+    live[size_t(output)] = true;
+    plan.arena_offset[size_t(output)] = plan.arena_offset[size_t(input)];
     plan.unplanned_bytes += aligned(bytes_of(output));
     ++plan.in_place;
     return true;
@@ -81,12 +69,10 @@ MemoryPlan plan_memory(const Graph& graph, const std::vector<ValueId>& pinned,
       if (first_in_place && output == node.outputs[0]) continue;
       const int64_t bytes = aligned(bytes_of(output));
       plan.unplanned_bytes += bytes;
-      const int64_t offset = first_fit(live, bytes);
+      const int64_t offset = arena.allocate(bytes);
       plan.arena_offset[size_t(output)] = offset;
       plan.arena_bytes = std::max(plan.arena_bytes, offset + bytes);
-      live.insert(std::upper_bound(live.begin(), live.end(), offset,
-                                   [](int64_t o, const Block& b) { return o < b.offset; }),
-                  Block{offset, bytes, output});
+      live[size_t(output)] = true;
     }
     // Free what this node read for the last time, and outputs nobody reads.
     for (ValueId input : node.inputs) {

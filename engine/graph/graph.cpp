@@ -135,8 +135,8 @@ void Graph::replace_nodes(std::vector<Node> nodes) {
   }
   node_by_name_.clear();
   std::vector<bool> defined(values_.size(), false);
-  for (const Value& v : values_) {
-    if (v.role != ValueRole::intermediate) defined[static_cast<size_t>(&v - values_.data())] = true;
+  for (size_t id = 0; id < values_.size(); ++id) {
+    defined[id] = values_[id].role != ValueRole::intermediate;
   }
   for (size_t id = 0; id < nodes.size(); ++id) {
     const Node& node = nodes[id];

@@ -4,6 +4,7 @@
 // node that reads it), so "run the nodes in order" is always a valid schedule.
 
 #include <cstdint>
+#include <deque>
 #include <optional>
 #include <span>
 #include <string>
@@ -72,7 +73,7 @@ class Graph {
 
   const Value& value(ValueId id) const { return values_.at(static_cast<size_t>(id)); }
   const Node& node(NodeId id) const { return nodes_.at(static_cast<size_t>(id)); }
-  std::span<const Value> values() const { return values_; }
+  const std::deque<Value>& values() const { return values_; }
   std::span<const Node> nodes() const { return nodes_; }
   std::optional<ValueId> find_value(std::string_view name) const;
   ValueId value_named(std::string_view name) const;  // throws when absent
@@ -110,7 +111,11 @@ class Graph {
  private:
   ValueId new_value(Value value);
 
-  std::vector<Value> values_;
+  // A deque, not a vector: adding values never moves the existing ones, so a reference to a
+  // value (or its shape) stays valid while nodes are added. Gradient rules hold such
+  // references across GradientBuilder::emit; with a vector, the emit that reallocated left
+  // them dangling.
+  std::deque<Value> values_;
   std::vector<Node> nodes_;
   std::unordered_map<std::string, ValueId> value_by_name_;
   std::unordered_map<std::string, NodeId> node_by_name_;

@@ -104,4 +104,11 @@ std::vector<std::string> OpRegistry::names() const {
   return result;
 }
 
+std::vector<std::string> OpRegistry::all_names() const {
+  std::vector<std::string> result;
+  for (const auto& op : ops_) result.emplace_back(op->name());
+  std::sort(result.begin(), result.end());
+  return result;
+}
+
 }  // namespace loom

@@ -111,6 +111,9 @@ class OpRegistry {
   const Op* find(std::string_view name) const;
   const Op& get(std::string_view name) const;  // unknown: an error listing the known names
   std::vector<std::string> names() const;      // the ops users write, for "known:" lists
+  // Every op, backward helpers included: a config may name those too (the graph fuzzer
+  // writes them all).
+  std::vector<std::string> all_names() const;
 
  private:
   std::vector<std::unique_ptr<Op>> ops_;

@@ -23,45 +23,49 @@ bool is_last_axis_softmax(const Graph& graph, const Node& node) {
 
 }  // namespace
 
+// One sweep over the nodes in order. Fusing a pair removes the softmax and puts the fused node
+// where the loss was, which keeps every other node's relative order, so the reader positions
+// computed before the sweep stay valid for the pairs after it; a softmax already fused into
+// an earlier loss is no longer a softmax to a later one (its output is the fused node's).
 int fuse_softmax_crossentropy(Graph& graph) {
   const Op& fused_op = OpRegistry::global().get("softmax_crossentropy");
+  const auto consumers = graph.consumers();
+  const auto nodes = graph.nodes();
+  std::vector<bool> removed(nodes.size(), false);
+  std::vector<std::optional<Node>> replacement(nodes.size());
   int fused = 0;
-  bool changed = true;
-  while (changed) {
-    changed = false;
-    const auto consumers = graph.consumers();
-    const auto nodes = graph.nodes();
-    for (size_t loss_index = 0; loss_index < nodes.size() && !changed; ++loss_index) {
-      const Node& loss_node = nodes[loss_index];
-      if (!is_crossentropy_from_probabilities(loss_node)) continue;
-      const NodeId softmax_index = graph.value(loss_node.inputs[0]).producer;
-      if (softmax_index == kNoProducer) continue;
-      const Node& softmax_node = nodes[size_t(softmax_index)];
-      if (!is_last_axis_softmax(graph, softmax_node)) continue;
+  for (size_t loss_index = 0; loss_index < nodes.size(); ++loss_index) {
+    const Node& loss_node = nodes[loss_index];
+    if (!is_crossentropy_from_probabilities(loss_node)) continue;
+    const NodeId softmax_index = graph.value(loss_node.inputs[0]).producer;
+    if (softmax_index == kNoProducer || removed[size_t(softmax_index)]) continue;
+    const Node& softmax_node = nodes[size_t(softmax_index)];
+    if (!is_last_axis_softmax(graph, softmax_node)) continue;
 
-      // The fused node sits where the loss node was, so every other reader of the
-      // probabilities must come after it.
-      const auto& readers = consumers[size_t(softmax_node.outputs[0])];
-      const bool readers_after = std::ranges::all_of(
-          readers, [&](NodeId reader) { return reader >= static_cast<NodeId>(loss_index); });
-      if (!readers_after) continue;
+    // The fused node sits where the loss node was, so every other reader of the
+    // probabilities must come after it.
+    const auto& readers = consumers[size_t(softmax_node.outputs[0])];
+    const bool readers_after = std::ranges::all_of(
+        readers, [&](NodeId reader) { return reader >= static_cast<NodeId>(loss_index); });
+    if (!readers_after) continue;
 
-      Node fused_node{.name = loss_node.name,
-                      .op = &fused_op,
-                      .attributes = {},
-                      .inputs = {softmax_node.inputs[0], loss_node.inputs[1]},
-                      .outputs = {softmax_node.outputs[0], loss_node.outputs[0]},
-                      .backward = false};
-      std::vector<Node> rewritten;
-      for (size_t i = 0; i < nodes.size(); ++i) {
-        if (i == size_t(softmax_index)) continue;
-        rewritten.push_back(i == loss_index ? fused_node : nodes[i]);
-      }
-      graph.replace_nodes(std::move(rewritten));
-      ++fused;
-      changed = true;
-    }
+    replacement[loss_index] = Node{.name = loss_node.name,
+                                   .op = &fused_op,
+                                   .attributes = {},
+                                   .inputs = {softmax_node.inputs[0], loss_node.inputs[1]},
+                                   .outputs = {softmax_node.outputs[0], loss_node.outputs[0]},
+                                   .backward = false};
+    removed[size_t(softmax_index)] = true;
+    ++fused;
   }
+  if (fused == 0) return 0;
+  std::vector<Node> rewritten;
+  rewritten.reserve(nodes.size() - size_t(fused));
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    if (removed[i]) continue;
+    rewritten.push_back(replacement[i] ? std::move(*replacement[i]) : nodes[i]);
+  }
+  graph.replace_nodes(std::move(rewritten));
   return fused;
 }
 
