@@ -22,6 +22,7 @@
 #include "engine/core/tensor_type.hpp"
 #include "engine/data/idx.hpp"
 #include "engine/graph/conv_geometry.hpp"
+#include "engine/graph/graph.hpp"
 #include "engine/train/memory_estimate.hpp"
 #include "engine/train/trainer.hpp"
 #include "tests/support/run_command.hpp"
@@ -55,6 +56,19 @@ TEST(CheckedArithmetic, RefusesWhatWrapsAndPassesTheRest) {
   expect_input_error([] { checked_mul(3037000500, 3037000500, "the size"); },
                      {"the size", "3037000500 × 3037000500", "overflows"});
   expect_input_error([] { checked_add(INT64_MAX, 1, "the end"); }, {"the end", "overflows"});
+}
+
+// slice is emitted by concat's gradient, never written in a config, but its attributes are
+// checked without an addition that could wrap (begin + size past 2^63).
+TEST(CheckedArithmetic, SliceBeyondItsInputIsRefusedWithoutWrapping) {
+  Graph graph;
+  const ValueId x = graph.add_input("x", {DType::f32, {32, 784}});
+  Attributes attributes;
+  attributes.set("axis", int64_t{1});
+  attributes.set("begin", int64_t{1});
+  attributes.set("size", INT64_MAX);
+  expect_input_error([&] { graph.add_node1("s", "slice", {x}, attributes); },
+                     {"slice of begin 1 and size 9223372036854775807", "out of range"});
 }
 
 TEST(CheckedArithmetic, NumelRefusesWrappedAndHugeShapes) {
