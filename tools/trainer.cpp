@@ -385,8 +385,8 @@ struct PredictCommand {
 // CSV input: one sample per line, its raw values (pixels 0..255, as the idx files hold them)
 // separated by commas; an optional first line of column names is skipped.
 Dataset read_csv_samples(const fs::path& file, const Shape& sample_shape) {
-  std::ifstream in(file);
-  if (!in) throw InputError(file.string() + ": file not found");
+  constexpr int64_t kMaxCsvBytes = int64_t{2} << 30;
+  std::istringstream in(InputFile(file, "--input").read_all(kMaxCsvBytes));
   std::vector<uint8_t> images;
   int64_t rows = 0, line_number = 0;
   for (std::string line; std::getline(in, line);) {
