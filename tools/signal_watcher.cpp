@@ -69,13 +69,26 @@ void watch() {
 
 }  // namespace
 
-void block_stop_signals(std::atomic<bool>& stop_flag) {
-  state().stop_flag = &stop_flag;
+namespace {
+
+void block_in_this_thread() {
   const sigset_t set = stop_signal_set();
   if (const int error = pthread_sigmask(SIG_BLOCK, &set, nullptr); error != 0) {
     std::fprintf(stderr, "failure: cannot block SIGINT and SIGTERM (%s)\n", std::strerror(error));
-    std::exit(1);
+    std::_Exit(1);
   }
+}
+
+// As early as the program can: before main() and the static constructors of the trainer's
+// own files. A signal that arrives even earlier, while the program is being loaded, ends it
+// by the default action, with nothing done.
+__attribute__((constructor(101))) void block_at_load() { block_in_this_thread(); }
+
+}  // namespace
+
+void block_stop_signals(std::atomic<bool>& stop_flag) {
+  state().stop_flag = &stop_flag;
+  block_in_this_thread();
   std::thread(watch).detach();  // inherits the mask; sigwait() takes the pending signals
 }
 

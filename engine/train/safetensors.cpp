@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/core/error.hpp"
+#include "engine/core/input_file.hpp"
 #include "engine/train/history.hpp"
 
 namespace loom {
@@ -62,40 +63,6 @@ std::string checksum_of(nlohmann::json header, std::span<const std::byte> data) 
   return std::to_string(crc);
 }
 
-std::string file_kind(mode_t mode) {
-  if (S_ISDIR(mode)) return "a directory";
-  if (S_ISFIFO(mode)) return "a FIFO";
-  if (S_ISCHR(mode)) return "a character device";
-  if (S_ISBLK(mode)) return "a block device";
-  if (S_ISSOCK(mode)) return "a socket";
-  return "not a regular file";
-}
-
-// Opens a checkpoint for reading, refusing anything but a regular file before opening it
-// (opening a FIFO blocks until a writer comes; a device never ends). O_NONBLOCK and the
-// fstat close the gap between the stat and the open. Returns the descriptor and the size.
-std::pair<int, uint64_t> open_regular_file(const std::string& name) {
-  struct stat status {};
-  if (::stat(name.c_str(), &status) != 0) {
-    if (errno == ENOENT) throw InputError(name + ": checkpoint not found");
-    throw InputError(name + ": cannot read the checkpoint (" + std::strerror(errno) + ")");
-  }
-  const auto refuse = [&](mode_t mode) {
-    throw InputError(name + ": not a regular file (" + file_kind(mode) +
-                     "); a checkpoint must be a file");
-  };
-  if (!S_ISREG(status.st_mode)) refuse(status.st_mode);
-  const int fd = ::open(name.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0) {
-    throw InputError(name + ": cannot read the checkpoint (" + std::strerror(errno) + ")");
-  }
-  if (::fstat(fd, &status) != 0 || !S_ISREG(status.st_mode)) {
-    ::close(fd);
-    refuse(status.st_mode);
-  }
-  return {fd, uint64_t(status.st_size)};
-}
-
 // Reads up to `size` bytes at `offset`; fewer only if the file ends sooner.
 size_t read_at(int fd, void* buffer, size_t size, uint64_t offset) {
   size_t done = 0;
@@ -108,18 +75,6 @@ size_t read_at(int fd, void* buffer, size_t size, uint64_t offset) {
   }
   return done;
 }
-
-class FileDescriptor {
- public:
-  explicit FileDescriptor(int fd) : fd_(fd) {}
-  ~FileDescriptor() { ::close(fd_); }
-  FileDescriptor(const FileDescriptor&) = delete;
-  FileDescriptor& operator=(const FileDescriptor&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 // A non-negative JSON integer (a float, a negative number or a string is not one).
 bool is_count(const nlohmann::json& value) {
@@ -162,8 +117,10 @@ void write_safetensors(const std::filesystem::path& file, const std::vector<Tens
 
 SafetensorsFile SafetensorsFile::read(const std::filesystem::path& file) {
   const std::string name = file.string();
-  const auto [fd, file_size] = open_regular_file(name);
-  const FileDescriptor descriptor(fd);
+  // Refuses a FIFO, a directory or a device before reading (see input_file.hpp).
+  const InputFile opened(file, "checkpoint");
+  const int fd = opened.descriptor();
+  const auto file_size = uint64_t(opened.size());
   unsigned char length_bytes[8];
   if (file_size < 8 || read_at(fd, length_bytes, 8, 0) != 8) {
     throw InputError(name + ": truncated checkpoint (no header length)");

@@ -331,7 +331,7 @@ TEST_F(BadCheckpointTest, TheGoodOneIsAccepted) {
 }
 
 TEST_F(BadCheckpointTest, MissingFile) {
-  expect_refused(root_ / "no_such.safetensors", "checkpoint not found");
+  expect_refused(root_ / "no_such.safetensors", "not found");
 }
 
 TEST_F(BadCheckpointTest, EmptyFile) {

@@ -380,18 +380,18 @@ TEST_F(CheckpointTest, AFifoIsRefusedWithoutWaitingForAWriter) {
   const fs::path fifo = root_ / "fifo.safetensors";
   ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
   expect_refused("evaluate " + quoted(config()) + " --weights " + quoted(fifo.string()), fifo,
-                 "not a regular file (a FIFO)", root_ / "good");
+                 "is a FIFO (named pipe), not a regular file", root_ / "good");
   const fs::path out = root_ / "fifo_out";
   expect_refused("train " + quoted(config()) + " --init-weights " + quoted(fifo.string()) +
                      " --out " + quoted(out.string()),
-                 fifo, "not a regular file (a FIFO)", root_ / "good");
+                 fifo, "is a FIFO (named pipe), not a regular file", root_ / "good");
 }
 
 TEST_F(CheckpointTest, ADirectoryOrADeviceIsRefused) {
   expect_refused("evaluate " + quoted(config()) + " --weights " + quoted(root_.string()), root_,
-                 "not a regular file (a directory)", root_ / "good");
+                 "is a directory, not a regular file", root_ / "good");
   expect_refused("evaluate " + quoted(config()) + " --weights /dev/zero", "/dev/zero",
-                 "not a regular file (a character device)", root_ / "good");
+                 "is a character device, not a regular file", root_ / "good");
 }
 
 // ---- stopped runs resume exactly ------------------------------------------------------------
