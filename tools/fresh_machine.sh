@@ -23,22 +23,21 @@ fail() {
   exit 1
 }
 
-# Prints "1<TAB>command" and "2<TAB>command": the first non-comment line after the "# 1." and
-# "# 2." comments of README.md's first ```sh block. Fails unless it finds exactly both.
+# Reads a README on stdin and prints "1<TAB>command" and "2<TAB>command": the first non-comment
+# line after the "# 1." and "# 2." comments of its first ```sh block. Fails, naming the file
+# (NAME), unless it finds exactly both.
 readme_commands() {
-  local readme=$project/README.md
-  local found
+  local name=$1 found number
   found=$(awk '
     !opened && /^```sh[[:space:]]*$/ { opened = 1; inside = 1; next }
     inside && /^```/ { exit }
     inside && /^# 1\./ { wanted = 1; next }
     inside && /^# 2\./ { wanted = 2; next }
     inside && wanted && NF && !/^[[:space:]]*#/ { print wanted "\t" $0; wanted = 0 }
-  ' "$readme")
-  local number
+  ')
   for number in 1 2; do
     [ "$(grep -c "^$number	" <<<"$found")" -eq 1 ] ||
-      fail "$readme: expected one command after '# $number.' in the first \`\`\`sh block, found none or several"
+      fail "$name: expected one command after '# $number.' in the first \`\`\`sh block, found none or several"
   done
   printf '%s\n' "$found"
 }
@@ -126,10 +125,12 @@ inner() {
   mount_system
   phase base "installing git and ca-certificates" install_base
   phase clone "cloning $(git -C "$project" rev-parse --short HEAD)" clone_project
-  local number command
+  # The commands of the README that was cloned, so the step runs what that commit says.
+  local commands number command
+  commands=$(readme_commands README.md <"$ROOT$clone_dir/README.md")
   while IFS=$'\t' read -r number command; do
     phase "readme-$number" "README command $number: $command" run_readme_command "$command"
-  done < <(readme_commands)
+  done <<<"$commands"
   # What the user would have seen at the end of each command.
   grep -h -E '^Epoch [0-9]+/[0-9]+ ' "$LOGS/readme-1.log" | tail -n 1 >&2 || true
   grep -h -E 'tests passed|tests failed' "$LOGS/readme-2.log" | tail -n 1 >&2 || true
@@ -161,7 +162,8 @@ main() {
     shift
   done
   [ "$(id -u)" -eq 0 ] || fail "needs root (debootstrap, chroot and mounts); CI runs as root"
-  readme_commands >/dev/null # fails now, not after minutes of debootstrap, when README.md changed shape
+  # Fails now, not after minutes of debootstrap, when the README to be cloned has changed shape.
+  git -C "$project" show HEAD:README.md | readme_commands "README.md at HEAD" >/dev/null
   command -v debootstrap >/dev/null || {
     echo "fresh machine: installing debootstrap on this machine" >&2
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
