@@ -61,7 +61,7 @@ phase() {
   shift 2
   local log=$LOGS/$name.log start=$SECONDS status=0
   echo "fresh machine: $description ..." >&2
-  "$@" >"$log" 2>&1 || status=$?
+  "$@" </dev/null >"$log" 2>&1 || status=$? # stdin: nothing to read, as in CI
   if [ "$status" -ne 0 ]; then
     echo "fresh machine: --- last 40 lines of $log ---" >&2
     tail -n 40 "$log" >&2
