@@ -180,14 +180,18 @@ main() {
   MIRROR=$(apt_mirror)
   export KEEP LOGS ROOT MIRROR
 
-  # --kill-child: when this script is stopped (a CI timeout), unshare's death kills the whole
-  # namespace, and with it every process and mount inside the root.
+  # When this script is stopped (a CI timeout, ^C), the namespace ends: unshare ignores SIGTERM
+  # while its child runs, so it gets SIGKILL, and --kill-child passes that on to the child, whose
+  # end as the namespace's first process kills everything else inside. The script goes on to
+  # delete the root and fail.
   local child status=0
   unshare --mount --pid --fork --kill-child --propagation private -- "$project/tools/fresh_machine.sh" --inner &
   child=$!
-  trap 'kill "$child" 2>/dev/null; wait "$child" 2>/dev/null; remove_root; exit 1' INT TERM
+  trap 'kill -KILL "$child" 2>/dev/null || true' INT TERM
   wait "$child" || status=$?
+  wait "$child" 2>/dev/null || true # after a signal, the first wait returned before unshare ended
   trap - INT TERM
+  [ "$status" -le 128 ] || echo "fresh machine: stopped by signal $((status - 128)); deleting the root" >&2
   remove_root || status=1
   [ "$status" -eq 0 ] && echo "fresh machine: both README commands work on a fresh Debian 12 ($((SECONDS)) s)" >&2
   return "$status"
