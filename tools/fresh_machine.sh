@@ -169,7 +169,7 @@ main() {
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
   }
   if [ -z "$ROOT" ]; then
-    ROOT=$(mktemp -d /var/tmp/loom-fresh.XXXXXX)
+    ROOT=$(mktemp -d /var/tmp/loom-fresh.XXXXXX) # on disk: /tmp may be a tmpfs in memory
   else
     mkdir -p "$ROOT"
     [ -z "$(ls -A "$ROOT")" ] || fail "--root $ROOT is not empty"
