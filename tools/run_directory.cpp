@@ -24,8 +24,8 @@ std::string safe_name(const std::string& name) {
   std::string safe;
   for (const char c : name) {
     if (safe.size() == kMaxNameInDirectory) break;
-    const bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                       (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.';
+    const bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                       c == '_' || c == '-' || c == '.';
     if (safe.empty() && c == '.') continue;  // no hidden directories, no '..'
     safe += plain ? c : '_';
   }
@@ -91,8 +91,8 @@ RunDirectoryLock RunDirectoryLock::acquire(fs::path& directory, bool generated) 
   const fs::path file = directory / kLockFile;
   const int descriptor = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
   if (descriptor < 0) {
-    throw RuntimeError(file.string() + ": cannot create the lock file (" +
-                       std::strerror(errno) + ")");
+    throw RuntimeError(file.string() + ": cannot create the lock file (" + std::strerror(errno) +
+                       ")");
   }
   if (::flock(descriptor, LOCK_EX | LOCK_NB) != 0) {
     const std::string pid = holder_pid(descriptor);

@@ -14,8 +14,8 @@
 namespace loom {
 
 // The run files a trainer writes (and --overwrite replaces).
-inline constexpr const char* kRunFiles[] = {"config.yaml", "history.csv",       "history.json",
-                                            "train.log",   "last.safetensors",  "best.safetensors",
+inline constexpr const char* kRunFiles[] = {"config.yaml", "history.csv",      "history.json",
+                                            "train.log",   "last.safetensors", "best.safetensors",
                                             "report.html"};
 
 // runs/<name>-<YYYYmmdd-HHMMSS>: the name reduced to letters, digits, '.', '_' and '-' (no

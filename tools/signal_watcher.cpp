@@ -82,7 +82,9 @@ void block_in_this_thread() {
 // As early as the program can: before main() and the static constructors of the trainer's
 // own files. A signal that arrives even earlier, while the program is being loaded, ends it
 // by the default action, with nothing done.
-__attribute__((constructor(101))) void block_at_load() { block_in_this_thread(); }
+__attribute__((constructor(101))) void block_at_load() {
+  block_in_this_thread();
+}
 
 }  // namespace
 
@@ -98,6 +100,8 @@ void enter_running_phase() {
   s.phase = SignalPhase::running;
 }
 
-int stop_signals_received() { return state().received.load(); }
+int stop_signals_received() {
+  return state().received.load();
+}
 
 }  // namespace loom

@@ -119,15 +119,15 @@ void add_common_options(CLI::App& command, CommandOptions& options, bool config_
   command.add_option("--set", options.overrides,
                      "override a config value, e.g. --set trainer.epochs=3 (repeatable)");
   command.add_option("--seed", options.seed, "the random seed (overrides the config's seed)");
-  command
-      .add_option("--threads", options.threads,
-                  "worker threads (default: $LOOM_THREADS, else every core)");
+  command.add_option("--threads", options.threads,
+                     "worker threads (default: $LOOM_THREADS, else every core)");
 }
 
 Experiment load(const CommandOptions& options) {
   for (const std::string& plugin : options.plugins) load_plugin(plugin);
   std::vector<std::string> overrides = options.overrides;
-  if (!options.seed.empty()) overrides.push_back("seed=" + std::to_string(parse_seed(options.seed)));
+  if (!options.seed.empty())
+    overrides.push_back("seed=" + std::to_string(parse_seed(options.seed)));
   return load_experiment(options.config, overrides);
 }
 
@@ -602,8 +602,8 @@ int gradcheck_op(const CommandOptions& options, const GradcheckCommand& command)
   }
   for (const size_t fixed : command.fixed) {
     if (fixed >= command.shapes.size()) {
-      throw InputError("--fixed " + std::to_string(fixed) + ": op '" + command.op + "' has inputs 0 to " +
-                       std::to_string(command.shapes.size() - 1) + " here");
+      throw InputError("--fixed " + std::to_string(fixed) + ": op '" + command.op +
+                       "' has inputs 0 to " + std::to_string(command.shapes.size() - 1) + " here");
     }
   }
   expect_finite_in("--low", command.low, -1e6, 1e6);
@@ -776,9 +776,8 @@ int main(int argc, char** argv) {
       ->add_option("--elements", gradcheck_settings.elements,
                    "with CONFIG: elements checked per parameter (16)")
       ->check(CLI::PositiveNumber);
-  gradcheck_command
-      ->add_option("--step", gradcheck_settings.step,
-                   "the difference step (default 0.001 for a CONFIG, 0.01 for --op)");
+  gradcheck_command->add_option("--step", gradcheck_settings.step,
+                                "the difference step (default 0.001 for a CONFIG, 0.01 for --op)");
 
   CommandOptions bench_options;
   BenchCommand bench_command;

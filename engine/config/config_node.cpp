@@ -1,8 +1,8 @@
 #include "engine/config/config_node.hpp"
 
 #include <algorithm>
-#include <charconv>
 #include <cerrno>
+#include <charconv>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -132,7 +132,8 @@ void check_keys(const YAML::Node& root, const std::string& file, const std::stri
       if (!entry.first.IsScalar()) {
         throw InputError(position(file, entry.first.Mark()) + ": " +
                          (item.path.empty() ? "(top level)" : item.path) +
-                         ": expected a key name, got " + (entry.first.IsMap() ? "a map" : "a list"));
+                         ": expected a key name, got " +
+                         (entry.first.IsMap() ? "a map" : "a list"));
       }
       const std::string& key = entry.first.Scalar();
       const auto [first, inserted] = seen.emplace(key, entry.first.Mark());

@@ -54,8 +54,9 @@ InputFile::InputFile(const std::filesystem::path& file, std::string_view what)
   // nothing for the regular files that pass the check below.
   descriptor_ = ::open(file.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
   if (descriptor_ < 0) {
-    refuse(what, name_, errno == ENOENT ? "not found" : "cannot open (" +
-                                                            std::string(std::strerror(errno)) + ")");
+    refuse(
+        what, name_,
+        errno == ENOENT ? "not found" : "cannot open (" + std::string(std::strerror(errno)) + ")");
   }
   struct stat status {};
   if (::fstat(descriptor_, &status) != 0 || !S_ISREG(status.st_mode)) {

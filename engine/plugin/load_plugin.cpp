@@ -34,8 +34,7 @@ std::string last_dl_error() {
 class PluginCrashGuard {
  public:
   PluginCrashGuard(const std::string& plugin, const char* stage) {
-    const std::string message =
-        "error: " + plugin + ": the plugin crashed while " + stage + " (";
+    const std::string message = "error: " + plugin + ": the plugin crashed while " + stage + " (";
     std::strncpy(message_.data(), message.c_str(), message_.size() - 1);
     struct sigaction action {};
     action.sa_handler = &PluginCrashGuard::on_fatal_signal;

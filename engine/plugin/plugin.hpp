@@ -17,7 +17,8 @@
 
 // Raised whenever a type a plugin sees (Op, Kernel, Optimizer, the registries) changes in a
 // way that breaks plugins built earlier; the loader refuses a plugin built for another value.
-#define LOOM_PLUGIN_API_VERSION 2  // 2: Optimizer, LearningRateSchedule and Metric gained checkpoint validation
+// 2: Optimizer, LearningRateSchedule and Metric gained checkpoint validation.
+#define LOOM_PLUGIN_API_VERSION 2
 
 namespace loom {
 

@@ -76,9 +76,9 @@ int wait_for_exit(pid_t pid) {
 
 struct Tally {
   int while_loading = 0;  // before the trainer's first instruction: ended by the signal
-  int during_setup = 0;  // exited 130 with nothing written
-  int resumed = 0;       // exited 130 with a checkpoint that --resume finished
-  int finished = 0;      // the signal came after the run had ended its work
+  int during_setup = 0;   // exited 130 with nothing written
+  int resumed = 0;        // exited 130 with a checkpoint that --resume finished
+  int finished = 0;       // the signal came after the run had ended its work
 };
 
 void interrupt_at_random_moments(const std::string& config, int trials, unsigned seed) {
@@ -86,8 +86,8 @@ void interrupt_at_random_moments(const std::string& config, int trials, unsigned
   TemporaryDirectory scratch;
   // How long a whole run takes here: signals are spread over that.
   const auto start = Clock::now();
-  const pid_t calibration = spawn_process(run_arguments(config, scratch.file("whole")),
-                                          scratch.file("whole.log"));
+  const pid_t calibration =
+      spawn_process(run_arguments(config, scratch.file("whole")), scratch.file("whole.log"));
   ASSERT_EQ(wait_for_exit(calibration), 0) << read_text(scratch.file("whole.log"));
   const double whole_run = std::chrono::duration<double>(Clock::now() - start).count();
 
@@ -126,8 +126,9 @@ void interrupt_at_random_moments(const std::string& config, int trials, unsigned
     }
     if (!fs::exists(run / "last.safetensors")) {
       // Stopped before the first step: nothing at all may have been written.
-      EXPECT_FALSE(fs::exists(run)) << "trial " << trial << ": a run directory without a checkpoint\n"
-                                    << output;
+      EXPECT_FALSE(fs::exists(run))
+          << "trial " << trial << ": a run directory without a checkpoint\n"
+          << output;
       EXPECT_NE(output.find("nothing was written"), std::string::npos) << output;
       ++tally.during_setup;
       continue;
@@ -144,9 +145,10 @@ void interrupt_at_random_moments(const std::string& config, int trials, unsigned
         << "trial " << trial;
     ++tally.resumed;
   }
-  std::printf("%d signals: %d while the program was loading, %d during setup (nothing "
-              "written), %d resumed to the end, %d after the run's work was done\n",
-              trials, tally.while_loading, tally.during_setup, tally.resumed, tally.finished);
+  std::printf(
+      "%d signals: %d while the program was loading, %d during setup (nothing "
+      "written), %d resumed to the end, %d after the run's work was done\n",
+      trials, tally.while_loading, tally.during_setup, tally.resumed, tally.finished);
   EXPECT_GE(tally.resumed, trials / 3) << "too few signals landed while training";
 }
 

@@ -30,7 +30,9 @@ using testing::trainer_path;
 
 constexpr const char* kDataRoot = "/usr/share/datasets/fashion-mnist";
 
-std::string book_config() { return source_path("configs/fashion_mnist_mlp.yaml"); }
+std::string book_config() {
+  return source_path("configs/fashion_mnist_mlp.yaml");
+}
 
 // `timeout` turns a hang into exit code 124 instead of a stuck suite.
 testing::CommandResult trainer(const std::string& arguments) {
@@ -45,8 +47,7 @@ std::string short_run(const std::string& out) {
 
 void expect_rejected(const testing::CommandResult& result, const std::string& text) {
   if (!expect_one_error_line(result)) return;
-  EXPECT_NE(result.err.find(text), std::string::npos) << "expected: " << text << "\n"
-                                                      << result.err;
+  EXPECT_NE(result.err.find(text), std::string::npos) << "expected: " << text << "\n" << result.err;
 }
 
 // ---- files that are not regular files --------------------------------------------------------
@@ -214,8 +215,8 @@ TEST_P(BadFlagTest, IsOneLineAndWritesNothing) {
   for (size_t at; (at = arguments.find("RUN")) != std::string::npos;) {
     arguments.replace(at, 3, quoted(run));
   }
-  const auto result = run_command(GetParam().environment + " timeout 60 " +
-                                  quoted(trainer_path()) + " " + arguments);
+  const auto result = run_command(GetParam().environment + " timeout 60 " + quoted(trainer_path()) +
+                                  " " + arguments);
   expect_rejected(result, GetParam().expected);
   EXPECT_FALSE(fs::exists(run));
 }
