@@ -44,8 +44,7 @@ void act_on(int signal_number) {
   if (s.phase == SignalPhase::setup) {
     // Nothing has been written: end here, without running destructors or atexit handlers
     // that other threads' half-done work could trip over.
-    std::fprintf(stderr, "interrupted by %s before training started; nothing was written\n",
-                 strsignal(signal_number));
+    std::fprintf(stderr, "interrupted (%s); nothing was written\n", strsignal(signal_number));
     std::fflush(stderr);
     _exit(kInterruptedExitCode);
   }
