@@ -164,7 +164,9 @@ TEST(IdxLimits, AHeaderPromisingMoreThanTheFileHoldsCommitsOnlyWhatArrives) {
   expect_input_error([&] { read_idx(file); }, {file, "truncated"});
   rusage after{};
   getrusage(RUSAGE_SELF, &after);
-  EXPECT_LT(after.ru_maxrss - before.ru_maxrss, 256 * 1024) << "KiB more at peak";
+  // Committing the promise would add 2 GiB; what arrives is 4 MiB. The bound leaves room for
+  // allocators that keep freed blocks (AddressSanitizer's quarantine holds up to 256 MiB).
+  EXPECT_LT(after.ru_maxrss - before.ru_maxrss, 1024 * 1024) << "KiB more at peak";
 }
 
 // ---- the memory estimate ---------------------------------------------------------------------
