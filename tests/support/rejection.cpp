@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "engine/core/error.hpp"
+
 namespace loom::testing {
 
 namespace {
@@ -21,6 +23,22 @@ bool expect_one_error_line(const CommandResult& result) {
   EXPECT_TRUE(result.err.ends_with("\n"));
   EXPECT_TRUE(result.err.starts_with("error: ")) << "stderr:\n" << result.err;
   return true;
+}
+
+void expect_input_error(const std::function<void()>& action,
+                        std::initializer_list<std::string> parts) {
+  try {
+    action();
+    ADD_FAILURE() << "no InputError was thrown";
+  } catch (const InputError& error) {
+    const std::string message = error.what();
+    for (const std::string& part : parts) {
+      EXPECT_NE(message.find(part), std::string::npos)
+          << "expected '" << part << "' in: " << message;
+    }
+  } catch (const std::exception& error) {
+    ADD_FAILURE() << "expected an InputError, got another exception: " << error.what();
+  }
 }
 
 std::string quoted(const std::string& text) {

@@ -19,12 +19,14 @@
 
 #include "engine/core/error.hpp"
 #include "engine/data/dataset.hpp"
+#include "tests/support/rejection.hpp"
 #include "tests/support/run_command.hpp"
 
 namespace loom {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::expect_input_error;
 using testing::TemporaryDirectory;
 
 void write_bytes(const fs::path& file, const std::vector<uint8_t>& bytes) {
@@ -67,23 +69,6 @@ IdxArray sequence_array(std::vector<int64_t> dims) {
   for (const int64_t dim : array.dims) count *= dim;
   for (int64_t i = 0; i < count; ++i) array.data.push_back(static_cast<uint8_t>(i * 7 % 256));
   return array;
-}
-
-// Runs `action`, which must throw InputError mentioning every one of `parts`.
-void expect_input_error(const std::function<void()>& action,
-                        std::initializer_list<std::string> parts) {
-  try {
-    action();
-    ADD_FAILURE() << "no InputError was thrown";
-  } catch (const InputError& error) {
-    const std::string message = error.what();
-    for (const std::string& part : parts) {
-      EXPECT_NE(message.find(part), std::string::npos)
-          << "expected '" << part << "' in: " << message;
-    }
-  } catch (const std::exception& error) {
-    ADD_FAILURE() << "expected an InputError, got another exception: " << error.what();
-  }
 }
 
 // ---- read_idx / write_idx ------------------------------------------------------------------

@@ -25,28 +25,16 @@
 #include "engine/graph/graph.hpp"
 #include "engine/train/memory_estimate.hpp"
 #include "engine/train/trainer.hpp"
+#include "tests/support/rejection.hpp"
 #include "tests/support/run_command.hpp"
 
 namespace loom {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::expect_input_error;
 using testing::TemporaryDirectory;
 using Bytes = std::vector<uint8_t>;
-
-void expect_input_error(const std::function<void()>& action,
-                        std::initializer_list<std::string> parts) {
-  try {
-    action();
-    ADD_FAILURE() << "no InputError was thrown";
-  } catch (const InputError& error) {
-    const std::string message = error.what();
-    for (const std::string& part : parts) {
-      EXPECT_NE(message.find(part), std::string::npos)
-          << "expected '" << part << "' in: " << message;
-    }
-  }
-}
 
 // ---- checked arithmetic and the element cap ------------------------------------------------
 
