@@ -19,6 +19,11 @@ std::vector<std::optional<ValueId>> Op::gradient(GradientBuilder&,
                    "): the op has no gradient rule, so nothing before it can be trained");
 }
 
+void Op::reference(const ReferenceCall& call) const {
+  throw RuntimeError("node '" + call.node.name + "' (" + std::string(name()) +
+                     "): the op has no double-precision reference forward");
+}
+
 ValueId GradientBuilder::emit(const Node& forward, std::string_view op_name,
                               std::vector<ValueId> inputs, Attributes attributes) {
   const std::string name = graph_.unique_name("d/" + forward.name + "/" + std::string(op_name));

@@ -39,6 +39,20 @@ struct OpSignature {
   bool internal = false;  // emitted by autodiff (a backward helper), not listed to users
 };
 
+// The operands of Op::reference: every tensor plain (row-major over its logical shape, channels
+// last for images) and in double precision.
+struct ReferenceCall {
+  const Node& node;
+  bool training;  // the graph's purpose: dropout drops, batch_norm uses batch statistics
+  std::span<const TensorType> input_types;
+  std::span<const TensorType> output_types;
+  std::span<const std::span<const double>> inputs;  // an i32 input holds whole numbers
+  std::span<const std::span<double>> outputs;       // zero on entry
+
+  const Shape& input_shape(size_t i) const { return input_types[i].shape; }
+  const Shape& output_shape(size_t i) const { return output_types[i].shape; }
+};
+
 class GradientBuilder;
 
 struct GradientRequest {
@@ -72,6 +86,15 @@ class Op {
   // Floating-point operations one run of the node performs, where that is a meaningful
   // measure of its work (matmuls); 0 otherwise. Benchmarks report GFLOP/s from it.
   virtual int64_t flops(const Node& /*node*/, const Graph& /*graph*/) const { return 0; }
+
+  // The op's forward in double precision by plain loops: its definition, written for clarity
+  // rather than speed. The gradient checker (engine/check) takes finite differences of it,
+  // which in double precision need neither a large step nor a guess about where the op bends,
+  // and checks the compiled kernel against it. An op without one (has_reference() false)
+  // cannot be gradient-checked. Auxiliary outputs may be left at zero; a training graph's
+  // side effects (batch_norm's moving statistics) are not part of it.
+  virtual bool has_reference() const { return false; }
+  virtual void reference(const ReferenceCall& call) const;
 
   // Emits the nodes that compute d(loss)/d(input i) and returns their values (nullopt for an
   // input with no gradient). The default says the op has no gradient rule.

@@ -18,7 +18,8 @@
 // Raised whenever a type a plugin sees (Op, Kernel, Optimizer, the registries) changes in a
 // way that breaks plugins built earlier; the loader refuses a plugin built for another value.
 // 2: Optimizer, LearningRateSchedule and Metric gained checkpoint validation.
-#define LOOM_PLUGIN_API_VERSION 2
+// 3: Op gained has_reference() and reference(), the double-precision forward.
+#define LOOM_PLUGIN_API_VERSION 3
 
 namespace loom {
 
