@@ -561,15 +561,17 @@ struct GradcheckCommand {
   std::vector<size_t> fixed;  // inputs without a gradient (targets)
   double low = -1.0, high = 1.0;
   int64_t batch = 4;
-  int64_t elements = 16;
+  std::optional<int64_t> elements;  // per tensor; default every element (op), 16 (config)
   std::optional<double> step;
-  GradientTolerance tolerance;  // its step is set from `step` or the mode's default
+  GradientTolerance tolerance;  // its step is set from `step`
 };
 
 void print_check_header(const GradientTolerance& tolerance) {
   std::printf(
-      "central differences with step %g; a gradient passes when |numeric - analytic| <= "
-      "%g + %g·|numeric|\n",
+      "numeric gradients: central differences of the double-precision reference forward at "
+      "h/100, corners looked for within h = %g·max(1, |x|)\n"
+      "a gradient passes when |numeric - analytic| <= %g·scale + %g·|numeric| (scale: the "
+      "tensor's largest |numeric|)\n",
       tolerance.step, tolerance.absolute, tolerance.relative);
   std::printf("%-34s %-16s %8s %6s %11s %11s  %s\n", "gradient of", "shape", "checked", "kinks",
               "worst abs", "worst rel", "result");
@@ -612,12 +614,14 @@ int gradcheck_op(const CommandOptions& options, const GradcheckCommand& command)
     throw InputError("--low " + fmt::format("{}", command.low) + " --high " +
                      fmt::format("{}", command.high) + ": expected low < high");
   }
-  OpUnderTest test{.op = command.op};
+  const uint64_t seed = options.seed.empty() ? 0 : parse_seed(options.seed);
+  OpUnderTest test{.op = command.op, .seed = seed};
   for (size_t i = 0; i < command.shapes.size(); ++i) {
     const Shape shape = parse_shape(command.shapes[i], kMaxCheckedElements);
     const bool differentiable = std::ranges::find(command.fixed, i) == command.fixed.end();
+    const uint64_t stream = seed * 0x9e3779b97f4a7c15ULL + 100 + i;
     test.inputs.push_back(f32_input(
-        shape, random_values(numel(shape), 100 + i, float(command.low), float(command.high)),
+        shape, random_values(numel(shape), stream, float(command.low), float(command.high)),
         differentiable));
   }
   for (const std::string& assignment : command.attributes) {
@@ -637,7 +641,8 @@ int gradcheck_op(const CommandOptions& options, const GradcheckCommand& command)
     test.attributes.set(key, read_attribute(value, spec->kind));
   }
   print_check_header(command.tolerance);
-  const std::vector<GradientReport> reports = check_gradients(test, command.tolerance);
+  const std::vector<GradientReport> reports =
+      check_gradients(test, command.tolerance, command.elements.value_or(0));
   bool passed = true;
   for (const GradientReport& report : reports) {
     const OpInput& input = test.inputs[report.input];
@@ -655,10 +660,8 @@ int gradcheck_op(const CommandOptions& options, const GradcheckCommand& command)
 }
 
 int gradcheck(const CommandOptions& options, GradcheckCommand command) {
-  // A whole network has a corner (a relu's kink) near many weights: its default step is
-  // smaller; an op's inputs are under the user's control.
-  command.tolerance.step = expect_finite_in(
-      "--step", command.step.value_or(command.op.empty() ? 1e-3 : 1e-2), 1e-6, 1.0);
+  command.tolerance.step =
+      expect_finite_in("--step", command.step.value_or(command.tolerance.step), 1e-8, 0.1);
   if (!command.op.empty()) {
     if (!options.config.empty()) throw InputError("gradcheck: give a CONFIG or --op, not both");
     return gradcheck_op(options, command);
@@ -667,8 +670,8 @@ int gradcheck(const CommandOptions& options, GradcheckCommand command) {
   apply_threads(options.threads);
   const Experiment experiment = load(options);
   print_check_header(command.tolerance);
-  const std::vector<ParameterCheck> checks =
-      check_experiment_gradients(experiment, command.batch, command.elements, command.tolerance);
+  const std::vector<ParameterCheck> checks = check_experiment_gradients(
+      experiment, command.batch, command.elements.value_or(16), command.tolerance);
   int64_t failing = 0;
   for (const ParameterCheck& check : checks) {
     failing += !print_check_row(check.parameter, check.shape, check.checked, check.kinks,
@@ -774,10 +777,12 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   gradcheck_command
       ->add_option("--elements", gradcheck_settings.elements,
-                   "with CONFIG: elements checked per parameter (16)")
+                   "elements checked per tensor, drawn with the seed (default: 16 per parameter "
+                   "of a CONFIG, every element of an --op input)")
       ->check(CLI::PositiveNumber);
-  gradcheck_command->add_option("--step", gradcheck_settings.step,
-                                "the difference step (default 0.001 for a CONFIG, 0.01 for --op)");
+  gradcheck_command->add_option(
+      "--step", gradcheck_settings.step,
+      "h: corners are looked for within h·max(1, |x|), differences taken at h/100 (1e-4)");
 
   CommandOptions bench_options;
   BenchCommand bench_command;

@@ -2,14 +2,14 @@
 
 #include <algorithm>
 #include <cmath>
-#include <mutex>
 #include <numeric>
 
+#include "engine/check/finite_differences.hpp"
+#include "engine/check/probe_loss.hpp"
+#include "engine/check/reference_evaluator.hpp"
 #include "engine/config/build_graph.hpp"
 #include "engine/core/random.hpp"
 #include "engine/data/dataset.hpp"
-#include "engine/exec/compile_context.hpp"
-#include "engine/exec/loop_kernel.hpp"
 #include "engine/exec/plan.hpp"
 #include "engine/graph/autodiff.hpp"
 #include "engine/graph/op.hpp"
@@ -18,62 +18,16 @@ namespace loom {
 
 namespace {
 
-// gradcheck_probe_loss(y, r) = Σ y·r, accumulated in double.
-class ProbeLoss final : public Op {
- public:
-  std::string_view name() const override { return "gradcheck_probe_loss"; }
-  OpSignature signature() const override { return {.inputs = {"y", "r"}, .internal = true}; }
-  std::vector<TensorType> infer(const Node&, std::span<const TensorType>) const override {
-    return {TensorType{DType::f32, {}}};
-  }
-  std::unique_ptr<Kernel> compile(const Node& node, CompileContext& context) const override {
-    const float* y = context.f32(node.inputs[0]);
-    const float* r = context.f32(node.inputs[1]);
-    float* loss = context.f32(node.outputs[0]);
-    const int64_t count = context.type(node.inputs[0]).numel();
-    return make_loop_kernel([=] {
-      double total = 0;
-      for (int64_t i = 0; i < count; ++i) total += double(y[i]) * double(r[i]);
-      *loss = static_cast<float>(total);
-    });
-  }
-  std::vector<std::optional<ValueId>> gradient(GradientBuilder& builder,
-                                               const GradientRequest& request) const override {
-    return {builder.emit(request.node, "gradcheck_probe_loss_backward",
-                         {request.node.inputs[1], request.output_gradient()}),
-            std::nullopt};
-  }
-};
-
-// gradcheck_probe_loss_backward(r, dloss) = r · dloss.
-class ProbeLossBackward final : public Op {
- public:
-  std::string_view name() const override { return "gradcheck_probe_loss_backward"; }
-  OpSignature signature() const override { return {.inputs = {"r", "dloss"}, .internal = true}; }
-  std::vector<TensorType> infer(const Node&, std::span<const TensorType> inputs) const override {
-    return {inputs[0]};
-  }
-  std::unique_ptr<Kernel> compile(const Node& node, CompileContext& context) const override {
-    const float* r = context.f32(node.inputs[0]);
-    const float* dloss = context.f32(node.inputs[1]);
-    float* dy = context.f32(node.outputs[0]);
-    const int64_t count = context.type(node.inputs[0]).numel();
-    return make_loop_kernel([=] {
-      for (int64_t i = 0; i < count; ++i) dy[i] = r[i] * *dloss;
-    });
-  }
-};
-
-void register_probe_ops() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    OpRegistry::global().add(std::make_unique<ProbeLoss>());
-    OpRegistry::global().add(std::make_unique<ProbeLossBackward>());
-  });
-}
+// How closely a float32 kernel must reproduce its op's reference forward, relative to the
+// size of the tensor it computes: far above a kernel's rounding, far below a wrong formula.
+constexpr double kForwardAgreement = 1e-4;
 
 std::string input_name(size_t i) {
   return "in" + std::to_string(i);
+}
+
+uint64_t mix(uint64_t seed, uint64_t stream) {
+  return seed * 0x9e3779b97f4a7c15ULL + stream;
 }
 
 // The graph: differentiable inputs are trainable parameters; the others are plain inputs.
@@ -81,6 +35,7 @@ struct BuiltGraph {
   Graph graph;
   std::vector<ValueId> inputs;
   std::vector<ValueId> outputs;
+  std::vector<ValueId> probed;  // the outputs the probe loss reads
 };
 
 BuiltGraph build(const OpUnderTest& test, bool with_loss) {
@@ -97,16 +52,17 @@ BuiltGraph build(const OpUnderTest& test, bool with_loss) {
   // Only the outputs with gradients are read as tensors and probed (not masks, workspaces,
   // batch statistics, whose layout is the op's own).
   const Op& op = OpRegistry::global().get(test.op);
-  const size_t probed = built.outputs.size() - op.signature().auxiliary_outputs;
-  for (size_t k = 0; k < probed; ++k) built.graph.add_output(built.outputs[k]);
+  const size_t readable = built.outputs.size() - op.signature().auxiliary_outputs;
+  for (size_t k = 0; k < readable; ++k) built.graph.add_output(built.outputs[k]);
   if (!with_loss) return built;
 
   std::vector<ValueId> losses;
-  for (size_t k = 0; k < probed; ++k) {
+  for (size_t k = 0; k < readable; ++k) {
     const TensorType& type = built.graph.value(built.outputs[k]).type;
     if (type.dtype != DType::f32) continue;
     const ValueId weights = built.graph.add_parameter("probe_weights" + std::to_string(k), type, {},
                                                       /*trainable=*/false);
+    built.probed.push_back(built.outputs[k]);
     losses.push_back(built.graph.add_node1("probe" + std::to_string(k), "gradcheck_probe_loss",
                                            {built.outputs[k], weights}));
   }
@@ -134,7 +90,7 @@ std::unique_ptr<Plan> compile(BuiltGraph& built, const OpUnderTest& test, Parame
     const std::string name = "probe_weights" + std::to_string(k);
     if (!store.contains(name)) continue;
     const std::span<float> weights = store.at(name);
-    const std::vector<float> values = random_values(std::ssize(weights), 1000 + k);
+    const std::vector<float> values = random_values(std::ssize(weights), mix(test.seed, 1000 + k));
     std::copy(values.begin(), values.end(), weights.begin());
   }
   auto plan = std::make_unique<Plan>(built.graph, store, runtime);
@@ -144,44 +100,49 @@ std::unique_ptr<Plan> compile(BuiltGraph& built, const OpUnderTest& test, Parame
   return plan;
 }
 
-// Compares the analytic derivative at one element with central differences of the loss.
-// When the one-sided differences disagree, the element is retried with half the step: on a
-// smooth curve the disagreement (about h·f'') halves with the step and the half-step
-// difference is used; so it is when a corner (a relu's kink) lies between half a step and a
-// step away, where the disagreement vanishes. A corner within half a step keeps it: no finite
-// difference is valid there, and the element is skipped and counted as a kink.
-template <typename RunLoss>
-void compare_element(float& element, float analytic, double center, const RunLoss& run_loss,
-                     const GradientTolerance& tolerance, GradientErrors& errors) {
-  const float original = element;
-  const auto one_sided = [&](double step) {
-    element = original + float(step);
-    const double up = run_loss();
-    element = original - float(step);
-    const double down = run_loss();
-    element = original;
-    return std::pair{(up - center) / step, (center - down) / step};
-  };
-  auto [forward, backward] = one_sided(tolerance.step);
-  double numeric = (forward + backward) / 2;
-  double allowed = tolerance.absolute + tolerance.relative * std::abs(numeric);
-  const double disagreement = std::abs(forward - backward);
-  if (disagreement > allowed) {
-    const auto [half_forward, half_backward] = one_sided(tolerance.step / 2);
-    if (std::abs(half_forward - half_backward) > 0.75 * disagreement) {
-      ++errors.kinks;
-      return;
+// Gives the evaluator the plan's sources: parameters from the store, inputs and labels from
+// the plan's buffers (plain, as the data pipeline writes them).
+void load_sources(ReferenceEvaluator& evaluator, const Graph& graph, const ParameterStore& store,
+                  const Plan& plan) {
+  for (size_t v = 0; v < graph.values().size(); ++v) {
+    const Value& value = graph.value(ValueId(v));
+    if (value.role == ValueRole::constant || value.role == ValueRole::intermediate) continue;
+    const std::span<double> target = evaluator.source(ValueId(v));
+    if (target.empty()) continue;  // the loss does not depend on it
+    if (value.role == ValueRole::parameter) {
+      std::ranges::copy(store.at(value.name), target.begin());
+    } else if (value.type.dtype == DType::i32) {
+      std::copy_n(plan.i32(ValueId(v)), target.size(), target.begin());
+    } else {
+      std::copy_n(plan.f32(ValueId(v)), target.size(), target.begin());
     }
-    // Smooth, or a corner between half a step and a step away: the half step is valid.
-    numeric = (half_forward + half_backward) / 2;
-    allowed = tolerance.absolute + tolerance.relative * std::abs(numeric);
   }
-  ++errors.checked;
-  const double error = std::abs(numeric - analytic);
-  errors.worst_absolute = std::max(errors.worst_absolute, error);
-  errors.worst_relative =
-      std::max(errors.worst_relative, error / std::max(std::abs(numeric), 1e-6));
-  if (error > allowed) ++errors.failures;
+}
+
+// The compiled forward must compute the reference's function before its gradient is judged
+// against the reference's differences.
+void expect_forward_agreement(const Plan& plan, const ReferenceEvaluator& evaluator, ValueId value,
+                              const std::string& what) {
+  const std::span<const double> expected = evaluator.value(value);
+  const float* actual = plan.f32(value);
+  double scale = 1;
+  for (double e : expected) scale = std::max(scale, std::abs(e));
+  for (size_t i = 0; i < expected.size(); ++i) {
+    if (std::abs(double(actual[i]) - expected[i]) <= kForwardAgreement * scale) continue;
+    throw RuntimeError(what +
+                       ": the compiled kernel and the op's reference forward disagree at "
+                       "element " +
+                       std::to_string(i) + " (kernel " + std::to_string(actual[i]) +
+                       ", reference " + std::to_string(expected[i]) +
+                       "), so no gradient can be judged");
+  }
+}
+
+const ParameterGradient* gradient_of(const Graph& graph, ValueId parameter) {
+  for (const ParameterGradient& g : graph.parameter_gradients()) {
+    if (g.parameter == parameter) return &g;
+  }
+  return nullptr;
 }
 
 }  // namespace
@@ -225,50 +186,41 @@ std::vector<std::vector<float>> run_forward(const OpUnderTest& test) {
 }
 
 std::vector<GradientReport> check_gradients(const OpUnderTest& test,
-                                            const GradientTolerance& tolerance) {
+                                            const GradientTolerance& tolerance, int64_t elements) {
   BuiltGraph built = build(test, true);
   ParameterStore store;
   Runtime runtime;
   const auto plan = compile(built, test, store, runtime);
-  const Graph& graph = plan->graph();
-  const float* loss = plan->f32(*graph.loss());
+  ReferenceEvaluator evaluator(built.graph, *built.graph.loss(), runtime.step);
+  load_sources(evaluator, built.graph, store, *plan);
+  plan->run();
+  evaluator.evaluate();
+  for (ValueId output : built.probed) {
+    expect_forward_agreement(*plan, evaluator, output, "op '" + test.op + "'");
+  }
 
   std::vector<GradientReport> reports;
   for (size_t i = 0; i < test.inputs.size(); ++i) {
-    const Value& input = graph.value(built.inputs[i]);
+    const Value& input = built.graph.value(built.inputs[i]);
     if (input.role != ValueRole::parameter) continue;
     GradientReport report;
     report.input = i;
-    const ParameterGradient* gradient = nullptr;
-    for (const ParameterGradient& g : graph.parameter_gradients()) {
-      if (g.parameter == built.inputs[i]) gradient = &g;
-    }
+    const ParameterGradient* gradient = gradient_of(plan->graph(), built.inputs[i]);
     if (!gradient) {
       report.failures = input.type.numel();  // no gradient at all
       reports.push_back(report);
       continue;
     }
-    plan->run();
-    const float* analytic_data = plan->f32(gradient->gradient);
-    const std::vector<float> analytic(analytic_data, analytic_data + input.type.numel());
-
-    const std::span<float> x = store.at(input.name);
-    const auto run_loss = [&] {
-      plan->run();
-      return double(*loss);
-    };
-    const double center = run_loss();
-    for (size_t j = 0; j < x.size(); ++j) {
-      compare_element(x[j], analytic[j], center, run_loss, tolerance, report);
-    }
+    const std::span<const float> analytic(plan->f32(gradient->gradient),
+                                          size_t(input.type.numel()));
+    const std::vector<int64_t> checked =
+        choose_elements(input.type.numel(), elements, mix(test.seed, 2000 + i));
+    static_cast<GradientErrors&>(report) =
+        compare_with_finite_differences(evaluator, built.inputs[i], analytic, checked, tolerance);
     reports.push_back(report);
   }
   return reports;
 }
-
-}  // namespace loom
-
-namespace loom {
 
 std::vector<ParameterCheck> check_experiment_gradients(const Experiment& experiment, int64_t batch,
                                                        int64_t elements,
@@ -276,8 +228,7 @@ std::vector<ParameterCheck> check_experiment_gradients(const Experiment& experim
   const int64_t classes = class_count(experiment);
   const Dataset data = load_dataset(experiment.data.train, experiment.model.input.shape, classes);
   batch = std::min(batch, data.size());
-  Graph graph = build_training_graph(experiment, batch);
-  graph.set_training(false);  // dropout as the identity: the loss is a function of the weights
+  const Graph graph = build_training_graph(experiment, batch);
   ParameterStore store;
   store.initialize_from(graph, experiment.seed);
   Runtime runtime;
@@ -288,7 +239,11 @@ std::vector<ParameterCheck> check_experiment_gradients(const Experiment& experim
       data, indices, float(experiment.data.scale),
       {plan.f32(graph.value_named(experiment.model.input.name)),
        plan.address(graph.value_named(kLabelsValue)), experiment.trainer.loss.labels, classes});
-  const float* loss = plan.f32(*graph.loss());
+  ReferenceEvaluator evaluator(graph, *graph.loss(), runtime.step);
+  load_sources(evaluator, graph, store, plan);
+  plan.run();
+  evaluator.evaluate();
+  expect_forward_agreement(plan, evaluator, *graph.loss(), "the loss");
 
   std::vector<ParameterCheck> checks;
   for (const ParameterGradient& gradient : graph.parameter_gradients()) {
@@ -296,21 +251,12 @@ std::vector<ParameterCheck> check_experiment_gradients(const Experiment& experim
     ParameterCheck check;
     check.parameter = parameter.name;
     check.shape = parameter.type.shape;
-    plan.run();
-    const std::span<float> weights = store.at(parameter.name);
-    const std::vector<float> analytic(plan.f32(gradient.gradient),
-                                      plan.f32(gradient.gradient) + weights.size());
-    const auto count = std::ssize(weights);
-    const int64_t sampled = std::min(elements, count);
-    const auto run_loss = [&] {
-      plan.run();
-      return double(*loss);
-    };
-    const double center = run_loss();
-    for (int64_t k = 0; k < sampled; ++k) {
-      const auto j = size_t(k * count / sampled);  // evenly spread over the tensor
-      compare_element(weights[j], analytic[j], center, run_loss, tolerance, check);
-    }
+    const std::span<const float> analytic(plan.f32(gradient.gradient),
+                                          size_t(parameter.type.numel()));
+    const std::vector<int64_t> checked = choose_elements(
+        parameter.type.numel(), elements, mix(experiment.seed, uint64_t(gradient.parameter)));
+    static_cast<GradientErrors&>(check) = compare_with_finite_differences(
+        evaluator, gradient.parameter, analytic, checked, tolerance);
     checks.push_back(check);
   }
   return checks;

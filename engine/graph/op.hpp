@@ -44,6 +44,7 @@ struct OpSignature {
 struct ReferenceCall {
   const Node& node;
   bool training;  // the graph's purpose: dropout drops, batch_norm uses batch statistics
+  int64_t step;   // the training step (Runtime::step) dropout's masks are drawn for
   std::span<const TensorType> input_types;
   std::span<const TensorType> output_types;
   std::span<const std::span<const double>> inputs;  // an i32 input holds whole numbers

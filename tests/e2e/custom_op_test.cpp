@@ -21,8 +21,8 @@ TEST(CustomOp, BuildsStandaloneWithTheDocumentedCommands) {
   ASSERT_EQ(compile.exit_code, 0) << compile.out << compile.err;
   // The freshly built library is a working plugin: the trainer gradient-checks its op.
   const CommandResult check =
-      run_command(trainer_path() + " gradcheck --op prelu --shape 8,6 --shape 6 --plugin " + build +
-                  "/libprelu_op.so");
+      run_command(trainer_path() + " gradcheck --op prelu --shape 32,16 --shape 16 --plugin " +
+                  build + "/libprelu_op.so");
   EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
   EXPECT_NE(check.out.find("op 'prelu': every input's gradient passes"), std::string::npos)
       << check.out;

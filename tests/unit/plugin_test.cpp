@@ -47,10 +47,27 @@ TEST(Plugin, ItsOpPassesTheGradientCheck) {
     const float x = test.inputs[0].values[i];
     EXPECT_NEAR(outputs[0][i], x * x * x, 1e-6);
   }
-  for (const GradientReport& report : check_gradients(test, {.step = 1e-3})) {
+  for (const GradientReport& report : check_gradients(test)) {
     EXPECT_EQ(report.kinks, 0) << "inputs must stay clear of the op's corners";
     EXPECT_GT(report.checked, 0);
     EXPECT_EQ(report.failures, 0) << "worst absolute error " << report.worst_absolute;
+  }
+}
+
+// Without a reference forward there is nothing to differentiate in double precision: the
+// checker refuses, naming the node and what is missing, rather than judging on float32.
+TEST(Plugin, AnOpWithoutAReferenceIsNotGradientChecked) {
+  load_plugin(plugin_path("test_plugin"));
+  const OpUnderTest test{"test_square", {}, {f32_input({3, 4}, random_values(12, 41))}};
+  try {
+    check_gradients(test);
+    FAIL() << "expected an error";
+  } catch (const InputError& error) {
+    EXPECT_NE(std::string(error.what())
+                  .find("(test_square): the op has no double-precision "
+                        "reference forward"),
+              std::string::npos)
+        << error.what();
   }
 }
 
