@@ -55,6 +55,18 @@ class Add final : public Op {
                                              std::move(arguments), context);
   }
 
+  // Two operands broadcast as numpy does; more have one shape and are summed element-wise.
+  bool has_reference() const override { return true; }
+  void reference(const ReferenceCall& call) const override {
+    if (call.inputs.size() == 2) {
+      broadcast_reference(call, [](double a, double b) { return a + b; });
+      return;
+    }
+    for (const std::span<const double> x : call.inputs) {
+      for (size_t i = 0; i < x.size(); ++i) call.outputs[0][i] += x[i];
+    }
+  }
+
   // Each input receives dy, summed down to its own shape where it was broadcast.
   std::vector<std::optional<ValueId>> gradient(GradientBuilder& builder,
                                                const GradientRequest& request) const override {

@@ -11,6 +11,9 @@
 // stays blocked), y and dx are written in it, and dy is read in it; the per-channel tensors
 // are plain.
 
+#include <algorithm>
+#include <cmath>
+
 #include "engine/exec/compile_context.hpp"
 #include "engine/exec/layout.hpp"
 #include "engine/exec/loop_kernel.hpp"
@@ -28,8 +31,13 @@ dnnl::memory::desc data_desc(const Shape& shape) {
   return shape.size() == 4 ? nhwc_desc(shape) : plain_desc(DType::f32, to_dims(shape));
 }
 
+// One reading of the attribute for the kernels and the reference, so their defaults agree.
+double epsilon_attribute(const Node& node) {
+  return node.attributes.get_real("epsilon", 1e-3);
+}
+
 float epsilon_of(const Node& node) {
-  return float(node.attributes.get_real("epsilon", 1e-3));
+  return float(epsilon_attribute(node));
 }
 
 dnnl::batch_normalization_forward::primitive_desc training_descriptor(const Node& node,
@@ -122,6 +130,37 @@ class BatchNorm final : public Op {
         moving_variance[c] = momentum * moving_variance[c] + (1 - momentum) * variance[c];
       }
     });
+  }
+
+  // Per channel c (the last axis), over every other index: in a training graph the batch's
+  // mean and biased variance, computed in double and written as the auxiliary outputs too;
+  // otherwise the moving statistics. y = gamma·(x - mean)/sqrt(variance + epsilon) + beta.
+  // Updating the moving statistics is a side effect of training, not part of the value.
+  bool has_reference() const override { return true; }
+  void reference(const ReferenceCall& call) const override {
+    const std::span<const double> x = call.inputs[0], gamma = call.inputs[1], beta = call.inputs[2];
+    const size_t channels = gamma.size();
+    const auto rows = double(x.size() / channels);
+    std::vector<double> mean(channels, 0.0), variance(channels, 0.0);
+    if (call.training) {
+      for (size_t i = 0; i < x.size(); ++i) mean[i % channels] += x[i];
+      for (double& m : mean) m /= rows;
+      for (size_t i = 0; i < x.size(); ++i) {
+        const double deviation = x[i] - mean[i % channels];
+        variance[i % channels] += deviation * deviation;
+      }
+      for (double& v : variance) v /= rows;
+      std::ranges::copy(mean, call.outputs[1].begin());
+      std::ranges::copy(variance, call.outputs[2].begin());
+    } else {
+      std::ranges::copy(call.inputs[3], mean.begin());
+      std::ranges::copy(call.inputs[4], variance.begin());
+    }
+    const double epsilon = epsilon_attribute(call.node);
+    for (size_t i = 0; i < x.size(); ++i) {
+      const size_t c = i % channels;
+      call.outputs[0][i] = gamma[c] * (x[i] - mean[c]) / std::sqrt(variance[c] + epsilon) + beta[c];
+    }
   }
 
   std::vector<std::optional<ValueId>> gradient(GradientBuilder& builder,

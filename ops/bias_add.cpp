@@ -49,6 +49,13 @@ class BiasAdd final : public Op {
         context);
   }
 
+  // y[..., c] = x[..., c] + bias[c].
+  bool has_reference() const override { return true; }
+  void reference(const ReferenceCall& call) const override {
+    const std::span<const double> x = call.inputs[0], bias = call.inputs[1];
+    for (size_t i = 0; i < x.size(); ++i) call.outputs[0][i] = x[i] + bias[i % bias.size()];
+  }
+
   // dx = dy (no node: the same value); db = Σ dy over every axis but the last.
   std::vector<std::optional<ValueId>> gradient(GradientBuilder& builder,
                                                const GradientRequest& request) const override {

@@ -34,6 +34,11 @@ struct BinaryCrossentropy {
     if (p < kEpsilon || p > 1 - kEpsilon) return 0.f;
     return (p - y) / (p * (1 - p));
   }
+  double reference(double p, double y) const {
+    if (from_logits) return std::max(p, 0.0) - p * y + std::log1p(std::exp(-std::abs(p)));
+    const double q = std::clamp(p, double(kEpsilon), 1 - double(kEpsilon));
+    return -(y * std::log(q) + (1 - y) * std::log(1 - q));
+  }
   bool from_logits;
 };
 

@@ -5,6 +5,7 @@
 #include "engine/exec/compile_context.hpp"
 #include "engine/exec/loop_kernel.hpp"
 #include "engine/exec/primitive_kernel.hpp"
+#include "ops/reference_common.hpp"
 
 namespace loom {
 
@@ -141,6 +142,23 @@ std::unique_ptr<Kernel> compile_binary(BinaryKind kind, const Node& node, Compil
                                                 {DNNL_ARG_SRC_1, context.memory(b, b_desc)},
                                                 {DNNL_ARG_DST, context.memory(y, y_desc)}},
       context);
+}
+
+void broadcast_reference(const ReferenceCall& call,
+                         const std::function<double(double, double)>& f) {
+  const Shape& out = call.output_shape(0);
+  // An operand's element at the output's multi-index, reading its own dimensions right-aligned.
+  const auto operand_at = [&](size_t k, const std::vector<int64_t>& index) {
+    const Shape& shape = call.input_shape(k);
+    const size_t lacking = out.size() - shape.size();
+    std::vector<int64_t> own(shape.size());
+    for (size_t d = 0; d < shape.size(); ++d) own[d] = shape[d] == 1 ? 0 : index[lacking + d];
+    return call.inputs[k][size_t(offset_of(own, row_major_strides(shape)))];
+  };
+  for (int64_t i = 0; i < numel(out); ++i) {
+    const std::vector<int64_t> index = unravel(i, out);
+    call.outputs[0][size_t(i)] = f(operand_at(0, index), operand_at(1, index));
+  }
 }
 
 std::vector<TensorType> BroadcastingBinaryOp::infer(const Node& node,

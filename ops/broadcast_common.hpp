@@ -5,6 +5,7 @@
 // shape (oneDNN 2.6 broadcasts only its second operand), and a strided loop otherwise.
 // Gradients are reduced back to each operand's shape by the internal op sum_to_shape.
 
+#include <functional>
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include "engine/graph/op.hpp"
@@ -21,6 +22,11 @@ std::unique_ptr<Kernel> compile_binary(BinaryKind kind, const Node& node, Compil
 // y = x broadcast from `x_shape` (same rank as `out`, 1 where broadcast) to `out`.
 std::unique_ptr<Kernel> compile_broadcast_copy(const float* x, float* y, const Shape& x_shape,
                                                const Shape& out);
+
+// The reference (Op::reference) of a broadcasting binary op: y = f(a, b) at every index of
+// the output, each operand read at that index with the dimensions it lacks (at the front) or
+// has of extent 1 held at 0, numpy's rule; written independently of the kernel's strides.
+void broadcast_reference(const ReferenceCall& call, const std::function<double(double, double)>& f);
 
 // sub, mul and div: two operands broadcast together; each op adds its gradient rule.
 class BroadcastingBinaryOp : public Op {

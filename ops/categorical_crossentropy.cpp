@@ -18,6 +18,9 @@ struct OneHotTargets {
   OneHotTargets(const void* data, int64_t class_count)
       : y(static_cast<const float*>(data)), classes(class_count) {}
   float operator()(int64_t b, int64_t c) const { return y[b * classes + c]; }
+  static double reference(std::span<const double> y, int64_t classes, int64_t b, int64_t c) {
+    return y[size_t(b * classes + c)];
+  }
 
   const float* y;
   int64_t classes;

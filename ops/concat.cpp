@@ -65,6 +65,25 @@ class Concat final : public Op {
                                              std::move(arguments), context);
   }
 
+  // Row-major, the output is, for each index before the axis, every input's block (its extent
+  // along the axis times everything after it) one after the other.
+  bool has_reference() const override { return true; }
+  void reference(const ReferenceCall& call) const override {
+    const Shape& y = call.output_shape(0);
+    const auto axis = size_t(concat_axis(call.node, int64_t(y.size())));
+    const int64_t outer = numel(Shape(y.begin(), y.begin() + std::ptrdiff_t(axis)));
+    const int64_t inner = numel(Shape(y.begin() + std::ptrdiff_t(axis) + 1, y.end()));
+    size_t written = 0;
+    for (int64_t o = 0; o < outer; ++o) {
+      for (size_t k = 0; k < call.inputs.size(); ++k) {
+        const int64_t block = call.input_shape(k)[axis] * inner;
+        for (int64_t j = 0; j < block; ++j) {
+          call.outputs[0][written++] = call.inputs[k][size_t(o * block + j)];
+        }
+      }
+    }
+  }
+
   std::vector<std::optional<ValueId>> gradient(GradientBuilder& builder,
                                                const GradientRequest& request) const override {
     const Node& node = request.node;

@@ -162,6 +162,39 @@ class Conv2D final : public Op {
     return 2 * numel(y) * kernel[0] * kernel[1] * kernel[2];
   }
 
+  // y[n, i, j, o] = bias[o] + Σ_{kh, kw, c} x[n, i·sh + kh·dh - top, j·sw + kw·dw - left, c] ·
+  // kernel[kh, kw, c, o], a tap in the padding reading 0; then relu if asked.
+  bool has_reference() const override { return true; }
+  void reference(const ReferenceCall& call) const override {
+    const Shape& x = call.input_shape(0);
+    const Shape& k = call.input_shape(1);
+    const ConvGeometry g = geometry_of(call.node, x, k);
+    const Window& w = g.window;
+    size_t written = 0;  // y is [N, OH, OW, O], row-major
+    for (int64_t n = 0; n < g.y[0]; ++n) {
+      for (int64_t i = 0; i < g.y[1]; ++i) {
+        for (int64_t j = 0; j < g.y[2]; ++j) {
+          for (int64_t o = 0; o < g.y[3]; ++o) {
+            double total = g.bias ? call.inputs[2][size_t(o)] : 0.0;
+            for (int64_t kh = 0; kh < k[0]; ++kh) {
+              const auto h = window_tap(w, 0, x[1], i, kh, w.dilation[0]);
+              if (!h) continue;
+              for (int64_t kw = 0; kw < k[1]; ++kw) {
+                const auto v = window_tap(w, 1, x[2], j, kw, w.dilation[1]);
+                if (!v) continue;
+                for (int64_t c = 0; c < x[3]; ++c) {
+                  total += call.inputs[0][offset4(x, n, *h, *v, c)] *
+                           call.inputs[1][offset4(k, kh, kw, c, o)];
+                }
+              }
+            }
+            call.outputs[0][written++] = g.relu && total < 0 ? 0.0 : total;
+          }
+        }
+      }
+    }
+  }
+
   void negotiate_layouts(const Node& node, LayoutNegotiation& negotiation) const override {
     const ConvGeometry g = geometry_of(node, negotiation.type(node.inputs[0]).shape,
                                        negotiation.type(node.inputs[1]).shape);

@@ -57,6 +57,26 @@ float crossentropy_from_probabilities(const float* p, const Target& target, int6
   return static_cast<float>(total / double(batch));
 }
 
+// The same formula in double precision (Op::reference), the targets read from the call as
+// `weight(row, class)`; the clipping bounds are the kernel's float constants.
+template <typename Weight>
+double crossentropy_reference(std::span<const double> p, const Weight& weight, int64_t batch,
+                              int64_t classes) {
+  const double low = kProbabilityEpsilon, high = 1 - low;
+  double total = 0;
+  for (int64_t b = 0; b < batch; ++b) {
+    const std::span<const double> row = p.subspan(size_t(b * classes), size_t(classes));
+    double sum = 0;
+    for (const double value : row) sum += value;
+    for (int64_t c = 0; c < classes; ++c) {
+      const double target = weight(b, c);
+      if (target == 0) continue;  // as the kernel: a class with no weight is never read
+      total -= target * std::log(std::clamp(row[size_t(c)] / sum, low, high));
+    }
+  }
+  return total / double(batch);
+}
+
 // With s = Σp, q = p/s and g_j = -y_j/q_j where q_j is not clipped (0 where it is):
 // dp_k = (g_k - Σ_j g_j·q_j) / s, times `scale` (dloss / batch).
 template <typename Target>
@@ -83,6 +103,8 @@ void crossentropy_from_probabilities_backward(const float* p, const Target& targ
 // (p, y, dloss) -> dp. `Targets` names the op and reads one kind of target:
 //   static constexpr std::string_view kName; static constexpr bool kSparse;
 //   Targets(const void* data, int64_t classes); float operator()(row, class) const;
+//   static double reference(std::span<const double> y, int64_t classes, int64_t row,
+//                           int64_t class_index);  // the same weight, read from doubles
 template <typename Targets>
 class ProbabilityCrossentropy final : public Op {
  public:
@@ -103,6 +125,15 @@ class ProbabilityCrossentropy final : public Op {
     float* loss = context.f32(node.outputs[0]);
     return make_loop_kernel(
         [=] { *loss = crossentropy_from_probabilities(p, targets, batch, classes); });
+  }
+
+  bool has_reference() const override { return true; }
+  void reference(const ReferenceCall& call) const override {
+    const int64_t batch = call.input_shape(0)[0], classes = call.input_shape(0)[1];
+    const auto weight = [&](int64_t b, int64_t c) {
+      return Targets::reference(call.inputs[1], classes, b, c);
+    };
+    call.outputs[0][0] = crossentropy_reference(call.inputs[0], weight, batch, classes);
   }
 
   std::vector<std::optional<ValueId>> gradient(GradientBuilder& builder,

@@ -11,6 +11,11 @@ class Div final : public BroadcastingBinaryOp {
  public:
   Div() : BroadcastingBinaryOp("div", BinaryKind::div) {}
 
+  bool has_reference() const override { return true; }
+  void reference(const ReferenceCall& call) const override {
+    broadcast_reference(call, [](double a, double b) { return a / b; });
+  }
+
   std::vector<std::optional<ValueId>> gradient(GradientBuilder& builder,
                                                const GradientRequest& request) const override {
     const Node& node = request.node;

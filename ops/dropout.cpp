@@ -30,6 +30,24 @@ double rate_of(const Node& node) {
   return node.attributes.get_real("rate", 0.5);
 }
 
+// The mask, shared by the kernel and the reference so that they drop the same elements:
+// element i of a step is kept when the top 24 bits of its hash fall below (1 - rate)·2^24.
+uint64_t seed_of(const Node& node) {
+  return uint64_t(node.attributes.get_int("seed", 0));
+}
+
+uint64_t step_stream(uint64_t seed, int64_t step) {
+  return splitmix64(seed ^ splitmix64(uint64_t(step)));
+}
+
+uint64_t keep_threshold(double rate) {
+  return uint64_t((1.0 - rate) * double(uint64_t{1} << 24));
+}
+
+inline bool keeps(uint64_t stream, uint64_t threshold, int64_t i) {
+  return (splitmix64(stream + uint64_t(i)) >> 40) < threshold;
+}
+
 class Dropout final : public Op {
  public:
   std::string_view name() const override { return "dropout"; }
@@ -63,18 +81,36 @@ class Dropout final : public Op {
       });
     }
     const double rate = rate_of(node);
-    const auto threshold = uint64_t((1.0 - rate) * double(uint64_t{1} << 24));
+    const uint64_t threshold = keep_threshold(rate);
     const auto scale = float(1.0 / (1.0 - rate));
-    const auto seed = uint64_t(node.attributes.get_int("seed", 0));
+    const uint64_t seed = seed_of(node);
     const int64_t* step = context.step();
     return make_loop_kernel([=] {
-      const uint64_t base = splitmix64(seed ^ splitmix64(uint64_t(*step)));
+      const uint64_t stream = step_stream(seed, *step);
       for_each_element(count, [=](int64_t i) {
-        const bool keep = (splitmix64(base + uint64_t(i)) >> 40) < threshold;
-        mask[i] = keep ? scale : 0.f;
+        mask[i] = keeps(stream, threshold, i) ? scale : 0.f;
         y[i] = x[i] * mask[i];
       });
     });
+  }
+
+  // In a training graph, the kernel's own mask for the call's step and y = x·mask with
+  // mask = 1/(1 - rate) where kept, 0 elsewhere; in any other graph the identity (mask 1).
+  bool has_reference() const override { return true; }
+  void reference(const ReferenceCall& call) const override {
+    const std::span<const double> x = call.inputs[0];
+    const std::span<double> y = call.outputs[0], mask = call.outputs[1];
+    if (!call.training) {
+      std::ranges::copy(x, y.begin());
+      std::ranges::fill(mask, 1.0);
+      return;
+    }
+    const double rate = rate_of(call.node);
+    const uint64_t stream = step_stream(seed_of(call.node), call.step);
+    for (size_t i = 0; i < x.size(); ++i) {
+      mask[i] = keeps(stream, keep_threshold(rate), int64_t(i)) ? 1.0 / (1.0 - rate) : 0.0;
+      y[i] = x[i] * mask[i];
+    }
   }
 
   std::vector<std::optional<ValueId>> gradient(GradientBuilder& builder,

@@ -10,6 +10,7 @@
 //     explicit Formula(const Attributes&);     // reads and checks its parameters
 //     float value(float p, float y) const;     // f
 //     float derivative(float p, float y) const;  // ∂f/∂p
+//     double reference(double p, double y) const;  // f in double (Op::reference)
 //   };
 
 #include "engine/exec/compile_context.hpp"
@@ -51,6 +52,14 @@ class ElementwiseLoss final : public Op {
       for (int64_t i = 0; i < count; ++i) total += formula.value(p[i], y[i]);
       *loss = float(total / double(count));
     });
+  }
+  bool has_reference() const override { return true; }
+  void reference(const ReferenceCall& call) const override {
+    const Formula formula(call.node.attributes);
+    const std::span<const double> p = call.inputs[0], y = call.inputs[1];
+    double total = 0;
+    for (size_t i = 0; i < p.size(); ++i) total += formula.reference(p[i], y[i]);
+    call.outputs[0][0] = total / double(p.size());
   }
   std::vector<std::optional<ValueId>> gradient(GradientBuilder& builder,
                                                const GradientRequest& request) const override {

@@ -82,6 +82,14 @@ class EltwiseOp final : public Op {
         context);
   }
 
+  bool has_reference() const override { return bool(definition_.reference); }
+  void reference(const ReferenceCall& call) const override {
+    if (!definition_.reference) Op::reference(call);  // throws: there is none
+    const std::span<const double> x = call.inputs[0];
+    const std::span<double> y = call.outputs[0];
+    for (size_t i = 0; i < x.size(); ++i) y[i] = definition_.reference(x[i], call.node.attributes);
+  }
+
   std::vector<std::optional<ValueId>> gradient(GradientBuilder& builder,
                                                const GradientRequest& request) const override {
     const Node& node = request.node;

@@ -59,6 +59,19 @@ class FusedMatMul final : public Op {
     return compile_matmul(node, context, bias, post_ops);
   }
 
+  // op(a)·op(b), then the bias added to every row, then the activation.
+  bool has_reference() const override { return true; }
+  void reference(const ReferenceCall& call) const override {
+    matmul_reference(call);
+    const std::span<double> y = call.outputs[0];
+    const int64_t columns = call.output_shape(0)[1];
+    const bool relu = activation_of(call.node) == "relu";
+    for (size_t i = 0; i < y.size(); ++i) {
+      if (has_bias(call.node)) y[i] += call.inputs[2][i % size_t(columns)];
+      if (relu) y[i] = y[i] > 0 ? y[i] : 0.0;
+    }
+  }
+
   // dz = dy through the activation (relu: from the output); then the matmul operand
   // gradients of dz, and the bias gradient Σ_rows dz.
   std::vector<std::optional<ValueId>> gradient(GradientBuilder& builder,

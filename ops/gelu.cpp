@@ -5,9 +5,29 @@
 // Neither has a "use dst for backward" variant (y does not determine x: gelu is not
 // monotonic), so the gradient reads the input.
 
+#include <cmath>
+#include <numbers>
+
 #include "ops/eltwise_common.hpp"
 
 namespace loom {
+
+namespace {
+
+// One reading of the attribute for the kernel and the reference, so their defaults agree.
+bool approximate(const Attributes& a) {
+  return a.get_bool("approximate", false);
+}
+
+double gelu(double x, const Attributes& a) {
+  if (approximate(a)) {
+    const double c = std::sqrt(2 / std::numbers::pi);
+    return 0.5 * x * (1 + std::tanh(c * (x + 0.044715 * x * x * x)));
+  }
+  return 0.5 * x * (1 + std::erf(x / std::numbers::sqrt2));
+}
+
+}  // namespace
 
 void register_gelu(OpRegistry& registry) {
   register_eltwise(
@@ -16,13 +36,14 @@ void register_gelu(OpRegistry& registry) {
        .algorithm = dnnl::algorithm::eltwise_gelu_erf,
        .choose_algorithm =
            [](const Attributes& a) {
-             return a.get_bool("approximate", false) ? dnnl::algorithm::eltwise_gelu_tanh
-                                                     : dnnl::algorithm::eltwise_gelu_erf;
+             return approximate(a) ? dnnl::algorithm::eltwise_gelu_tanh
+                                   : dnnl::algorithm::eltwise_gelu_erf;
            },
        .attributes = {{"approximate", AttributeKind::boolean,
                        "use the tanh approximation (default false: the exact erf form, as in "
                        "Keras)"}},
-       .in_place = true});
+       .in_place = true,
+       .reference = gelu});
 }
 
 }  // namespace loom

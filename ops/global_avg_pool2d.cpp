@@ -25,6 +25,22 @@ class GlobalAvgPool2D final : public Op {
     return compile_reduction(dnnl::algorithm::reduction_mean, node, context, {x[0], 1, 1, x[3]});
   }
 
+  // y[n, c] = Σ_{h, w} x[n, h, w, c] / (H·W).
+  bool has_reference() const override { return true; }
+  void reference(const ReferenceCall& call) const override {
+    const Shape& x = call.input_shape(0);
+    const int64_t pixels = x[1] * x[2], channels = x[3];
+    for (int64_t n = 0; n < x[0]; ++n) {
+      for (int64_t c = 0; c < channels; ++c) {
+        double total = 0;
+        for (int64_t p = 0; p < pixels; ++p) {
+          total += call.inputs[0][size_t((n * pixels + p) * channels + c)];
+        }
+        call.outputs[0][size_t(n * channels + c)] = total / double(pixels);
+      }
+    }
+  }
+
   std::vector<std::optional<ValueId>> gradient(GradientBuilder& builder,
                                                const GradientRequest& request) const override {
     const Shape& x = builder.graph().value(request.node.inputs[0]).type.shape;

@@ -16,7 +16,8 @@ struct Huber {
   static std::vector<AttributeSpec> attributes() {
     return {{"delta", AttributeKind::real, "where the loss turns from quadratic to linear (1.0)"}};
   }
-  explicit Huber(const Attributes& attributes) : delta(float(attributes.get_real("delta", 1.0))) {
+  explicit Huber(const Attributes& attributes)
+      : exact_delta(attributes.get_real("delta", 1.0)), delta(float(exact_delta)) {
     if (!(delta > 0)) throw InputError("huber: delta must be positive");
   }
   float value(float p, float y) const {
@@ -27,7 +28,12 @@ struct Huber {
     const float e = p - y;
     return std::abs(e) <= delta ? e : delta * (float(e > 0) - float(e < 0));
   }
-  float delta;
+  double reference(double p, double y) const {
+    const double e = std::abs(p - y);
+    return e <= exact_delta ? 0.5 * e * e : exact_delta * (e - 0.5 * exact_delta);
+  }
+  double exact_delta;  // the attribute as given, for the reference
+  float delta;         // as the kernels compute
 };
 
 }  // namespace

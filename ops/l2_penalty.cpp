@@ -34,6 +34,14 @@ class L2Penalty final : public Op {
       *penalty = float(factor * total);
     });
   }
+  bool has_reference() const override {
+    return true;
+  }
+  void reference(const ReferenceCall& call) const override {
+    double total = 0;
+    for (const double w : call.inputs[0]) total += w * w;
+    call.outputs[0][0] = call.node.attributes.get_real("factor", 0.0) * total;
+  }
   std::vector<std::optional<ValueId>> gradient(GradientBuilder& builder,
                                                const GradientRequest& request) const override {
     const Node& node = request.node;

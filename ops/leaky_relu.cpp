@@ -10,15 +10,26 @@
 
 namespace loom {
 
+namespace {
+
+// One reading of the attribute for the kernel and the reference, so their defaults agree.
+double negative_slope(const Attributes& a) {
+  return a.get_real("negative_slope", 0.2);
+}
+
+}  // namespace
+
 void register_leaky_relu(OpRegistry& registry) {
-  register_eltwise(
-      registry,
-      {.name = "leaky_relu",
-       .algorithm = dnnl::algorithm::eltwise_relu,
-       .attributes = {{"negative_slope", AttributeKind::real,
-                       "slope for x <= 0 (default 0.2, as in Keras)"}},
-       .alpha = [](const Attributes& a) { return float(a.get_real("negative_slope", 0.2)); },
-       .in_place = true});
+  register_eltwise(registry, {.name = "leaky_relu",
+                              .algorithm = dnnl::algorithm::eltwise_relu,
+                              .attributes = {{"negative_slope", AttributeKind::real,
+                                              "slope for x <= 0 (default 0.2, as in Keras)"}},
+                              .alpha = [](const Attributes& a) { return float(negative_slope(a)); },
+                              .in_place = true,
+                              .reference =
+                                  [](double x, const Attributes& a) {
+                                    return x > 0 ? x : negative_slope(a) * x;
+                                  }});
 }
 
 }  // namespace loom

@@ -2,13 +2,18 @@
 // parameters). NaN for x < 0 and -inf at 0, as in Keras. The gradient dx = dy / x reads the
 // input: oneDNN has no "use dst for backward" log (from y it would be dy·e^-y).
 
+#include <cmath>
+
 #include "ops/eltwise_common.hpp"
 
 namespace loom {
 
 void register_log(OpRegistry& registry) {
   register_eltwise(registry,
-                   {.name = "log", .algorithm = dnnl::algorithm::eltwise_log, .in_place = true});
+                   {.name = "log",
+                    .algorithm = dnnl::algorithm::eltwise_log,
+                    .in_place = true,
+                    .reference = [](double x, const Attributes&) { return std::log(x); }});
 }
 
 }  // namespace loom

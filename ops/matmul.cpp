@@ -29,6 +29,9 @@ class MatMul final : public Op {
     return compile_matmul(node, context, std::nullopt);
   }
 
+  bool has_reference() const override { return true; }
+  void reference(const ReferenceCall& call) const override { matmul_reference(call); }
+
   std::vector<std::optional<ValueId>> gradient(GradientBuilder& builder,
                                                const GradientRequest& request) const override {
     const auto [da, db] = matmul_operand_gradients(builder, request, request.output_gradient());

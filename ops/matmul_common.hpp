@@ -79,6 +79,10 @@ inline int64_t matmul_flops(const Node& node, const Graph& graph) {
   return 2 * y.shape[0] * y.shape[1] * inner;
 }
 
+// The reference (Op::reference) of y = op(a)·op(b), into the call's output 0: each element a
+// dot product summed in double. fused_matmul adds its bias and activation on top.
+void matmul_reference(const ReferenceCall& call);
+
 // One oneDNN matmul for the node: y = post_ops(op(a)·op(b) + bias), with the transposes as
 // strided views and the bias (if any) broadcast over the rows.
 std::unique_ptr<Kernel> compile_matmul(const Node& node, CompileContext& context,

@@ -15,6 +15,7 @@ struct AbsoluteError {
   explicit AbsoluteError(const Attributes&) {}
   float value(float p, float y) const { return std::abs(p - y); }
   float derivative(float p, float y) const { return float(p > y) - float(p < y); }
+  double reference(double p, double y) const { return std::abs(p - y); }
 };
 
 }  // namespace

@@ -12,6 +12,7 @@ struct SquaredError {
   explicit SquaredError(const Attributes&) {}
   float value(float p, float y) const { return (p - y) * (p - y); }
   float derivative(float p, float y) const { return 2 * (p - y); }
+  double reference(double p, double y) const { return (p - y) * (p - y); }
 };
 
 }  // namespace

@@ -11,6 +11,9 @@
 // oneDNN records during the forward pass in a workspace: max_pool2d has it as a second output
 // (an f32 tensor sized to hold the workspace's bytes) and max_pool2d_backward reads it.
 
+#include <algorithm>
+#include <limits>
+
 #include "engine/exec/compile_context.hpp"
 #include "engine/exec/layout.hpp"
 #include "engine/exec/primitive_kernel.hpp"
@@ -133,6 +136,41 @@ class Pool final : public Op {
     }
     return std::make_unique<PrimitiveKernel>(descriptor, dnnl::pooling_v2_forward(descriptor),
                                              std::move(arguments), context);
+  }
+
+  // Each output element: the maximum, or the mean, of its window's taps inside the image; a
+  // tap in the padding is neither a candidate for the maximum nor counted in the mean (as in
+  // Keras). Pooling windows have no dilation. Max pooling's workspace stays zero: it is the
+  // kernel's record for the backward pass, not part of the definition.
+  bool has_reference() const override { return true; }
+  void reference(const ReferenceCall& call) const override {
+    const Shape& x = call.input_shape(0);
+    const Window w = pool_window(call.node, x);
+    const Shape y = pooled_shape(x, w);
+    size_t written = 0;  // y is [N, OH, OW, C], row-major
+    for (int64_t n = 0; n < y[0]; ++n) {
+      for (int64_t i = 0; i < y[1]; ++i) {
+        for (int64_t j = 0; j < y[2]; ++j) {
+          for (int64_t c = 0; c < y[3]; ++c) {
+            double max = -std::numeric_limits<double>::infinity(), total = 0;
+            int64_t count = 0;
+            for (int64_t kh = 0; kh < w.kernel[0]; ++kh) {
+              const auto h = window_tap(w, 0, x[1], i, kh, 1);
+              if (!h) continue;
+              for (int64_t kw = 0; kw < w.kernel[1]; ++kw) {
+                const auto v = window_tap(w, 1, x[2], j, kw, 1);
+                if (!v) continue;
+                const double value = call.inputs[0][offset4(x, n, *h, *v, c)];
+                max = std::max(max, value);
+                total += value;
+                ++count;
+              }
+            }
+            call.outputs[0][written++] = is_max() ? max : total / double(count);
+          }
+        }
+      }
+    }
   }
 
   std::vector<std::optional<ValueId>> gradient(GradientBuilder& builder,

@@ -5,6 +5,7 @@
 #include "engine/exec/compile_context.hpp"
 #include "engine/exec/loop_kernel.hpp"
 #include "engine/exec/primitive_kernel.hpp"
+#include "ops/reference_common.hpp"
 
 namespace loom {
 
@@ -65,6 +66,25 @@ dnnl::memory::dims kept_dims(const Node& node, const TensorType& x) {
     if (reduced[i]) dims[i] = 1;
   }
   return dims;
+}
+
+void reduce_reference(const ReferenceCall& call, bool mean) {
+  const Shape& x = call.input_shape(0);
+  const std::vector<bool> reduced = reduced_axes(call.node, int64_t(x.size()));
+  const std::vector<int64_t> y_strides = row_major_strides(call.output_shape(0));
+  const std::span<double> y = call.outputs[0];
+  for (int64_t i = 0; i < numel(x); ++i) {
+    const std::vector<int64_t> index = unravel(i, x);
+    std::vector<int64_t> kept;
+    for (size_t d = 0; d < x.size(); ++d) {
+      if (!reduced[d]) kept.push_back(index[d]);
+    }
+    y[size_t(offset_of(kept, y_strides))] += call.inputs[0][size_t(i)];
+  }
+  if (mean) {
+    const double count = double(numel(x)) / double(y.size());
+    for (double& value : y) value /= count;
+  }
 }
 
 ValueId spread_over_reduced_axes(GradientBuilder& builder, const Node& node, ValueId dy,

@@ -28,6 +28,11 @@ std::unique_ptr<Kernel> compile_row_sum(const float* x, float* y, int64_t rows, 
 // The input's dims with each reduced axis set to 1.
 dnnl::memory::dims kept_dims(const Node& node, const TensorType& x);
 
+// The reference (Op::reference) of reduce_sum (mean = false) and reduce_mean: every element
+// of x added, in double, to the output element its index has once the reduced axes are
+// dropped; a mean then divides by how many were added to each.
+void reduce_reference(const ReferenceCall& call, bool mean);
+
 // d(loss)/dx for y = reduce(x): dy broadcast back to x's shape, times `factor` (1 for a sum,
 // 1/count for a mean).
 ValueId spread_over_reduced_axes(GradientBuilder& builder, const Node& node, ValueId dy,

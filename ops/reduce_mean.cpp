@@ -20,6 +20,9 @@ class ReduceMean final : public Op {
     return reduce_shape_rule(node, inputs);
   }
 
+  bool has_reference() const override { return true; }
+  void reference(const ReferenceCall& call) const override { reduce_reference(call, true); }
+
   std::unique_ptr<Kernel> compile(const Node& node, CompileContext& context) const override {
     return compile_reduction(dnnl::algorithm::reduction_mean, node, context,
                              kept_dims(node, context.type(node.inputs[0])));

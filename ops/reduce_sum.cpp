@@ -26,6 +26,9 @@ class ReduceSum final : public Op {
     return reduce_shape_rule(node, inputs);
   }
 
+  bool has_reference() const override { return true; }
+  void reference(const ReferenceCall& call) const override { reduce_reference(call, false); }
+
   // dx = dy spread over the reduced axes.
   std::vector<std::optional<ValueId>> gradient(GradientBuilder& builder,
                                                const GradientRequest& request) const override {

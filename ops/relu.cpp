@@ -8,10 +8,12 @@
 namespace loom {
 
 void register_relu(OpRegistry& registry) {
-  register_eltwise(registry, {.name = "relu",
-                              .algorithm = dnnl::algorithm::eltwise_relu_use_dst_for_bwd,
-                              .backward_reads_output = true,
-                              .in_place = true});
+  register_eltwise(registry,
+                   {.name = "relu",
+                    .algorithm = dnnl::algorithm::eltwise_relu_use_dst_for_bwd,
+                    .backward_reads_output = true,
+                    .in_place = true,
+                    .reference = [](double x, const Attributes&) { return x > 0 ? x : 0.0; }});
 }
 
 }  // namespace loom

@@ -2,6 +2,8 @@
 // inserts it where a value's layout and its reader's differ; users never write it. Its
 // gradient is never asked for: layouts are assigned after autodiff, when the plan is built.
 
+#include <algorithm>
+
 #include "engine/exec/compile_context.hpp"
 #include "engine/exec/primitive_kernel.hpp"
 
@@ -16,6 +18,13 @@ class Reorder final : public Op {
 
   std::vector<TensorType> infer(const Node&, std::span<const TensorType> inputs) const override {
     return {inputs[0]};
+  }
+
+  // A layout is not part of a value's logical contents: over plain tensors it is the identity.
+  // It appears in plans' forward passes, so a checker walking a plan's graph may meet it.
+  bool has_reference() const override { return true; }
+  void reference(const ReferenceCall& call) const override {
+    std::ranges::copy(call.inputs[0], call.outputs[0].begin());
   }
 
   // Each side's descriptor, in the dims of whichever side is not plain (both native sides

@@ -4,6 +4,8 @@
 // reads the input, and the kernel then does nothing (it copies otherwise); the gradient is dy
 // reshaped back to the input's shape.
 
+#include <algorithm>
+
 #include "engine/exec/compile_context.hpp"
 #include "engine/exec/loop_kernel.hpp"
 #include "engine/graph/op.hpp"
@@ -17,6 +19,12 @@ class ReshapingOp : public Op {
   std::unique_ptr<Kernel> compile(const Node& node, CompileContext& context) const override {
     return make_copy_kernel(context.address(node.inputs[0]), context.address(node.outputs[0]),
                             size_t(context.type(node.inputs[0]).bytes()));
+  }
+
+  // The same values, in the same row-major order, under the output's shape.
+  bool has_reference() const override { return true; }
+  void reference(const ReferenceCall& call) const override {
+    std::ranges::copy(call.inputs[0], call.outputs[0].begin());
   }
 
   std::vector<std::optional<ValueId>> gradient(GradientBuilder& builder,

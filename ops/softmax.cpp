@@ -2,6 +2,9 @@
 // oneDNN's softmax_v2; the backward reads the output: dx = y ⊙ (dy - Σ dy ⊙ y).
 // On the loss path the softmax_crossentropy fusion replaces it (see that file).
 
+#include <algorithm>
+#include <cmath>
+
 #include "engine/exec/compile_context.hpp"
 #include "engine/exec/primitive_kernel.hpp"
 #include "engine/graph/op.hpp"
@@ -48,6 +51,28 @@ class Softmax final : public Op {
         std::vector<std::pair<int, dnnl::memory>>{{DNNL_ARG_SRC, context.memory(node.inputs[0])},
                                                   {DNNL_ARG_DST, context.memory(node.outputs[0])}},
         context);
+  }
+
+  // Each line along the axis: exp(x - max) / Σ exp(x - max), in double.
+  bool has_reference() const override { return true; }
+  void reference(const ReferenceCall& call) const override {
+    const Shape& shape = call.input_shape(0);
+    const auto axis = size_t(resolved_axis(call.node, int64_t(shape.size())));
+    const int64_t outer = numel(Shape(shape.begin(), shape.begin() + std::ptrdiff_t(axis)));
+    const int64_t extent = shape[axis];
+    const int64_t inner = numel(Shape(shape.begin() + std::ptrdiff_t(axis) + 1, shape.end()));
+    const std::span<const double> x = call.inputs[0];
+    const std::span<double> y = call.outputs[0];
+    for (int64_t o = 0; o < outer; ++o) {
+      for (int64_t j = 0; j < inner; ++j) {
+        const auto at = [&](int64_t k) { return size_t((o * extent + k) * inner + j); };
+        double max = x[at(0)];
+        for (int64_t k = 1; k < extent; ++k) max = std::max(max, x[at(k)]);
+        double sum = 0;
+        for (int64_t k = 0; k < extent; ++k) sum += std::exp(x[at(k)] - max);
+        for (int64_t k = 0; k < extent; ++k) y[at(k)] = std::exp(x[at(k)] - max) / sum;
+      }
+    }
   }
 
   std::vector<std::optional<ValueId>> gradient(GradientBuilder& builder,

@@ -4,6 +4,7 @@
 // takes the log of a rounded-off probability, and its gradient is the stable
 // (p - y) · dloss / batch. Targets are one-hot f32[B, C] or class indices i32[B].
 
+#include <algorithm>
 #include <cmath>
 
 #include "engine/exec/compile_context.hpp"
@@ -74,6 +75,37 @@ class SoftmaxCrossentropy final : public Op {
       }
       *loss = static_cast<float>(total / double(rows.batch));
     });
+  }
+
+  // Per row, with lse = log Σ_c exp(x_c): p_c = exp(x_c - lse), and the loss is the batch mean
+  // of Σ_c y_c·(lse - x_c) (of lse - x_label for class indices, which arrive as whole numbers).
+  bool has_reference() const override { return true; }
+  void reference(const ReferenceCall& call) const override {
+    const int64_t batch = call.input_shape(0)[0], classes = call.input_shape(0)[1];
+    const bool sparse = call.input_types[1].dtype == DType::i32;
+    const std::span<const double> x = call.inputs[0], y = call.inputs[1];
+    double total = 0;
+    for (int64_t b = 0; b < batch; ++b) {
+      const auto at = [&](int64_t c) { return size_t(b * classes + c); };
+      double max = x[at(0)];
+      for (int64_t c = 1; c < classes; ++c) max = std::max(max, x[at(c)]);
+      double sum = 0;
+      for (int64_t c = 0; c < classes; ++c) sum += std::exp(x[at(c)] - max);
+      const double lse = max + std::log(sum);
+      for (int64_t c = 0; c < classes; ++c) call.outputs[0][at(c)] = std::exp(x[at(c)] - lse);
+      if (sparse) {
+        // The data loader refuses such labels; a reference must not read outside the row.
+        const int64_t label = std::llround(y[size_t(b)]);
+        if (label < 0 || label >= classes) {
+          throw RuntimeError("node '" + call.node.name + "': label " + std::to_string(label) +
+                             " is outside [0, " + std::to_string(classes) + ")");
+        }
+        total += lse - x[at(label)];
+      } else {
+        for (int64_t c = 0; c < classes; ++c) total += y[at(c)] * (lse - x[at(c)]);
+      }
+    }
+    call.outputs[1][0] = total / double(batch);
   }
 
   std::vector<std::optional<ValueId>> gradient(GradientBuilder& builder,

@@ -6,6 +6,9 @@
 // computes log(1 + e^(alpha·x)) / alpha, where alpha = 0 would divide by zero. alpha = 1 is
 // softplus under both.
 
+#include <algorithm>
+#include <cmath>
+
 #include "ops/eltwise_common.hpp"
 
 namespace loom {
@@ -14,7 +17,12 @@ void register_softplus(OpRegistry& registry) {
   register_eltwise(registry, {.name = "softplus",
                               .algorithm = dnnl::algorithm::eltwise_soft_relu,
                               .alpha = [](const Attributes&) { return 1.f; },
-                              .in_place = true});
+                              .in_place = true,
+                              // log(1 + e^x) without overflowing e^x for a large x.
+                              .reference =
+                                  [](double x, const Attributes&) {
+                                    return std::max(x, 0.0) + std::log1p(std::exp(-std::abs(x)));
+                                  }});
 }
 
 }  // namespace loom

@@ -2,15 +2,19 @@
 // derivative dx = dy / (2·y) is computed from the output (oneDNN's sqrt "use dst for backward"
 // variant), so x's buffer may be reused.
 
+#include <cmath>
+
 #include "ops/eltwise_common.hpp"
 
 namespace loom {
 
 void register_sqrt(OpRegistry& registry) {
-  register_eltwise(registry, {.name = "sqrt",
-                              .algorithm = dnnl::algorithm::eltwise_sqrt_use_dst_for_bwd,
-                              .backward_reads_output = true,
-                              .in_place = true});
+  register_eltwise(registry,
+                   {.name = "sqrt",
+                    .algorithm = dnnl::algorithm::eltwise_sqrt_use_dst_for_bwd,
+                    .backward_reads_output = true,
+                    .in_place = true,
+                    .reference = [](double x, const Attributes&) { return std::sqrt(x); }});
 }
 
 }  // namespace loom

@@ -2,6 +2,8 @@
 // function under two names; no parameters). oneDNN's swish computes x·sigmoid(alpha·x): alpha
 // is 1. swish is not monotonic (y does not determine x), so the gradient reads the input.
 
+#include <cmath>
+
 #include "ops/eltwise_common.hpp"
 
 namespace loom {
@@ -9,10 +11,12 @@ namespace loom {
 namespace {
 
 void register_swish_as(OpRegistry& registry, const std::string& name) {
-  register_eltwise(registry, {.name = name,
-                              .algorithm = dnnl::algorithm::eltwise_swish,
-                              .alpha = [](const Attributes&) { return 1.f; },
-                              .in_place = true});
+  register_eltwise(
+      registry, {.name = name,
+                 .algorithm = dnnl::algorithm::eltwise_swish,
+                 .alpha = [](const Attributes&) { return 1.f; },
+                 .in_place = true,
+                 .reference = [](double x, const Attributes&) { return x / (1 + std::exp(-x)); }});
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include "engine/exec/compile_context.hpp"
 #include "engine/exec/primitive_kernel.hpp"
 #include "engine/graph/op.hpp"
+#include "ops/reference_common.hpp"
 
 namespace loom {
 
@@ -61,6 +62,21 @@ class Transpose final : public Op {
     const dnnl::memory::desc view(dims, dnnl::memory::data_type::f32, strides);
     const auto y_desc = plain_desc(context.type(node.outputs[0]));
     return make_reorder_kernel(context, node.inputs[0], view, node.outputs[0], y_desc);
+  }
+
+  // y[i_0, ..., i_n] = x at the index whose axis perm[d] is i_d.
+  bool has_reference() const override { return true; }
+  void reference(const ReferenceCall& call) const override {
+    const Shape& x = call.input_shape(0);
+    const Shape& y = call.output_shape(0);
+    const std::vector<int64_t> perm = permutation(call.node, int64_t(x.size()));
+    const std::vector<int64_t> x_strides = row_major_strides(x);
+    for (int64_t i = 0; i < numel(y); ++i) {
+      const std::vector<int64_t> index = unravel(i, y);
+      std::vector<int64_t> x_index(x.size());
+      for (size_t d = 0; d < perm.size(); ++d) x_index[size_t(perm[d])] = index[d];
+      call.outputs[0][size_t(i)] = call.inputs[0][size_t(offset_of(x_index, x_strides))];
+    }
   }
 
   std::vector<std::optional<ValueId>> gradient(GradientBuilder& builder,

@@ -18,6 +18,22 @@ struct Window {
   WindowAxis axes[2];   // for the input's H and W
 };
 
+// For the reference forwards (Op::reference): the input position that tap `k` of output
+// position `out` reads along one axis of `input` positions, or nullopt when the tap falls in
+// the padding. `dilation` counts as Keras does (1: adjacent taps).
+inline std::optional<int64_t> window_tap(const Window& w, int axis, int64_t input, int64_t out,
+                                         int64_t k, int64_t dilation) {
+  const int64_t position = out * w.strides[axis] - w.axes[axis].pad_begin + k * dilation;
+  if (position < 0 || position >= input) return std::nullopt;
+  return position;
+}
+
+// Where element [a, b, c, d] of a row-major 4-D tensor of `shape` lies: an image [N, H, W, C]
+// or a kernel [KH, KW, Cin, Cout] in its plain layout.
+inline size_t offset4(const Shape& shape, int64_t a, int64_t b, int64_t c, int64_t d) {
+  return size_t(((a * shape[1] + b) * shape[2] + c) * shape[3] + d);
+}
+
 // Reads `strides`, `padding` and `dilation` from the node (with the kernel given), checks them
 // against the input's spatial size, and computes the output size and the padding.
 Window read_window(const Node& node, int64_t input_h, int64_t input_w, int64_t kernel_h,

@@ -57,6 +57,16 @@ class PRelu final : public Op {
     });
   }
 
+  // The definition in double precision, by the plainest loop: the gradient checker takes
+  // finite differences of it and checks the kernel against it.
+  bool has_reference() const override { return true; }
+  void reference(const ReferenceCall& call) const override {
+    const std::span<const double> x = call.inputs[0], alpha = call.inputs[1];
+    for (size_t i = 0; i < x.size(); ++i) {
+      call.outputs[0][i] = x[i] > 0 ? x[i] : alpha[i % alpha.size()] * x[i];
+    }
+  }
+
   std::vector<std::optional<ValueId>> gradient(GradientBuilder& builder,
                                                const GradientRequest& request) const override {
     const Node& node = request.node;
