@@ -10,7 +10,7 @@ seeds=${1:-20}
 fashion=/usr/share/datasets/fashion-mnist
 
 echo "== ops: $seeds seeds, small and 128×128 (gradient_checker_test) =="
-LOOM_GRADCHECK_SEEDS=$seeds OMP_NUM_THREADS=1 build/tests/gradient_checker_test \
+LOOM_GRADCHECK_SEEDS=$seeds LOOM_GRADCHECK_LARGE_SEEDS=$seeds OMP_NUM_THREADS=1 build/tests/gradient_checker_test \
   --gtest_filter='*Passes*' --gtest_brief=1 2>&1 | tail -n 5
 
 echo "== configs: $seeds seeds each (trainer gradcheck) =="

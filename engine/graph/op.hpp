@@ -49,8 +49,6 @@ struct ReferenceCall {
   std::span<const TensorType> output_types;
   std::span<const std::span<const double>> inputs;  // an i32 input holds whole numbers
   std::span<const std::span<double>> outputs;       // zero on entry
-  // The training step a training graph runs (Runtime::step): dropout's mask is drawn from it.
-  int64_t step = 0;
 
   const Shape& input_shape(size_t i) const { return input_types[i].shape; }
   const Shape& output_shape(size_t i) const { return output_types[i].shape; }

@@ -159,15 +159,17 @@ std::string describe(const std::vector<GradientReport>& reports) {
 
 // --- No false failures ----------------------------------------------------------------------
 
-int seeds() {
-  const char* text = std::getenv("LOOM_GRADCHECK_SEEDS");
-  return text ? std::max(1, std::atoi(text)) : 20;
+// Seeds per case: LOOM_GRADCHECK_SEEDS (default 20) at the small size,
+// LOOM_GRADCHECK_LARGE_SEEDS (default 1) at the large one; tools/gradcheck_sweep.sh sets both.
+int seeds_from(const char* variable, int fallback) {
+  const char* text = std::getenv(variable);
+  return text ? std::max(1, std::atoi(text)) : fallback;
 }
 
 class CorrectGradient : public ::testing::TestWithParam<GradientCase> {};
 
 TEST_P(CorrectGradient, PassesOverEverySeed) {
-  for (int seed = 1; seed <= seeds(); ++seed) {
+  for (int seed = 1; seed <= seeds_from("LOOM_GRADCHECK_SEEDS", 20); ++seed) {
     const OpUnderTest test = GetParam().make(uint64_t(seed), false);
     const std::vector<GradientReport> reports = check_gradients(test);
     for (const GradientReport& report : reports) {
@@ -177,11 +179,10 @@ TEST_P(CorrectGradient, PassesOverEverySeed) {
   }
 }
 
-// At 128×128 (a sample of 256 elements per input: central differences of a whole 128³
-// matmul per element are seconds each); `LOOM_GRADCHECK_SEEDS` seeds when set, else one.
+// At 128×128, a sample of 256 elements per input (every one would need two 128³ matmuls in
+// double precision per difference).
 TEST_P(CorrectGradient, PassesAtLargeShapes) {
-  const int count = std::getenv("LOOM_GRADCHECK_SEEDS") ? seeds() : 1;
-  for (int seed = 1; seed <= count; ++seed) {
+  for (int seed = 1; seed <= seeds_from("LOOM_GRADCHECK_LARGE_SEEDS", 1); ++seed) {
     const OpUnderTest test = GetParam().make(uint64_t(seed), true);
     const std::vector<GradientReport> reports = check_gradients(test, {}, 256);
     for (const GradientReport& report : reports) {

@@ -318,11 +318,11 @@ std::vector<std::vector<double>> run_reference(const OpUnderTest& test, int64_t 
   const std::vector<std::span<double>> output_spans(output_values.begin(), output_values.end());
   node.op->reference({.node = node,
                       .training = test.training,
+                      .step = step,
                       .input_types = input_types,
                       .output_types = output_types,
                       .inputs = input_spans,
-                      .outputs = output_spans,
-                      .step = step});
+                      .outputs = output_spans});
   return output_values;
 }
 
