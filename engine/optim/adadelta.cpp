@@ -5,10 +5,12 @@
 //   Edx = rho·Edx + (1 - rho)·d²
 //   w  += lr·d
 // The learning rate multiplies the step; learning_rate 1.0 gives the paper's method.
+// Keras writes `1 - rho` in Python: taken in double and cast once (keras_scalars.hpp).
 
 #include <cmath>
 
 #include "engine/exec/parallel.hpp"
+#include "engine/optim/keras_scalars.hpp"
 #include "engine/optim/optimizer.hpp"
 
 namespace loom {
@@ -17,7 +19,8 @@ namespace {
 
 class Adadelta final : public Optimizer {
  public:
-  Adadelta(double rho, double epsilon) : rho_(float(rho)), epsilon_(float(epsilon)) {}
+  Adadelta(double rho, double epsilon)
+      : rho_(float(rho)), one_minus_rho_(keras_one_minus(rho)), epsilon_(float(epsilon)) {}
   std::string_view name() const override { return "adadelta"; }
 
  protected:
@@ -32,19 +35,19 @@ class Adadelta final : public Optimizer {
     float* grad_average = s.slots[0];
     float* delta_average = s.slots[1];
     const float* g = s.gradient;
-    const float lr = s.learning_rate, decay = s.decay, rho = rho_, keep = 1.f - rho_,
+    const float lr = s.learning_rate, decay = s.decay, rho = rho_, keep = one_minus_rho_,
                 eps = epsilon_;
     for_each_element(s.size, [=](int64_t i) {
-      grad_average[i] = rho * grad_average[i] + keep * g[i] * g[i];
+      grad_average[i] = rho * grad_average[i] + keep * (g[i] * g[i]);
       const float delta =
           -std::sqrt(delta_average[i] + eps) * g[i] / std::sqrt(grad_average[i] + eps);
-      delta_average[i] = rho * delta_average[i] + keep * delta * delta;
+      delta_average[i] = rho * delta_average[i] + keep * (delta * delta);
       w[i] += lr * delta - decay * w[i];
     });
   }
 
  private:
-  float rho_, epsilon_;
+  float rho_, one_minus_rho_, epsilon_;
 };
 
 }  // namespace

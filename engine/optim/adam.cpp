@@ -7,10 +7,14 @@
 //   amsgrad: v_hat = max(v_hat, v), used in place of v below (v itself stays the average)
 //   w -= lr·sqrt(1 - beta_2^t)/(1 - beta_1^t) · m / (sqrt(v) + epsilon)
 // epsilon is outside the root and not bias-corrected (the paper's "epsilon hat").
+// Scalars as Keras forms them (keras_scalars.hpp): 1 - beta_1 and 1 - beta_2 in double, cast
+// once; the bias corrections beta^t from the float32 betas, in float32 (Keras casts beta to
+// the variable's dtype before raising it, then takes sqrt(1 - beta_2^t) in float32 too).
 
 #include <cmath>
 
 #include "engine/exec/parallel.hpp"
+#include "engine/optim/keras_scalars.hpp"
 #include "engine/optim/optimizer.hpp"
 
 namespace loom {
@@ -23,6 +27,8 @@ class Adam final : public Optimizer {
       : name_(std::move(name)),
         beta_1_(beta_1),
         beta_2_(beta_2),
+        one_minus_beta_1_(keras_one_minus(beta_1)),
+        one_minus_beta_2_(keras_one_minus(beta_2)),
         epsilon_(float(epsilon)),
         amsgrad_(amsgrad) {}
   std::string_view name() const override { return name_; }
@@ -37,27 +43,27 @@ class Adam final : public Optimizer {
   }
 
   void update(const UpdateStep& s) override {
-    const double t = double(s.iteration + 1);
-    const auto alpha =
-        float(s.learning_rate * std::sqrt(1 - std::pow(beta_2_, t)) / (1 - std::pow(beta_1_, t)));
+    const float beta_1_power = keras_float_power(beta_1_, s.iteration + 1);
+    const float beta_2_power = keras_float_power(beta_2_, s.iteration + 1);
+    const float alpha = s.learning_rate * std::sqrt(1.f - beta_2_power) / (1.f - beta_1_power);
     float* w = s.weights;
     float* m = s.slots[0];
     float* v = s.slots[1];
     const float* g = s.gradient;
-    const float decay = s.decay, b1 = float(beta_1_), b2 = float(beta_2_), eps = epsilon_;
+    const float decay = s.decay, k1 = one_minus_beta_1_, k2 = one_minus_beta_2_, eps = epsilon_;
     if (amsgrad_) {
       float* v_hat = s.slots[2];
       for_each_element(s.size, [=](int64_t i) {
-        m[i] += (g[i] - m[i]) * (1 - b1);
-        v[i] += (g[i] * g[i] - v[i]) * (1 - b2);
+        m[i] += (g[i] - m[i]) * k1;
+        v[i] += (g[i] * g[i] - v[i]) * k2;
         v_hat[i] = std::max(v_hat[i], v[i]);
         w[i] -= decay * w[i] + alpha * m[i] / (std::sqrt(v_hat[i]) + eps);
       });
       return;
     }
     for_each_element(s.size, [=](int64_t i) {
-      m[i] += (g[i] - m[i]) * (1 - b1);
-      v[i] += (g[i] * g[i] - v[i]) * (1 - b2);
+      m[i] += (g[i] - m[i]) * k1;
+      v[i] += (g[i] * g[i] - v[i]) * k2;
       w[i] -= decay * w[i] + alpha * m[i] / (std::sqrt(v[i]) + eps);
     });
   }
@@ -65,7 +71,7 @@ class Adam final : public Optimizer {
  private:
   std::string name_;
   double beta_1_, beta_2_;
-  float epsilon_;
+  float one_minus_beta_1_, one_minus_beta_2_, epsilon_;
   bool amsgrad_;
 };
 

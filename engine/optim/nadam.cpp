@@ -7,10 +7,16 @@
 //   v_hat = v / (1 - beta_2^t)
 //   w -= lr·m_hat / (sqrt(v_hat) + epsilon)
 // (Keras 2's schedule_decay of 0.004 is gone in Keras 3: the base is 0.96^t itself.)
+// Keras casts beta_1 and beta_2 to float32 first here, so 1 - beta is float arithmetic (unlike
+// Adam's); the moments update as m += (g - m)·(1 - beta_1), and v_hat divides by 1 - beta_2^t
+// raised in float32 from the float32 beta_2 (keras_scalars.hpp). u_product stays a double
+// (checkpoints hold it so): the momentum cache differs from Keras's float32 one by about an
+// ulp.
 
 #include <cmath>
 
 #include "engine/exec/parallel.hpp"
+#include "engine/optim/keras_scalars.hpp"
 #include "engine/optim/optimizer.hpp"
 
 namespace loom {
@@ -46,7 +52,7 @@ class Nadam final : public Optimizer {
     const double u_t = momentum_cache(t), u_next = momentum_cache(t + 1);
     const auto m_scale = float(u_next / (1 - u_product_ * u_next));
     const auto g_scale = float((1 - u_t) / (1 - u_product_));
-    const auto v_scale = float(1 / (1 - std::pow(beta_2_, t)));
+    const float v_correction = 1.f - keras_float_power(beta_2_, s.iteration + 1);
     float* w = s.weights;
     float* m = s.slots[0];
     float* v = s.slots[1];
@@ -54,10 +60,10 @@ class Nadam final : public Optimizer {
     const float lr = s.learning_rate, decay = s.decay, b1 = float(beta_1_), b2 = float(beta_2_),
                 eps = epsilon_;
     for_each_element(s.size, [=](int64_t i) {
-      m[i] = b1 * m[i] + (1 - b1) * g[i];
-      v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i];
+      m[i] += (g[i] - m[i]) * (1 - b1);
+      v[i] += (g[i] * g[i] - v[i]) * (1 - b2);
       const float m_hat = m_scale * m[i] + g_scale * g[i];
-      w[i] -= decay * w[i] + lr * m_hat / (std::sqrt(v[i] * v_scale) + eps);
+      w[i] -= decay * w[i] + lr * m_hat / (std::sqrt(v[i] / v_correction) + eps);
     });
   }
 

@@ -1,16 +1,18 @@
 // RMSprop with Keras 3's semantics (keras/src/optimizers/rmsprop.py):
 //   defaults: learning_rate 0.001, rho 0.9, momentum 0.0, epsilon 1e-7, centered false
 //   v = rho·v + (1 - rho)·g²
-//   centered: a = rho·a + (1 - rho)·g;  denominator = v - a² + epsilon
+//   centered: a = rho·a + (1 - rho)·g;  denominator = (v - a²) + epsilon
 //   else:                               denominator = v + epsilon
 //   increment = lr·g / sqrt(denominator)
 //   momentum > 0: m = momentum·m + increment; w -= m      else: w -= increment
 // Note epsilon sits inside the square root; PyTorch's RMSprop adds it outside and defaults
 // to alpha 0.99, eps 1e-8, so the same words there mean a different update.
+// Keras writes `1 - rho` in Python: taken in double and cast once (keras_scalars.hpp).
 
 #include <cmath>
 
 #include "engine/exec/parallel.hpp"
+#include "engine/optim/keras_scalars.hpp"
 #include "engine/optim/optimizer.hpp"
 
 namespace loom {
@@ -21,6 +23,7 @@ class RmsProp final : public Optimizer {
  public:
   RmsProp(double rho, double momentum, double epsilon, bool centered)
       : rho_(float(rho)),
+        one_minus_rho_(keras_one_minus(rho)),
         momentum_(float(momentum)),
         epsilon_(float(epsilon)),
         centered_(centered) {}
@@ -39,7 +42,7 @@ class RmsProp final : public Optimizer {
     float* w = s.weights;
     const float* g = s.gradient;
     const float lr = s.learning_rate, decay = s.decay;
-    const float rho = rho_, keep = 1.f - rho_, eps = epsilon_, mu = momentum_;
+    const float rho = rho_, keep = one_minus_rho_, eps = epsilon_, mu = momentum_;
     float* v = s.slots[0];
     float* m = mu > 0.f ? s.slots[1] : nullptr;
     float* a = centered_ ? s.slots[mu > 0.f ? 2 : 1] : nullptr;
@@ -47,17 +50,19 @@ class RmsProp final : public Optimizer {
     // branches, so that it vectorizes fully.
     if (!a && !m) {
       for_each_element(s.size, [=](int64_t i) {
-        v[i] = rho * v[i] + keep * g[i] * g[i];
+        v[i] = rho * v[i] + keep * (g[i] * g[i]);
         w[i] -= decay * w[i] + lr * g[i] / std::sqrt(v[i] + eps);
       });
       return;
     }
     for_each_element(s.size, [=](int64_t i) {
-      v[i] = rho * v[i] + keep * g[i] * g[i];
-      float denominator = v[i] + eps;
+      v[i] = rho * v[i] + keep * (g[i] * g[i]);
+      float denominator;
       if (a) {
         a[i] = rho * a[i] + keep * g[i];
-        denominator -= a[i] * a[i];
+        denominator = v[i] - a[i] * a[i] + eps;  // Keras's order: epsilon added last
+      } else {
+        denominator = v[i] + eps;
       }
       float increment = lr * g[i] / std::sqrt(denominator);
       if (m) {
@@ -69,7 +74,7 @@ class RmsProp final : public Optimizer {
   }
 
  private:
-  float rho_, momentum_, epsilon_;
+  float rho_, one_minus_rho_, momentum_, epsilon_;
   bool centered_;
 };
 
