@@ -147,17 +147,21 @@ std::unique_ptr<Kernel> compile_binary(BinaryKind kind, const Node& node, Compil
 void broadcast_reference(const ReferenceCall& call,
                          const std::function<double(double, double)>& f) {
   const Shape& out = call.output_shape(0);
-  // An operand's element at the output's multi-index, reading its own dimensions right-aligned.
-  const auto operand_at = [&](size_t k, const std::vector<int64_t>& index) {
-    const Shape& shape = call.input_shape(k);
-    const size_t lacking = out.size() - shape.size();
-    std::vector<int64_t> own(shape.size());
-    for (size_t d = 0; d < shape.size(); ++d) own[d] = shape[d] == 1 ? 0 : index[lacking + d];
-    return call.inputs[k][size_t(offset_of(own, row_major_strides(shape)))];
-  };
+  const std::vector<int64_t> a_strides = broadcast_strides(call.input_shape(0), out);
+  const std::vector<int64_t> b_strides = broadcast_strides(call.input_shape(1), out);
+  // Walk the output's multi-index like an odometer, moving both operands' offsets along.
+  std::vector<int64_t> index(out.size(), 0);
+  int64_t a = 0, b = 0;
   for (int64_t i = 0; i < numel(out); ++i) {
-    const std::vector<int64_t> index = unravel(i, out);
-    call.outputs[0][size_t(i)] = f(operand_at(0, index), operand_at(1, index));
+    call.outputs[0][size_t(i)] = f(call.inputs[0][size_t(a)], call.inputs[1][size_t(b)]);
+    for (size_t d = out.size(); d-- > 0;) {
+      a += a_strides[d];
+      b += b_strides[d];
+      if (++index[d] < out[d]) break;
+      a -= a_strides[d] * out[d];
+      b -= b_strides[d] * out[d];
+      index[d] = 0;
+    }
   }
 }
 

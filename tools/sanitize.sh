@@ -15,5 +15,7 @@ cmake --build build-asan -j2
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
 # The interrupt loop runs each trainer several times slower here: fewer signals, same checks.
 export LOOM_INTERRUPT_TRIALS=${LOOM_INTERRUPT_TRIALS:-30}
+# The gradient checker's own test: 3 seeds per op case instead of 20 (the same code paths).
+export LOOM_GRADCHECK_SEEDS=${LOOM_GRADCHECK_SEEDS:-3}
 export UBSAN_OPTIONS=print_stacktrace=1
 ctest --test-dir build-asan --output-on-failure -j2 "$@"
