@@ -157,6 +157,9 @@ class BatchNormBackward final : public Op {
   std::vector<TensorType> infer(const Node&, std::span<const TensorType> inputs) const override {
     return {inputs[1], inputs[2], inputs[2]};
   }
+  // dx over dy: the kernel has summed dy before it writes dx, element by element, and writing
+  // the lines it has just read saves fetching dx's (the backward pass's cost is memory).
+  std::optional<size_t> in_place_input(const Node&) const override { return 0; }
   // dy and dx in the layout x was normalized in.
   void negotiate_layouts(const Node&, LayoutNegotiation& negotiation) const override {
     const Layout layout = walkable(negotiation.incoming(1));
