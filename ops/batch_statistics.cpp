@@ -86,12 +86,12 @@ void apply_block(const float* dy, const float* x, float* dx, int64_t count, int6
   }
 }
 
-// Walks the blocks with `first`, runs `between` once, then walks them again with `second`, in
-// one parallel region when x is large enough to pay for waking the threads (see
+// Walks the blocks with `first`, runs `between` once, then walks them again backwards with
+// `second`, in one parallel region when x is large enough to pay for waking the threads (see
 // engine/exec/parallel.hpp). Each block writes only its own partial sums or its own part of dx,
 // and `between` (on one thread) reads what every `first` wrote. A thread gets the same
-// contiguous share of the blocks in both walks and goes through it backwards the second time:
-// the blocks it summed last are still in its cache.
+// contiguous share of the blocks in both walks, and the blocks it summed last are still in its
+// cache when it turns back.
 template <typename First, typename Between, typename Second>
 void walk_blocks(int64_t blocks, bool parallel, const First& first, const Between& between,
                  const Second& second) {
@@ -226,18 +226,19 @@ void BatchStatistics::forward(const float* x, float* mean, float* variance) {
                    group_lanes_, term);
     }
   };
-  const auto finish = [&] {
-    combine(arrays + kFirst * stride);
-    const double* first = arrays + kFirst * stride;
-    const double* second = arrays + kSecond * stride;
-    const double n = double(positions_);
-    for (int64_t c = 0; c < channels_; ++c) {
-      const double shifted_mean = first[c] / n;
-      mean[c] = float(shift[c] + shifted_mean);
-      variance[c] = float(std::max(0.0, second[c] / n - shifted_mean * shifted_mean));
-    }
-  };
-  walk_blocks(blocks_, positions_ * channels_ >= kParallelElements, sum, finish, [](int64_t) {});
+  // Backwards: the blocks summed last, x's first ones, are still in the cache when oneDNN
+  // normalizes from the start.
+  walk_blocks(
+      blocks_, positions_ * channels_ >= kParallelElements, [](int64_t) {}, [] {}, sum);
+  combine(arrays + kFirst * stride);
+  const double* first = arrays + kFirst * stride;
+  const double* second = arrays + kSecond * stride;
+  const double n = double(positions_);
+  for (int64_t c = 0; c < channels_; ++c) {
+    const double shifted_mean = first[c] / n;
+    mean[c] = float(shift[c] + shifted_mean);
+    variance[c] = float(std::max(0.0, second[c] / n - shifted_mean * shifted_mean));
+  }
 }
 
 void BatchStatistics::backward(const float* dy, const float* x, const float* gamma,
