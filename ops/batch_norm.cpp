@@ -147,8 +147,9 @@ class BatchNormBackward final : public Op {
  public:
   std::string_view name() const override { return "batch_norm_backward"; }
   OpSignature signature() const override {
-    // beta is not needed for the gradient (it was oneDNN's backward primitive's argument); the
-    // input stays so that the graph's backward nodes keep their shape.
+    // beta is not needed for the gradient (it was an argument of oneDNN's backward primitive,
+    // which the kernel no longer uses); it stays an input so that backward graphs, and what
+    // prints or checks them, are unchanged.
     return {
         .inputs = {"dy", "x", "gamma", "beta", "mean", "variance"},
         .attributes = {{"momentum", AttributeKind::real, ""}, {"epsilon", AttributeKind::real, ""}},
