@@ -5,7 +5,9 @@
 //   any other graph: the moving statistics instead.
 // Attributes momentum (Keras: 0.99) and epsilon (Keras: 1e-3). The batch statistics are
 // outputs so that batch_norm_backward can use them: (dy, x, gamma, beta, mean, variance) ->
-// (dx, dgamma, dbeta).
+// (dx, dgamma, dbeta). Differentiated in any other graph (a frozen batch norm, Keras's
+// trainable=False), it is an affine map of x with the moving statistics as constants:
+// dx = gamma·dy/sqrt(moving_variance + epsilon).
 //
 // oneDNN 2.6 sums a channel in float32, forward and backward: at a convnet's 43,264 values per
 // channel the batch mean is up to 1e-4 (relative) off and the preceding convolution's update
@@ -173,11 +175,16 @@ class BatchNorm final : public Op {
   std::vector<std::optional<ValueId>> gradient(GradientBuilder& builder,
                                                const GradientRequest& request) const override {
     const Node& node = request.node;
-    const std::vector<ValueId> gradients =
-        builder.emit_multi(node, "batch_norm_backward",
-                           {request.output_gradient(), node.inputs[0], node.inputs[1],
-                            node.inputs[2], node.outputs[1], node.outputs[2]},
-                           node.attributes);
+    // A training graph normalized with the batch's statistics (outputs 1 and 2), any other
+    // graph with the moving ones (inputs 3 and 4), which are constants to its gradient.
+    const bool training = builder.graph().training();
+    Attributes attributes = node.attributes;
+    attributes.set("moving_statistics", !training);
+    const std::vector<ValueId> gradients = builder.emit_multi(
+        node, "batch_norm_backward",
+        {request.output_gradient(), node.inputs[0], node.inputs[1], node.inputs[2],
+         training ? node.outputs[1] : node.inputs[3], training ? node.outputs[2] : node.inputs[4]},
+        attributes);
     return {gradients[0], gradients[1], gradients[2], std::nullopt, std::nullopt};
   }
 };
@@ -189,10 +196,12 @@ class BatchNormBackward final : public Op {
     // beta is not needed for the gradient (it was an argument of oneDNN's backward primitive,
     // which the kernel no longer uses); it stays an input so that backward graphs, and what
     // prints or checks them, are unchanged.
-    return {
-        .inputs = {"dy", "x", "gamma", "beta", "mean", "variance"},
-        .attributes = {{"momentum", AttributeKind::real, ""}, {"epsilon", AttributeKind::real, ""}},
-        .internal = true};
+    return {.inputs = {"dy", "x", "gamma", "beta", "mean", "variance"},
+            .attributes = {{"momentum", AttributeKind::real, ""},
+                           {"epsilon", AttributeKind::real, ""},
+                           {"moving_statistics", AttributeKind::boolean,
+                            "mean and variance are the moving statistics (an inference graph)"}},
+            .internal = true};
   }
   std::vector<TensorType> infer(const Node&, std::span<const TensorType> inputs) const override {
     return {inputs[1], inputs[2], inputs[2]};
@@ -221,8 +230,9 @@ class BatchNormBackward final : public Op {
     float* dgamma = context.f32(node.outputs[1]);
     float* dbeta = context.f32(node.outputs[2]);
     const float epsilon = epsilon_of(node);
+    const bool moving = node.attributes.get_bool("moving_statistics", false);
     return make_loop_kernel([=, statistics = std::move(statistics)] {
-      statistics->backward(dy, data, gamma, mean, variance, epsilon, dx, dgamma, dbeta);
+      statistics->backward(dy, data, gamma, mean, variance, epsilon, moving, dx, dgamma, dbeta);
     });
   }
 };

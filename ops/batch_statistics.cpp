@@ -242,8 +242,8 @@ void BatchStatistics::forward(const float* x, float* mean, float* variance) {
 }
 
 void BatchStatistics::backward(const float* dy, const float* x, const float* gamma,
-                               const float* mean, const float* variance, float epsilon, float* dx,
-                               float* dgamma, float* dbeta) {
+                               const float* mean, const float* variance, float epsilon,
+                               bool moving_statistics, float* dx, float* dgamma, float* dbeta) {
   auto* arrays = reinterpret_cast<double*>(per_channel_.data());
   const int64_t stride = groups_ * group_lanes_;
   double* centre = arrays + kCentre * stride;
@@ -280,15 +280,19 @@ void BatchStatistics::backward(const float* dy, const float* x, const float* gam
     const double* sum_centred = arrays + kThird * stride;
     const double n = double(positions_);
     for (int64_t c = 0; c < channels_; ++c) {
-      const double correction = sum_centred[c] / n;  // exact mean - float mean
+      // exact mean - float mean; moving statistics are exact as given.
+      const double correction = moving_statistics ? 0.0 : sum_centred[c] / n;
       centre[c] += correction;
       const double dy_centred = sum_dy_centred[c] - correction * sum_dy[c];
       const double inverse_deviation = 1 / std::sqrt(double(variance[c]) + double(epsilon));
       dbeta[c] = float(sum_dy[c]);
       dgamma[c] = float(dy_centred * inverse_deviation);
       scale[c] = double(gamma[c]) * inverse_deviation;
-      slope[c] = -scale[c] * inverse_deviation * inverse_deviation * dy_centred / n;
-      offset[c] = -scale[c] * sum_dy[c] / n;
+      // Batch statistics depend on x (dx carries their terms); moving ones are constants.
+      slope[c] = moving_statistics
+                     ? 0.0
+                     : -scale[c] * inverse_deviation * inverse_deviation * dy_centred / n;
+      offset[c] = moving_statistics ? 0.0 : -scale[c] * sum_dy[c] / n;
     }
   };
   const auto apply = [&](int64_t b) {

@@ -30,10 +30,12 @@ class BatchStatistics {
   explicit BatchStatistics(const dnnl::memory::desc& desc);
 
   void forward(const float* x, float* mean, float* variance);
-  // mean and variance as forward() wrote them; dx is written in x's layout (a blocked
-  // format's padding channels get zeros).
+  // mean and variance as forward() wrote them, or the moving statistics (`moving_statistics`:
+  // an inference graph's, constants, so dx = gamma·dy/sqrt(variance + epsilon)); dx is written
+  // in x's layout (a blocked format's padding channels get zeros).
   void backward(const float* dy, const float* x, const float* gamma, const float* mean,
-                const float* variance, float epsilon, float* dx, float* dgamma, float* dbeta);
+                const float* variance, float epsilon, bool moving_statistics, float* dx,
+                float* dgamma, float* dbeta);
 
  private:
   // A block: `count` positions of one group of channels, from `offset`.
