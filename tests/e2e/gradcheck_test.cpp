@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 
 #include "tests/support/run_command.hpp"
 
@@ -55,6 +56,36 @@ std::string config_name(const ::testing::TestParamInfo<std::string>& config) {
 
 INSTANTIATE_TEST_SUITE_P(Configs, ShippedConfig, ::testing::ValuesIn(shipped_configs()),
                          config_name);
+
+// What the shipped configs do not use: batch normalization on its batch's statistics, a
+// dropout mask drawn for the first step, smooth activations.
+TEST(Gradcheck, BatchNormAndDropoutInATrainingGraph) {
+  TemporaryDirectory directory;
+  const std::string config = directory.file("bn_dropout.yaml");
+  std::ofstream(config) << R"(name: bn_dropout
+data:
+  root: /usr/share/datasets/fashion-mnist
+  train: {images: train-images-idx3-ubyte.gz, labels: train-labels-idx1-ubyte.gz, limit: 320}
+model:
+  input: [28, 28, 1]
+  layers:
+    - {conv2d: 8, kernel_size: 3, use_bias: false}
+    - {batch_norm: {}}
+    - {activation: tanh}
+    - {max_pool2d: 2}
+    - {flatten: {}}
+    - {dropout: 0.3}
+    - {dense: 32, activation: gelu}
+    - {dense: 10, activation: softmax}
+trainer: {optimizer: adam, loss: categorical_crossentropy}
+)";
+  for (const char* seed : {"1", "2"}) {
+    const CommandResult result =
+        run_command(trainer_path() + " gradcheck " + config + " --batch 8 --seed " + seed);
+    EXPECT_EQ(result.exit_code, 0) << "seed " << seed << "\n" << result.out << result.err;
+    EXPECT_NE(result.out.find("all 7 parameters pass"), std::string::npos) << result.out;
+  }
+}
 
 // The same seed draws the same inputs (the same report, byte for byte); another seed draws
 // others (another report).

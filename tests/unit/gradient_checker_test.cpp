@@ -18,31 +18,9 @@ namespace {
 
 // --- The mutations, as internal ops the mutant's gradient rule emits ---------------------
 
-// mutation_zero_first(x): x with its first row (index 0 of axis 0) zeroed.
-class ZeroFirstRow final : public Op {
+// An internal op y = f(x) of x's shape, by a loop over x read as [rows, rest].
+class Rearrangement : public Op {
  public:
-  std::string_view name() const override { return "mutation_zero_first"; }
-  OpSignature signature() const override { return {.inputs = {"x"}, .internal = true}; }
-  std::vector<TensorType> infer(const Node&, std::span<const TensorType> inputs) const override {
-    return {inputs[0]};
-  }
-  std::unique_ptr<Kernel> compile(const Node& node, CompileContext& context) const override {
-    const TensorType& type = context.type(node.inputs[0]);
-    const float* x = context.f32(node.inputs[0]);
-    float* y = context.f32(node.outputs[0]);
-    const int64_t count = type.numel();
-    const int64_t row = type.shape.empty() ? 1 : count / type.shape[0];
-    return make_loop_kernel([=] {
-      for (int64_t i = 0; i < count; ++i) y[i] = i < row ? 0.f : x[i];
-    });
-  }
-};
-
-// mutation_transpose(x): x's elements read as a [rows, rest] matrix and written transposed
-// (reversed when either side is 1), in x's shape: a gradient written in the wrong order.
-class TransposeElements final : public Op {
- public:
-  std::string_view name() const override { return "mutation_transpose"; }
   OpSignature signature() const override { return {.inputs = {"x"}, .internal = true}; }
   std::vector<TensorType> infer(const Node&, std::span<const TensorType> inputs) const override {
     return {inputs[0]};
@@ -53,16 +31,40 @@ class TransposeElements final : public Op {
     float* y = context.f32(node.outputs[0]);
     const int64_t count = type.numel();
     const int64_t rows = type.shape.empty() ? 1 : type.shape[0];
-    const int64_t columns = count / rows;
-    return make_loop_kernel([=] {
-      for (int64_t i = 0; i < count; ++i) {
-        if (rows == 1 || columns == 1) {
-          y[count - 1 - i] = x[i];
-        } else {
-          y[(i % columns) * rows + i / columns] = x[i];
-        }
+    return make_loop_kernel([=, this] { rearrange(x, y, rows, count / rows); });
+  }
+
+ protected:
+  virtual void rearrange(const float* x, float* y, int64_t rows, int64_t columns) const = 0;
+};
+
+// mutation_zero_first(x): x with its first row (index 0 of axis 0) zeroed.
+class ZeroFirstRow final : public Rearrangement {
+ public:
+  std::string_view name() const override { return "mutation_zero_first"; }
+
+ private:
+  void rearrange(const float* x, float* y, int64_t rows, int64_t columns) const override {
+    for (int64_t i = 0; i < rows * columns; ++i) y[i] = i < columns ? 0.f : x[i];
+  }
+};
+
+// mutation_transpose(x): x's elements written transposed (reversed when either side is 1), in
+// x's shape: a gradient written in the wrong order.
+class TransposeElements final : public Rearrangement {
+ public:
+  std::string_view name() const override { return "mutation_transpose"; }
+
+ private:
+  void rearrange(const float* x, float* y, int64_t rows, int64_t columns) const override {
+    const int64_t count = rows * columns;
+    for (int64_t i = 0; i < count; ++i) {
+      if (rows == 1 || columns == 1) {
+        y[count - 1 - i] = x[i];
+      } else {
+        y[(i % columns) * rows + i / columns] = x[i];
       }
-    });
+    }
   }
 };
 
