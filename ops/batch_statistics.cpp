@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <tuple>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -57,6 +58,17 @@ void sum_block(const float* a, const float* b, int64_t count, int64_t stride, in
   std::copy(first, first + n, out);
   std::copy(second, second + n, out + group_lanes);
   std::copy(third, third + n, out + 2 * group_lanes);
+}
+
+// Calls f(lanes) with the lane count as a compile-time constant: kMaxLanes for a full group
+// (the common, unrolled case), 0 (counted at run time) for a partial one.
+template <typename F>
+void with_lane_count(int64_t lanes, const F& f) {
+  if (lanes == kMaxLanes) {
+    f(std::integral_constant<int64_t, kMaxLanes>{});
+  } else {
+    f(std::integral_constant<int64_t, 0>{});
+  }
 }
 
 struct Coefficients {
@@ -218,13 +230,10 @@ void BatchStatistics::forward(const float* x, float* mean, float* variance) {
     const int64_t lanes_here = lanes(k.group);
     double* out = partials + b * kSums * group_lanes_;
     const double* centre = shift + k.group * group_lanes_;
-    if (lanes_here == kMaxLanes) {
-      sum_block<kMaxLanes>(x + k.offset, x + k.offset, k.count, position_stride_, lanes_here,
-                           centre, out, group_lanes_, term);
-    } else {
-      sum_block<0>(x + k.offset, x + k.offset, k.count, position_stride_, lanes_here, centre, out,
-                   group_lanes_, term);
-    }
+    with_lane_count(lanes_here, [&](auto fixed) {
+      sum_block<decltype(fixed)::value>(x + k.offset, x + k.offset, k.count, position_stride_,
+                                        lanes_here, centre, out, group_lanes_, term);
+    });
   };
   // Backwards: the blocks summed last, x's first ones, are still in the cache when oneDNN
   // normalizes from the start.
@@ -261,13 +270,10 @@ void BatchStatistics::backward(const float* dy, const float* x, const float* gam
     const int64_t lanes_here = lanes(k.group);
     double* out = partials + b * kSums * group_lanes_;
     const double* m = centre + k.group * group_lanes_;
-    if (lanes_here == kMaxLanes) {
-      sum_block<kMaxLanes>(x + k.offset, dy + k.offset, k.count, position_stride_, lanes_here, m,
-                           out, group_lanes_, term);
-    } else {
-      sum_block<0>(x + k.offset, dy + k.offset, k.count, position_stride_, lanes_here, m, out,
-                   group_lanes_, term);
-    }
+    with_lane_count(lanes_here, [&](auto fixed) {
+      sum_block<decltype(fixed)::value>(x + k.offset, dy + k.offset, k.count, position_stride_,
+                                        lanes_here, m, out, group_lanes_, term);
+    });
   };
   // dx = scale·dy + slope·(x - mean) + offset, per channel.
   double* scale = arrays + kScale * stride;
@@ -301,13 +307,10 @@ void BatchStatistics::backward(const float* dy, const float* x, const float* gam
     const int64_t first = k.group * group_lanes_;
     const Coefficients coefficients{scale + first, slope + first, centre + first, offset + first};
     const int64_t written = padded_ ? group_lanes_ : lanes_here;
-    if (lanes_here == kMaxLanes) {
-      apply_block<kMaxLanes>(dy + k.offset, x + k.offset, dx + k.offset, k.count, position_stride_,
-                             lanes_here, written, coefficients);
-    } else {
-      apply_block<0>(dy + k.offset, x + k.offset, dx + k.offset, k.count, position_stride_,
-                     lanes_here, written, coefficients);
-    }
+    with_lane_count(lanes_here, [&](auto fixed) {
+      apply_block<decltype(fixed)::value>(dy + k.offset, x + k.offset, dx + k.offset, k.count,
+                                          position_stride_, lanes_here, written, coefficients);
+    });
   };
   walk_blocks(blocks_, positions_ * channels_ >= kParallelElements, sum, finish, apply);
 }

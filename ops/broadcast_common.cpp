@@ -57,27 +57,37 @@ std::vector<int64_t> broadcast_strides(const Shape& shape, const Shape& out) {
   return strides;
 }
 
+// Visits every output element in order, i with operand a's and b's offsets (their broadcast
+// strides), advancing the multi-index `index` (out.size() entries, all zero) like an
+// odometer; `index` ends zero again.
+template <typename Visit>
+void walk_broadcast(const Shape& out, const std::vector<int64_t>& a_strides,
+                    const std::vector<int64_t>& b_strides, std::vector<int64_t>& index,
+                    Visit visit) {
+  int64_t a_offset = 0, b_offset = 0;
+  const int64_t count = numel(out);
+  for (int64_t i = 0; i < count; ++i) {
+    visit(i, a_offset, b_offset);
+    for (size_t d = out.size(); d-- > 0;) {
+      a_offset += a_strides[d];
+      b_offset += b_strides[d];
+      if (++index[d] < out[d]) break;
+      a_offset -= a_strides[d] * out[d];
+      b_offset -= b_strides[d] * out[d];
+      index[d] = 0;
+    }
+  }
+}
+
 // The general case: walk the output in order with a multi-index.
 std::unique_ptr<Kernel> broadcast_loop(BinaryKind kind, const float* a, const float* b, float* y,
                                        const Shape& a_shape, const Shape& b_shape,
                                        const Shape& out) {
   const std::vector<int64_t> a_strides = broadcast_strides(a_shape, out);
   const std::vector<int64_t> b_strides = broadcast_strides(b_shape, out);
-  const int64_t count = numel(out);
   return make_loop_kernel([=, index = std::vector<int64_t>(out.size(), 0)]() mutable {
-    std::ranges::fill(index, 0);
-    int64_t a_offset = 0, b_offset = 0;
-    for (int64_t i = 0; i < count; ++i) {
-      y[i] = apply(kind, a[a_offset], b[b_offset]);
-      for (size_t d = out.size(); d-- > 0;) {  // advance the multi-index like an odometer
-        a_offset += a_strides[d];
-        b_offset += b_strides[d];
-        if (++index[d] < out[d]) break;
-        a_offset -= a_strides[d] * out[d];
-        b_offset -= b_strides[d] * out[d];
-        index[d] = 0;
-      }
-    }
+    walk_broadcast(out, a_strides, b_strides, index,
+                   [&](int64_t i, int64_t ia, int64_t ib) { y[i] = apply(kind, a[ia], b[ib]); });
   });
 }
 
@@ -86,19 +96,9 @@ std::unique_ptr<Kernel> broadcast_loop(BinaryKind kind, const float* a, const fl
 std::unique_ptr<Kernel> compile_broadcast_copy(const float* x, float* y, const Shape& x_shape,
                                                const Shape& out) {
   const std::vector<int64_t> strides = broadcast_strides(x_shape, out);
-  const int64_t count = numel(out);
   return make_loop_kernel([=, index = std::vector<int64_t>(out.size(), 0)]() mutable {
-    std::ranges::fill(index, 0);
-    int64_t offset = 0;
-    for (int64_t i = 0; i < count; ++i) {
-      y[i] = x[offset];
-      for (size_t d = out.size(); d-- > 0;) {
-        offset += strides[d];
-        if (++index[d] < out[d]) break;
-        offset -= strides[d] * out[d];
-        index[d] = 0;
-      }
-    }
+    walk_broadcast(out, strides, strides, index,
+                   [&](int64_t i, int64_t offset, int64_t) { y[i] = x[offset]; });
   });
 }
 
@@ -149,20 +149,10 @@ void broadcast_reference(const ReferenceCall& call,
   const Shape& out = call.output_shape(0);
   const std::vector<int64_t> a_strides = broadcast_strides(call.input_shape(0), out);
   const std::vector<int64_t> b_strides = broadcast_strides(call.input_shape(1), out);
-  // Walk the output's multi-index like an odometer, moving both operands' offsets along.
   std::vector<int64_t> index(out.size(), 0);
-  int64_t a = 0, b = 0;
-  for (int64_t i = 0; i < numel(out); ++i) {
+  walk_broadcast(out, a_strides, b_strides, index, [&](int64_t i, int64_t a, int64_t b) {
     call.outputs[0][size_t(i)] = f(call.inputs[0][size_t(a)], call.inputs[1][size_t(b)]);
-    for (size_t d = out.size(); d-- > 0;) {
-      a += a_strides[d];
-      b += b_strides[d];
-      if (++index[d] < out[d]) break;
-      a -= a_strides[d] * out[d];
-      b -= b_strides[d] * out[d];
-      index[d] = 0;
-    }
-  }
+  });
 }
 
 std::vector<TensorType> BroadcastingBinaryOp::infer(const Node& node,

@@ -27,6 +27,7 @@
 #include "engine/config/experiment.hpp"
 #include "engine/core/error.hpp"
 #include "engine/core/input_file.hpp"
+#include "engine/core/random.hpp"
 #include "engine/data/idx.hpp"
 #include "engine/dist/communicator.hpp"
 #include "engine/graph/graph_dot.hpp"
@@ -624,10 +625,10 @@ int gradcheck_op(const CommandOptions& options, const GradcheckCommand& command)
   for (size_t i = 0; i < command.shapes.size(); ++i) {
     const Shape shape = parse_shape(command.shapes[i], kMaxCheckedElements);
     const bool differentiable = std::ranges::find(command.fixed, i) == command.fixed.end();
-    const uint64_t stream = seed * 0x9e3779b97f4a7c15ULL + 100 + i;
-    test.inputs.push_back(f32_input(
-        shape, random_values(numel(shape), stream, float(command.low), float(command.high)),
-        differentiable));
+    test.inputs.push_back(f32_input(shape,
+                                    random_values(numel(shape), derive_seed(seed, 100 + i),
+                                                  float(command.low), float(command.high)),
+                                    differentiable));
   }
   for (const std::string& assignment : command.attributes) {
     const size_t equals = assignment.find('=');

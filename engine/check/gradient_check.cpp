@@ -26,10 +26,6 @@ std::string input_name(size_t i) {
   return "in" + std::to_string(i);
 }
 
-uint64_t mix(uint64_t seed, uint64_t stream) {
-  return seed * 0x9e3779b97f4a7c15ULL + stream;
-}
-
 // The graph: differentiable inputs are trainable parameters; the others are plain inputs.
 struct BuiltGraph {
   Graph graph;
@@ -90,7 +86,8 @@ std::unique_ptr<Plan> compile(BuiltGraph& built, const OpUnderTest& test, Parame
     const std::string name = "probe_weights" + std::to_string(k);
     if (!store.contains(name)) continue;
     const std::span<float> weights = store.at(name);
-    const std::vector<float> values = random_values(std::ssize(weights), mix(test.seed, 1000 + k));
+    const std::vector<float> values =
+        random_values(std::ssize(weights), derive_seed(test.seed, 1000 + k));
     std::copy(values.begin(), values.end(), weights.begin());
   }
   auto plan = std::make_unique<Plan>(built.graph, store, runtime);
@@ -214,7 +211,7 @@ std::vector<GradientReport> check_gradients(const OpUnderTest& test,
     const std::span<const float> analytic(plan->f32(gradient->gradient),
                                           size_t(input.type.numel()));
     const std::vector<int64_t> checked =
-        choose_elements(input.type.numel(), elements, mix(test.seed, 2000 + i));
+        choose_elements(input.type.numel(), elements, derive_seed(test.seed, 2000 + i));
     static_cast<GradientErrors&>(report) =
         compare_with_finite_differences(evaluator, built.inputs[i], analytic, checked, tolerance);
     reports.push_back(report);
@@ -253,8 +250,9 @@ std::vector<ParameterCheck> check_experiment_gradients(const Experiment& experim
     check.shape = parameter.type.shape;
     const std::span<const float> analytic(plan.f32(gradient.gradient),
                                           size_t(parameter.type.numel()));
-    const std::vector<int64_t> checked = choose_elements(
-        parameter.type.numel(), elements, mix(experiment.seed, uint64_t(gradient.parameter)));
+    const std::vector<int64_t> checked =
+        choose_elements(parameter.type.numel(), elements,
+                        derive_seed(experiment.seed, uint64_t(gradient.parameter)));
     static_cast<GradientErrors&>(check) = compare_with_finite_differences(
         evaluator, gradient.parameter, analytic, checked, tolerance);
     checks.push_back(check);

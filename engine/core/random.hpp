@@ -14,6 +14,12 @@ namespace loom {
 
 __extension__ using uint128 = unsigned __int128;  // __extension__: GCC and Clang have it
 
+// The seed of stream `stream` under `seed`: distinct streams of one seed, and one stream of
+// distinct seeds, start far apart (a multiple of the golden ratio's 64-bit fraction).
+inline uint64_t derive_seed(uint64_t seed, uint64_t stream) {
+  return seed * 0x9e3779b97f4a7c15ULL + stream;
+}
+
 class Random {
  public:
   explicit Random(uint64_t seed) : engine_(seed) {}

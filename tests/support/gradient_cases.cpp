@@ -10,7 +10,7 @@ using Ints = std::vector<int64_t>;
 
 // The random stream of input `index` under `seed`.
 uint64_t stream(uint64_t seed, uint64_t index) {
-  return seed * 0x9e3779b97f4a7c15ULL + 7919 * (index + 1);
+  return derive_seed(seed, 7919 * (index + 1));
 }
 
 OpInput uniform(const Shape& shape, uint64_t seed, uint64_t index, float low = -1.f,
