@@ -57,6 +57,15 @@ uint64_t parse_seed(const std::string& text) {
   return uint64_t(*value);
 }
 
+int64_t parse_count(const std::string& flag, const std::string& text, int64_t high) {
+  const std::optional<int64_t> value = parse_whole(text);
+  if (!value || *value < 1 || *value > high) {
+    throw InputError(flag + " " + text + ": expected a whole number from 1 to " +
+                     std::to_string(high));
+  }
+  return *value;
+}
+
 Shape parse_shape(const std::string& text, int64_t max_elements) {
   Shape shape;
   int64_t elements = 1;

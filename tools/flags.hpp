@@ -21,6 +21,10 @@ inline constexpr int kThreadsPerCore = 8;
 // --seed: a whole number from 0 to 2^63 - 1 (the config's range), never a wrapped -1.
 uint64_t parse_seed(const std::string& text);
 
+// A count flag (--batch, --elements): a whole number from 1 to `high`, or InputError
+// "<flag> <text>: expected a whole number from 1 to <high>".
+int64_t parse_count(const std::string& flag, const std::string& text, int64_t high);
+
 // --shape 4,5: positive sizes whose product is at most `max_elements`.
 Shape parse_shape(const std::string& text, int64_t max_elements);
 

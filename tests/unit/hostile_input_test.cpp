@@ -239,6 +239,13 @@ INSTANTIATE_TEST_SUITE_P(
         FlagCase{"gradcheck --op relu --shape 4 --low 5 --high -5", "", "expected low < high"},
         FlagCase{"gradcheck --op relu --shape 4294967296,4294967296", "", "more than 65536"},
         FlagCase{"gradcheck --op relu --shape 4,0", "", "expected positive sizes"},
+        FlagCase{"gradcheck --op relu --shape 4,4 --elements 99999999999999999999", "",
+                 "--elements 99999999999999999999: expected a whole number from 1 to 65536"},
+        FlagCase{"gradcheck --op relu --shape 4,4 --elements 0", "",
+                 "--elements 0: expected a whole number from 1 to 65536"},
+        FlagCase{"gradcheck configs/none.yaml --batch 1e20", "",
+                 "--batch 1e20: expected a whole number from 1 to 1024"},
+        FlagCase{"gradcheck --op relu --shape 4,4 --step 1e-9", "", "--step 1e-09: expected"},
         FlagCase{"bench CONFIG --steps 100000000", "", "--steps"}));
 
 TEST(GradcheckFlags, CheckingNoElementIsAFailureNotAPass) {
