@@ -9,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-#include "engine/exec/parallel.hpp"
+#include "engine/core/parallel.hpp"
 
 namespace loom {
 
@@ -100,7 +100,7 @@ void apply_block(const float* dy, const float* x, float* dx, int64_t count, int6
 
 // Walks the blocks with `first`, runs `between` once, then walks them again backwards with
 // `second`, in one parallel region when x is large enough to pay for waking the threads (see
-// engine/exec/parallel.hpp). Each block writes only its own partial sums or its own part of dx,
+// engine/core/parallel.hpp). Each block writes only its own partial sums or its own part of dx,
 // and `between` (on one thread) reads what every `first` wrote. A thread gets the same
 // contiguous share of the blocks in both walks, and the blocks it summed last are still in its
 // cache when it turns back.

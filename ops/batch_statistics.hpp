@@ -16,7 +16,7 @@
 #include <cstdint>
 #include <oneapi/dnnl/dnnl.hpp>
 
-#include "engine/exec/aligned_buffer.hpp"
+#include "engine/core/aligned_buffer.hpp"
 
 namespace loom {
 

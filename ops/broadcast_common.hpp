@@ -8,6 +8,7 @@
 #include <functional>
 #include <oneapi/dnnl/dnnl.hpp>
 
+#include "engine/exec/kernel.hpp"
 #include "engine/graph/op.hpp"
 
 namespace loom {

@@ -12,7 +12,7 @@
 
 #include "engine/exec/compile_context.hpp"
 #include "engine/exec/loop_kernel.hpp"
-#include "engine/exec/parallel.hpp"
+#include "engine/core/parallel.hpp"
 #include "engine/graph/op.hpp"
 
 namespace loom {

@@ -5,6 +5,7 @@
 
 #include <oneapi/dnnl/dnnl.hpp>
 
+#include "engine/exec/kernel.hpp"
 #include "engine/graph/op.hpp"
 
 namespace loom {

@@ -3,8 +3,6 @@
 // of (experiment, batch, purpose), so the plan for a last partial batch is simply another
 // graph built with a smaller batch; all of them share one ParameterStore.
 
-#include <yaml-cpp/yaml.h>
-
 #include "engine/config/experiment.hpp"
 #include "engine/graph/graph.hpp"
 
@@ -19,8 +17,5 @@ Graph build_evaluation_graph(const Experiment& experiment, int64_t batch);
 inline constexpr const char* kLabelsValue = "labels";
 
 int64_t class_count(const Experiment& experiment);  // the model output's last dimension
-
-// The experiment as YAML with every default written out (the run directory keeps it).
-YAML::Node resolved_config(const Experiment& experiment);
 
 }  // namespace loom

@@ -10,18 +10,11 @@
 #include <vector>
 
 #include "engine/config/config_node.hpp"
+#include "engine/data/dataset_spec.hpp"
 #include "engine/graph/attributes.hpp"
 #include "engine/graph/initializer.hpp"
 
 namespace loom {
-
-struct DatasetSpec {
-  std::string format = "idx";
-  std::filesystem::path images;
-  std::filesystem::path labels;
-  int64_t limit = 0;  // use the first `limit` samples (0: all)
-  std::string where;  // config position, for messages about the files
-};
 
 struct DataSpec {
   DatasetSpec train;
@@ -66,8 +59,6 @@ struct ModelSpec {
   std::string output;           // the value the loss and the metrics read
   std::string output_where;
 };
-
-enum class LabelEncoding { one_hot, index };
 
 struct LossSpec {
   std::string name;       // the loss op: categorical_crossentropy, huber, ...

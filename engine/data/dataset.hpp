@@ -7,7 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "engine/config/experiment.hpp"
+#include "engine/core/tensor_type.hpp"
+#include "engine/data/dataset_spec.hpp"
 
 namespace loom {
 

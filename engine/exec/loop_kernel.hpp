@@ -6,6 +6,7 @@
 #include <memory>
 #include <utility>
 
+#include "engine/exec/kernel.hpp"
 #include "engine/graph/op.hpp"
 
 namespace loom {

@@ -7,7 +7,7 @@
 #include <span>
 #include <string>
 
-#include "engine/exec/aligned_buffer.hpp"
+#include "engine/core/aligned_buffer.hpp"
 #include "engine/graph/graph.hpp"
 
 namespace loom {

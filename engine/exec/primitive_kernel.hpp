@@ -9,7 +9,8 @@
 #include <utility>
 #include <vector>
 
-#include "engine/exec/aligned_buffer.hpp"
+#include "engine/core/aligned_buffer.hpp"
+#include "engine/exec/kernel.hpp"
 #include "engine/graph/op.hpp"
 
 namespace loom {

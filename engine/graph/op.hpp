@@ -17,16 +17,7 @@ namespace loom {
 class CompileContext;
 class LayoutNegotiation;
 
-// A compiled node: everything is bound when the plan is built, so running it is one call
-// with no lookups and no allocation in engine code.
-class Kernel {
- public:
-  virtual ~Kernel() = default;
-  virtual void run() = 0;
-  // Which implementation runs: oneDNN's name for its kernel (e.g. "brg:avx512_core"), or
-  // "loop" for the engine's own loops.
-  virtual std::string implementation() const { return "loop"; }
-};
+class Kernel;  // engine/exec/kernel.hpp: what compile() returns
 
 struct OpSignature {
   std::vector<std::string> inputs;  // names for messages and docs, e.g. {"x", "w"}

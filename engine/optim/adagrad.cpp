@@ -5,7 +5,7 @@
 
 #include <cmath>
 
-#include "engine/exec/parallel.hpp"
+#include "engine/core/parallel.hpp"
 #include "engine/optim/optimizer.hpp"
 
 namespace loom {

@@ -13,7 +13,7 @@
 
 #include <cmath>
 
-#include "engine/exec/parallel.hpp"
+#include "engine/core/parallel.hpp"
 #include "engine/optim/keras_scalars.hpp"
 #include "engine/optim/optimizer.hpp"
 

@@ -4,7 +4,7 @@
 //   m  = beta_2·m + (1 - beta_2)·g
 // beta_1 only mixes the direction; beta_2 is the decay of the stored momentum.
 
-#include "engine/exec/parallel.hpp"
+#include "engine/core/parallel.hpp"
 #include "engine/optim/optimizer.hpp"
 
 namespace loom {

@@ -5,7 +5,7 @@
 #include <mutex>
 
 #include "engine/core/error.hpp"
-#include "engine/exec/parallel.hpp"
+#include "engine/core/parallel.hpp"
 
 namespace loom {
 

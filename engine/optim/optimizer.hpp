@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "engine/config/config_node.hpp"
-#include "engine/exec/aligned_buffer.hpp"
+#include "engine/core/aligned_buffer.hpp"
 #include "engine/optim/schedule.hpp"
 
 namespace loom {

@@ -5,7 +5,7 @@
 //                   w += m                      (nesterov false)
 //                   w += momentum·m - lr·g      (nesterov true)
 
-#include "engine/exec/parallel.hpp"
+#include "engine/core/parallel.hpp"
 #include "engine/optim/optimizer.hpp"
 
 namespace loom {

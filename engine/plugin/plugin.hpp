@@ -12,6 +12,7 @@
 // built against the engine's headers and linked to its shared library (examples/custom_op
 // has the CMake for it).
 
+#include "engine/exec/kernel.hpp"
 #include "engine/graph/op.hpp"
 #include "engine/optim/optimizer.hpp"
 

@@ -8,7 +8,7 @@
 #include <numeric>
 #include <sstream>
 
-#include "engine/exec/aligned_buffer.hpp"
+#include "engine/core/aligned_buffer.hpp"
 #include "engine/exec/compile_context.hpp"
 
 namespace loom {
