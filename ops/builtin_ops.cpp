@@ -1,6 +1,5 @@
 // The built-in ops. Each op file defines one register_* function; adding an op is one file
-// plus one line here. The library calls this explicitly (OpRegistry::global), because a
-// static library drops object files that only self-register through static initializers.
+// plus one line here.
 
 #include "engine/graph/op.hpp"
 
@@ -77,5 +76,16 @@ void register_builtin_ops(OpRegistry& registry) {
   register_softmax_crossentropy(registry);
   register_sparse_categorical_crossentropy(registry);
 }
+
+namespace {
+
+// Registered when the engine library is loaded, before main(): the registry lives in the graph
+// layer, which may not call up into ops. The engine is one shared library made of every
+// layer's object files (none is dropped, as a static archive would drop a member nothing
+// references), so this always runs.
+[[maybe_unused]] const bool kBuiltinOpsRegistered =
+    (register_builtin_ops(OpRegistry::global()), true);
+
+}  // namespace
 
 }  // namespace loom

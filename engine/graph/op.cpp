@@ -1,7 +1,6 @@
 #include "engine/graph/op.hpp"
 
 #include <algorithm>
-#include <mutex>
 
 namespace loom {
 
@@ -73,9 +72,7 @@ void expect_dtype(const Node& node, std::span<const TensorType> inputs, size_t i
 }
 
 OpRegistry& OpRegistry::global() {
-  static OpRegistry registry;
-  static std::once_flag builtins_registered;
-  std::call_once(builtins_registered, [] { register_builtin_ops(registry); });
+  static OpRegistry registry;  // the built-in ops add themselves (ops/builtin_ops.cpp)
   return registry;
 }
 

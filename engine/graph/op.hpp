@@ -134,6 +134,5 @@ class OpRegistry {
   std::vector<std::unique_ptr<Op>> ops_;
 };
 
-void register_builtin_ops(OpRegistry& registry);  // ops/builtin_ops.cpp
 
 }  // namespace loom
