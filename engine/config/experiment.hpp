@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -12,6 +13,7 @@
 #include "engine/config/config_node.hpp"
 #include "engine/data/dataset_spec.hpp"
 #include "engine/graph/attributes.hpp"
+#include "engine/graph/graph.hpp"
 #include "engine/graph/initializer.hpp"
 
 namespace loom {
@@ -128,12 +130,22 @@ struct Experiment {
   ModelSpec model;
   TrainerSpec trainer;
   YAML::Node resolved;  // the config with every default written out
+  // The training graph at trainer.batch_size that loading built to check the shapes, kept
+  // so that a run does not build it again (a graph is a pure function of the experiment, the
+  // batch size and the purpose; engine/train/session.hpp caches the others).
+  std::shared_ptr<const Graph> checked_training_graph;
 };
 
+// What a command reads: training reads every data file; evaluation and prediction read at
+// most the set they evaluate, and may run where the training set is not.
+enum class DataUse { training, inference };
+
 // Loads and validates a config; `overrides` are "key.path=value" strings (--set).
-// Data files must exist; their contents are checked when they are read.
+// Data files must exist (for DataUse::inference, the training set's are only checked when
+// read); their contents are checked when they are read.
 Experiment load_experiment(const std::filesystem::path& file,
-                           const std::vector<std::string>& overrides = {});
+                           const std::vector<std::string>& overrides = {},
+                           DataUse use = DataUse::training);
 Experiment parse_experiment(const std::string& text, const std::string& label,
                             const std::filesystem::path& base_directory);
 

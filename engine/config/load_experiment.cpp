@@ -49,8 +49,10 @@ namespace {
 
 // ---- data ------------------------------------------------------------------------------
 
-fs::path resolve_data_file(ConfigNode node, const fs::path& root) {
+// `checked`: the file must exist now (it is checked again when it is read).
+fs::path resolve_data_file(ConfigNode node, const fs::path& root, bool checked) {
   const fs::path path = root / node.as_string();
+  if (!checked) return path;
   try {
     expect_regular_file(path, "data file");
   } catch (const InputError& error) {
@@ -59,19 +61,19 @@ fs::path resolve_data_file(ConfigNode node, const fs::path& root) {
   return path;
 }
 
-DatasetSpec read_dataset(ConfigNode node, const fs::path& root) {
+DatasetSpec read_dataset(ConfigNode node, const fs::path& root, bool checked = true) {
   node.expect_map();
   DatasetSpec spec;
   spec.where = node.where();
   if (auto format = node.find("format")) spec.format = choose(*format, {"idx"}, "data format");
-  spec.images = resolve_data_file(node.at("images"), root);
-  spec.labels = resolve_data_file(node.at("labels"), root);
+  spec.images = resolve_data_file(node.at("images"), root, checked);
+  spec.labels = resolve_data_file(node.at("labels"), root, checked);
   spec.limit = node.get_int("limit", 0, 0);
   node.finish();
   return spec;
 }
 
-DataSpec read_data(ConfigNode node, const fs::path& config_directory) {
+DataSpec read_data(ConfigNode node, const fs::path& config_directory, DataUse use) {
   node.expect_map();
   DataSpec spec;
   fs::path root = config_directory;
@@ -81,7 +83,7 @@ DataSpec read_data(ConfigNode node, const fs::path& config_directory) {
     std::error_code error;
     if (!fs::is_directory(root, error)) given->fail("not a directory: " + root.string());
   }
-  spec.train = read_dataset(node.at("train"), root);
+  spec.train = read_dataset(node.at("train"), root, use == DataUse::training);
   if (auto validation = node.find("validation")) spec.validation = read_dataset(*validation, root);
   if (auto split = node.find("validation_split")) {
     if (spec.validation)
@@ -394,19 +396,22 @@ std::string read_experiment_name(ConfigNode& root, const fs::path& source) {
   return name;
 }
 
-Experiment read_experiment(ConfigNode root, const fs::path& source, const fs::path& base) {
+Experiment read_experiment(ConfigNode root, const fs::path& source, const fs::path& base,
+                           DataUse use) {
   root.expect_map();
   Experiment experiment;
   experiment.source = source;
   experiment.plugins = load_plugins(root, base);
   experiment.name = read_experiment_name(root, source);
   experiment.seed = static_cast<uint64_t>(root.get_int("seed", 42, 0));
-  experiment.data = read_data(root.at("data"), base);
+  experiment.data = read_data(root.at("data"), base, use);
   experiment.model = read_model(root.at("model"), experiment.seed);
   experiment.trainer = read_trainer(root.at("trainer"), experiment.data);
   root.finish();
-  // Shapes are checked by building the graph once, exactly as training will.
-  build_training_graph(experiment, experiment.trainer.batch_size);
+  // Shapes are checked by building the graph once, exactly as training will (which then
+  // uses this one).
+  experiment.checked_training_graph = std::make_shared<const Graph>(
+      build_training_graph(experiment, experiment.trainer.batch_size));
   experiment.resolved = resolved_config(experiment);
   return experiment;
 }
@@ -431,14 +436,15 @@ AttributeValue read_attribute(const ConfigNode& node, AttributeKind kind) {
 
 Experiment parse_experiment(const std::string& text, const std::string& label,
                             const fs::path& base_directory) {
-  return read_experiment(ConfigNode::parse(text, label), label, base_directory);
+  return read_experiment(ConfigNode::parse(text, label), label, base_directory, DataUse::training);
 }
 
-Experiment load_experiment(const fs::path& file, const std::vector<std::string>& overrides) {
+Experiment load_experiment(const fs::path& file, const std::vector<std::string>& overrides,
+                           DataUse use) {
   ConfigNode root = ConfigNode::load_file(file);
   for (const std::string& assignment : overrides) root.apply_override(assignment);
   const fs::path base = file.has_parent_path() ? file.parent_path() : fs::path(".");
-  return read_experiment(root, file, base);
+  return read_experiment(root, file, base, use);
 }
 
 }  // namespace loom
