@@ -34,8 +34,11 @@
 #include "engine/graph/op.hpp"
 #include "engine/plugin/load_plugin.hpp"
 #include "engine/train/bench.hpp"
+#include "engine/train/evaluation.hpp"
 #include "engine/train/history.hpp"
 #include "engine/train/report.hpp"
+#include "engine/train/session.hpp"
+#include "engine/train/training_data.hpp"
 #include "tools/flags.hpp"
 #include "tools/run_directory.hpp"
 #include "tools/signal_watcher.hpp"
@@ -124,12 +127,12 @@ void add_common_options(CLI::App& command, CommandOptions& options, bool config_
                      "worker threads (default: $LOOM_THREADS, else every core)");
 }
 
-Experiment load(const CommandOptions& options) {
+Experiment load(const CommandOptions& options, DataUse use = DataUse::training) {
   for (const std::string& plugin : options.plugins) load_plugin(plugin);
   std::vector<std::string> overrides = options.overrides;
   if (!options.seed.empty())
     overrides.push_back("seed=" + std::to_string(parse_seed(options.seed)));
-  return load_experiment(options.config, overrides);
+  return load_experiment(options.config, overrides, use);
 }
 
 void apply_threads(int threads) {
@@ -190,7 +193,8 @@ void write_report(const fs::path& run_directory, Trainer& trainer, const Evaluat
                               std::to_string(evaluation.samples) + " samples";
   }
   try {
-    content.graph_svg = render_svg(to_dot(build_evaluation_graph(e, e.trainer.batch_size), e.name));
+    content.graph_svg = render_svg(
+        to_dot(trainer.session().graph(Purpose::inference, e.trainer.batch_size), e.name));
   } catch (const RuntimeError& error) {
     spdlog::warn("report: no graph picture ({})", error.what());
   }
@@ -290,7 +294,7 @@ int train(CommandOptions options, const TrainCommand& command, Communicator& wor
   spdlog::info("experiment '{}' from {} (seed {}, {} threads{})", e.name, e.source.string(), e.seed,
                omp_get_max_threads(),
                world.size() > 1 ? fmt::format(" on each of {} ranks, {} samples per rank per batch",
-                                              world.size(), trainer.local_batch())
+                                              world.size(), trainer.batches().local)
                                 : "");
   spdlog::info(
       "data: {} training samples{}{}", trainer.train_data().size(),
@@ -353,27 +357,22 @@ struct EvaluateCommand {
 int evaluate(const CommandOptions& options, const EvaluateCommand& command, Communicator& world) {
   expect_single_process(world, "evaluate");
   apply_threads(options.threads);
-  Trainer trainer(load(options));
-  trainer.initialize_weights(command.weights);
-  const std::optional<Dataset>* chosen = nullptr;
-  if (command.data == "test") chosen = &trainer.test_data();
-  if (command.data == "validation") chosen = &trainer.validation_data();
-  std::optional<Dataset> train_copy;
-  if (command.data == "train") {
-    train_copy.emplace(trainer.train_data().slice(0, trainer.train_data().size()));
-    chosen = &train_copy;
-  }
-  if (!chosen || !*chosen) {
+  Session session(load(options, DataUse::inference));
+  session.load_weights(command.weights);
+  const std::optional<Dataset> chosen =
+      load_data_set(session.experiment(), session.classes(), command.data);
+  if (!chosen) {
     throw InputError("evaluate --data " + command.data + ": the config has no " + command.data +
                      " data");
   }
-  const Evaluation evaluation = trainer.evaluate(**chosen);
+  MetricSet metrics(session.experiment().trainer.metrics);
+  const Evaluation evaluation = loom::evaluate(session, metrics, *chosen);
   std::printf("%s: %lld samples - loss: %.4f", command.data.c_str(),
               static_cast<long long>(evaluation.samples), evaluation.loss);
   for (size_t i = 0; i < evaluation.metrics.size(); ++i) {
-    std::printf(" - %s: %.4f", trainer.metric_names()[i].c_str(), evaluation.metrics[i]);
+    std::printf(" - %s: %.4f", metrics.names()[i].c_str(), evaluation.metrics[i]);
   }
-  std::printf("\n%s", confusion_text(evaluation, trainer.classes()).c_str());
+  std::printf("\n%s", confusion_text(evaluation, session.classes()).c_str());
   return 0;
 }
 
@@ -421,9 +420,9 @@ Dataset read_csv_samples(const fs::path& file, const Shape& sample_shape) {
 int predict(const CommandOptions& options, const PredictCommand& command, Communicator& world) {
   expect_single_process(world, "predict");
   apply_threads(options.threads);
-  Trainer trainer(load(options));
-  trainer.initialize_weights(command.weights);
-  const Shape& sample = trainer.experiment().model.input.shape;
+  Session session(load(options, DataUse::inference));
+  session.load_weights(command.weights);
+  const Shape& sample = session.experiment().model.input.shape;
   const fs::path input = command.input;
   const bool csv = input.extension() == ".csv";
   Dataset data = [&] {
@@ -437,29 +436,22 @@ int predict(const CommandOptions& options, const PredictCommand& command, Commun
     const int64_t count = images.dims[0];
     return Dataset(std::move(images.data), std::vector<uint8_t>(size_t(count), 0), shape);
   }();
-  const int64_t classes = trainer.classes();
-  const int64_t batch = std::min(trainer.experiment().trainer.batch_size, data.size());
+  const int64_t classes = session.classes();
   std::string text = "index";
   for (int64_t c = 0; c < classes; ++c) text += ",p" + std::to_string(c);
   text += ",predicted\n";
-  std::vector<uint32_t> indices(size_t(data.size()));
-  std::iota(indices.begin(), indices.end(), 0u);
   char cell[32];
-  for (int64_t begin = 0; begin < data.size(); begin += batch) {
-    const int64_t size = std::min(batch, data.size() - begin);
-    BoundPlan& plan = trainer.evaluation_plan_for(size);
-    trainer.load_batch(plan, data, std::span(indices).subspan(size_t(begin), size_t(size)));
-    plan.plan->run();
-    for (int64_t r = 0; r < size; ++r) {
-      const float* row = plan.prediction + r * classes;
-      text += std::to_string(begin + r);
+  session.infer(data, {0, data.size()}, [&](const InferenceBatch& batch) {
+    for (int64_t r = 0; r < std::ssize(batch.indices); ++r) {
+      const float* row = batch.predictions + r * classes;
+      text += std::to_string(batch.first + r);
       for (int64_t c = 0; c < classes; ++c) {
         std::snprintf(cell, sizeof cell, ",%.6g", row[c]);
         text += cell;
       }
       text += "," + std::to_string(std::max_element(row, row + classes) - row) + "\n";
     }
-  }
+  });
   if (command.output.empty()) {
     std::fputs(text.c_str(), stdout);
   } else {

@@ -85,23 +85,24 @@ BenchReport run_bench(Trainer& trainer, const BenchOptions& options) {
   // Under mpirun each rank times its share of the global batch, averaging gradients as
   // training does; throughput counts the global batch.
   const int64_t global_batch = trainer.experiment().trainer.batch_size;
-  const int64_t batch = trainer.local_batch();
+  const int64_t batch = trainer.batches().local;
   const int rank = trainer.communicator().rank();
   report.batch = global_batch;
   report.threads = omp_get_max_threads();
   report.ranks = trainer.communicator().size();
-  BoundPlan& plan = trainer.training_plan_for(batch);
+  Session& session = trainer.session();
+  BoundPlan& plan = trainer.training_plan();
   Plan& compiled = *plan.plan;
   const Graph& graph = compiled.graph();
   BatchCycle cycle(trainer.train_data().size(), batch, trainer.experiment().seed + uint64_t(rank));
 
   // 1. Whole steps, exactly as training runs them.
   report.repetitions = options.repetitions;
-  for (int64_t i = 0; i < options.warmup; ++i) trainer.train_step(cycle.next());
+  for (int64_t i = 0; i < options.warmup; ++i) trainer.step(cycle.next(), global_batch);
   std::vector<double> step_ms;
   for (int64_t repetition = 0; repetition < options.repetitions; ++repetition) {
     const auto start = Clock::now();
-    for (int64_t i = 0; i < options.steps; ++i) trainer.train_step(cycle.next());
+    for (int64_t i = 0; i < options.steps; ++i) trainer.step(cycle.next(), global_batch);
     step_ms.push_back(milliseconds_between(start, Clock::now()) / double(options.steps));
   }
   report.step_milliseconds = median(step_ms);
@@ -112,15 +113,15 @@ BenchReport run_bench(Trainer& trainer, const BenchOptions& options) {
   // 2. The phases of a step, each timed over all steps.
   double data = 0, run = 0, reduce = 0, update = 0;
   for (int64_t i = 0; i < options.steps; ++i) {
+    const std::span<const uint32_t> indices = cycle.next();
     const auto t0 = Clock::now();
-    trainer.load_batch(plan, trainer.train_data(), cycle.next());
+    StepContext step = trainer.begin_step(indices, global_batch);
     const auto t1 = Clock::now();
-    trainer.begin_gradient_reduction(plan, batch);
-    compiled.run();  // (in overlapped mode, sending buckets as it goes)
+    trainer.run_step(step);  // (in overlapped mode, sending buckets as it goes)
     const auto t2 = Clock::now();
-    trainer.finish_gradient_reduction(plan);  // the part of the allreduce left exposed
+    trainer.finish_step(step);  // the part of the allreduce left exposed
     const auto t3 = Clock::now();
-    trainer.apply_gradients(plan);
+    trainer.apply_step(step, indices);
     const auto t4 = Clock::now();
     data += milliseconds_between(t0, t1);
     run += milliseconds_between(t1, t2);
@@ -136,13 +137,13 @@ BenchReport run_bench(Trainer& trainer, const BenchOptions& options) {
   const auto nodes = graph.nodes();
   std::vector<double> node_ms(nodes.size(), 0.0);
   for (int64_t i = 0; i < options.steps; ++i) {
-    trainer.load_batch(plan, trainer.train_data(), cycle.next());
+    session.load_batch(plan, trainer.train_data(), cycle.next());
     for (size_t n = 0; n < nodes.size(); ++n) {
       const auto t0 = Clock::now();
       compiled.run_node(n);
       node_ms[n] += milliseconds_between(t0, Clock::now());
     }
-    trainer.apply_gradients(plan);
+    trainer.optimizer().step(plan.gradients);
   }
   for (size_t n = 0; n < nodes.size(); ++n) {
     const int64_t flops = nodes[n].op->flops(nodes[n], graph);
@@ -153,8 +154,8 @@ BenchReport run_bench(Trainer& trainer, const BenchOptions& options) {
   report.achieved_gflops = double(report.step_flops) / (report.graph_milliseconds / 1e3) / 1e9;
 
   // 4. Inference: the forward-only plan at the same batch size.
-  BoundPlan& inference = trainer.evaluation_plan_for(batch);
-  trainer.load_batch(inference, trainer.train_data(), cycle.next());
+  BoundPlan& inference = session.plan(Purpose::inference, batch);
+  session.load_batch(inference, trainer.train_data(), cycle.next());
   for (int64_t i = 0; i < options.warmup; ++i) inference.plan->run();
   std::vector<double> inference_ms;
   for (int64_t repetition = 0; repetition < options.repetitions; ++repetition) {
@@ -169,7 +170,7 @@ BenchReport run_bench(Trainer& trainer, const BenchOptions& options) {
   for (const int64_t n : {512, 1024, 2048}) {
     report.peak_gflops = std::max(report.peak_gflops, measure_matmul_peak_gflops(n));
   }
-  report.negotiated_layouts = trainer.runtime().layouts == LayoutPolicy::negotiated;
+  report.negotiated_layouts = session.runtime().layouts == LayoutPolicy::negotiated;
   report.training_reorders = compiled.reorders();
   report.inference_reorders = inference.plan->reorders();
   report.arena_bytes = compiled.memory_plan().arena_bytes;

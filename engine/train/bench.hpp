@@ -38,7 +38,7 @@ struct BenchReport {
   double data_milliseconds = 0;             // gathering and scaling the batch
   double graph_milliseconds = 0;            // plan.run(): forward and backward
   double allreduce_milliseconds = 0;        // averaging gradients: what the run did not hide
-  double optimizer_milliseconds = 0;        // the update of every parameter
+  double optimizer_milliseconds = 0;        // the finite checks and every parameter's update
   std::vector<NodeTiming> nodes;            // each node timed alone
   int64_t step_flops = 0;                   // matmul work in one step
   double achieved_gflops = 0;               // step_flops over the graph's time

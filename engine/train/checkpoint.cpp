@@ -1,17 +1,14 @@
-// The trainer's checkpoints: what a run's position is made of, written into safetensors
-// (engine/train/safetensors.*: the format, the checksum, atomic replacement), and read back
-// with every field checked against the run it is resumed into, so an edited or damaged
-// position is refused with one line instead of crashing or training forever.
+#include "engine/train/checkpoint.hpp"
 
 #include <algorithm>
 #include <cstring>
 #include <nlohmann/json.hpp>
 
 #include "engine/core/error.hpp"
-#include "engine/train/checkpoint_fields.hpp"
+#include "engine/train/batching.hpp"
+#include "engine/train/callback.hpp"
 #include "engine/train/history.hpp"
 #include "engine/train/safetensors.hpp"
-#include "engine/train/trainer.hpp"
 
 namespace loom {
 
@@ -48,7 +45,7 @@ struct Position {
 // samples seen than its steps hold.
 Position read_position(const CheckpointFields& fields, int64_t epochs, int64_t batch,
                        int64_t samples) {
-  const int64_t steps = (samples + batch - 1) / batch;
+  const int64_t steps = BatchSplit::of(batch, samples).steps;
   Position position{};
   position.epoch = fields.integer("epoch", 1, saturating_mul_add(1, epochs, 1));
   position.step = fields.integer("step_in_epoch", 0, position.epoch > epochs ? 0 : steps - 1);
@@ -123,114 +120,37 @@ std::vector<EpochRecord> read_history(const CheckpointFields& fields,
   return history;
 }
 
-}  // namespace
-
-void Trainer::save_checkpoint(const std::filesystem::path& file) const {
-  std::vector<TensorBytes> tensors;
-  // Every parameter, trainable or not (batch normalization's moving statistics).
-  for (const auto& [name, shape] : parameters_.shapes()) {
-    tensors.push_back(
-        {"weights/" + name, "F32", shape, bytes_of(std::span<const float>(parameters_.at(name)))});
-  }
-  for (const OptimizerState& slot : optimizer_->state()) {
-    tensors.push_back({"optimizer/" + slot.name,
-                       "F32",
-                       {std::ssize(slot.values)},
-                       bytes_of(std::span<const float>(slot.values))});
-  }
-  tensors.push_back(
-      {"trainer/order", "U32", {std::ssize(order_)}, bytes_of(std::span<const uint32_t>(order_))});
-  for (size_t i = 0; i < best_weights_.size(); ++i) {
-    tensors.push_back({"best_weights/" + parameter_order_[i], "F32",
-                       parameters_.shape(parameter_order_[i]),
-                       bytes_of(std::span<const float>(best_weights_[i]))});
-  }
-  nlohmann::json scalars = nlohmann::json::object();
-  for (const auto& [name, value] : const_cast<Optimizer&>(*optimizer_).scalar_state()) {
-    scalars[name] = *value;
-  }
-  nlohmann::json metric_state = nlohmann::json::array();
-  for (size_t m = 0; m < metrics_.size(); ++m) {
-    metric_state.push_back(checkpoint_metric_states_.empty() ? metrics_[m]->state()
-                                                             : checkpoint_metric_states_[m]);
-  }
-  const auto watch = [](const Watch& w) {
-    return nlohmann::json{{"best", w.best}, {"has_best", w.has_best}, {"wait", w.wait}};
-  };
-  const std::map<std::string, std::string> metadata = {
-      {"format", kCheckpointFormat},
-      {"experiment", experiment_.name},
-      {"epoch", std::to_string(epoch_)},
-      {"step_in_epoch", std::to_string(step_in_epoch_)},
-      {"iterations", std::to_string(optimizer_->iterations())},
-      {"optimizer", std::string(optimizer_->name())},
-      {"optimizer_scalars", scalars.dump()},
-      {"shuffle_random", shuffle_random_.state()},
-      {"loss_sum", nlohmann::json(loss_sum_).dump()},
-      {"seen", std::to_string(seen_)},
-      {"metric_state", metric_state.dump()},
-      {"early_stopping", watch(early_stopping_).dump()},
-      {"best_checkpoint", watch(best_checkpoint_).dump()},
-      {"history", history_json(metric_names_, history_)}};
-  write_safetensors(file, tensors, metadata);
-}
-
-// Every tensor is checked before any is copied: a refused file leaves the weights as they were.
-void Trainer::load_weights(const SafetensorsFile& file) {
-  for (const auto& [name, shape] : parameters_.shapes()) {
-    check_finite_tensor(file, "weights/" + name, file.bytes("weights/" + name, "F32", shape));
-  }
-  for (const auto& [name, shape] : parameters_.shapes()) {
-    copy_bytes(file.bytes("weights/" + name, "F32", shape), parameters_.at(name));
-  }
-}
-
-void Trainer::initialize_weights(const std::filesystem::path& checkpoint) {
-  load_weights(SafetensorsFile::read(checkpoint));
-}
-
-std::vector<std::vector<double>> Trainer::read_metric_states(const CheckpointFields& fields) const {
+std::vector<std::vector<double>> read_metric_states(const CheckpointFields& fields,
+                                                    const MetricSet& metrics) {
   const nlohmann::json states = fields.json("metric_state");
-  fields.array(states, "metric_state", metrics_.size());
+  fields.array(states, "metric_state", metrics.size());
   std::vector<std::vector<double>> result;
-  for (size_t m = 0; m < metrics_.size(); ++m) {
-    const std::string where = "metric_state[" + std::to_string(m) + "] (" + metric_names_[m] + ")";
-    const size_t size = metrics_[m]->state().size();
+  for (size_t m = 0; m < metrics.size(); ++m) {
+    const std::string where =
+        "metric_state[" + std::to_string(m) + "] (" + metrics.names()[m] + ")";
     std::vector<double>& state = result.emplace_back();
-    for (const auto& value : fields.array(states[m], where, size)) {
+    for (const auto& value : fields.array(states[m], where, metrics.state_size(m))) {
       state.push_back(fields.finite(value, where));
     }
-    if (const std::string problem = metrics_[m]->state_problem(state); !problem.empty()) {
+    if (const std::string problem = metrics.state_problem(m, state); !problem.empty()) {
       fields.fail(where, problem, states[m].dump());
     }
   }
   return result;
 }
 
-Trainer::Watch Trainer::read_watch(const CheckpointFields& fields, const std::string& key,
-                                   int64_t max_wait, bool has_best) const {
-  const nlohmann::json json = fields.json(key);
-  Watch watch{fields.finite(fields.member(json, "best", key), key + ".best"),
-              fields.boolean(fields.member(json, "has_best", key), key + ".has_best"),
-              fields.integer(fields.member(json, "wait", key), key + ".wait", 0, max_wait)};
-  if (watch.has_best != has_best) {
-    fields.fail(key + ".has_best", has_best ? "true" : "false", watch.has_best ? "true" : "false");
-  }
-  return watch;
-}
-
 // The optimizer's slots (finite; checked before any is copied) and scalars: exactly the
 // ones this optimizer and schedule keep, finite, and within their own ranges.
-void Trainer::restore_optimizer(const SafetensorsFile& file, const CheckpointFields& fields,
-                                int64_t iterations) {
-  const std::vector<OptimizerState> slots = optimizer_->state();
+void restore_optimizer(Optimizer& optimizer, const SafetensorsFile& file,
+                       const CheckpointFields& fields, int64_t iterations) {
+  const std::vector<OptimizerState> slots = optimizer.state();
   for (const OptimizerState& slot : slots) {
     fields.check_finite("optimizer/" + slot.name,
                         file.bytes("optimizer/" + slot.name, "F32", {std::ssize(slot.values)}),
                         slot.nonnegative);
   }
   const nlohmann::json scalars = fields.json("optimizer_scalars");
-  const auto expected = optimizer_->scalar_state();
+  const auto expected = optimizer.scalar_state();
   if (!scalars.is_object() || scalars.size() != expected.size()) {
     std::string names;
     for (const auto& entry : expected) names += (names.empty() ? "" : ", ") + entry.first;
@@ -245,83 +165,122 @@ void Trainer::restore_optimizer(const SafetensorsFile& file, const CheckpointFie
     copy_bytes(file.bytes("optimizer/" + slot.name, "F32", {std::ssize(slot.values)}), slot.values);
   }
   for (size_t i = 0; i < expected.size(); ++i) *expected[i].second = values[i];
-  optimizer_->set_iterations(iterations);
-  if (const std::string problem = optimizer_->state_problem(); !problem.empty()) {
+  optimizer.set_iterations(iterations);
+  if (const std::string problem = optimizer.state_problem(); !problem.empty()) {
     fields.fail("optimizer_scalars", problem, scalars.dump());
   }
 }
 
-void Trainer::resume(const std::filesystem::path& checkpoint) {
-  const SafetensorsFile file = SafetensorsFile::read(checkpoint);
-  const CheckpointFields fields(file);
-  const std::string name = checkpoint.string();
+}  // namespace
+
+void write_checkpoint(const std::filesystem::path& file, const CheckpointParts& parts,
+                      const RunState& state, RunPosition position,
+                      const MetricSet::States& metric_states) {
+  CheckpointWriter writer;
+  std::vector<TensorBytes>& tensors = writer.tensors;
+  // Every parameter, trainable or not (batch normalization's moving statistics).
+  const ParameterStore& parameters = parts.parameters;
+  for (const auto& [name, shape] : parameters.shapes()) {
+    tensors.push_back(
+        {"weights/" + name, "F32", shape, bytes_of(std::span<const float>(parameters.at(name)))});
+  }
+  for (const OptimizerState& slot : parts.optimizer.state()) {
+    tensors.push_back({"optimizer/" + slot.name,
+                       "F32",
+                       {std::ssize(slot.values)},
+                       bytes_of(std::span<const float>(slot.values))});
+  }
+  tensors.push_back({"trainer/order",
+                     "U32",
+                     {std::ssize(state.order)},
+                     bytes_of(std::span<const uint32_t>(state.order))});
+  for (const Callback* callback : parts.callbacks) callback->write_state(writer);
+
+  nlohmann::json scalars = nlohmann::json::object();
+  for (const auto& [name, value] : parts.optimizer.scalar_state()) scalars[name] = *value;
+  nlohmann::json metric_state = nlohmann::json::array();
+  for (const std::vector<double>& sums : metric_states) metric_state.push_back(sums);
+  writer.metadata.insert({{"format", kCheckpointFormat},
+                          {"experiment", parts.experiment.name},
+                          {"epoch", std::to_string(position.epoch)},
+                          {"step_in_epoch", std::to_string(position.step_in_epoch)},
+                          {"iterations", std::to_string(parts.optimizer.iterations())},
+                          {"optimizer", std::string(parts.optimizer.name())},
+                          {"optimizer_scalars", scalars.dump()},
+                          {"shuffle_random", state.shuffle_random.state()},
+                          {"loss_sum", nlohmann::json(state.loss_sum).dump()},
+                          {"seen", std::to_string(state.seen)},
+                          {"metric_state", metric_state.dump()},
+                          {"history", history_json(parts.metrics.names(), state.history)}});
+  write_safetensors(file, tensors, writer.metadata);
+}
+
+// Every tensor is checked before any is copied: a refused file leaves the weights as they were.
+void load_weights_from(const SafetensorsFile& file, ParameterStore& parameters) {
+  for (const auto& [name, shape] : parameters.shapes()) {
+    check_finite_tensor(file, "weights/" + name, file.bytes("weights/" + name, "F32", shape));
+  }
+  for (const auto& [name, shape] : parameters.shapes()) {
+    copy_bytes(file.bytes("weights/" + name, "F32", shape), parameters.at(name));
+  }
+}
+
+namespace {
+
+// The checks that come before any state is read: the format and the optimizer.
+void expect_training_checkpoint(const SafetensorsFile& file, const std::string& name,
+                                const Optimizer& optimizer) {
   if (file.metadata("format") != kCheckpointFormat) {
     throw InputError(name + ": not a loom training checkpoint (format '" + file.metadata("format") +
                      "')");
   }
-  if (file.metadata("optimizer") != optimizer_->name()) {
+  if (file.metadata("optimizer") != optimizer.name()) {
     throw InputError(name + ": the checkpoint was written by optimizer '" +
                      file.metadata("optimizer") + "', the config uses '" +
-                     std::string(optimizer_->name()) + "'");
+                     std::string(optimizer.name()) + "'");
   }
-  const Position position = read_position(fields, experiment_.trainer.epochs,
-                                          experiment_.trainer.batch_size, train_->size());
-  const int64_t epoch = position.epoch;
-  Random shuffle = shuffle_random_;
+}
+
+}  // namespace
+
+void read_checkpoint(const std::filesystem::path& checkpoint, const CheckpointParts& parts,
+                     RunState& state, bool carries_metric_sums) {
+  const SafetensorsFile file = SafetensorsFile::read(checkpoint);
+  const CheckpointFields fields(file);
+  expect_training_checkpoint(file, checkpoint.string(), parts.optimizer);
+  const TrainerSpec& trainer = parts.experiment.trainer;
+  const auto samples = std::ssize(state.order);
+  const Position position = read_position(fields, trainer.epochs, trainer.batch_size, samples);
+  Random shuffle = state.shuffle_random;
   if (!shuffle.restore(file.metadata("shuffle_random"))) {
     fields.fail_entry("shuffle_random",
                       "the shuffle generator's state (64-bit decimal words, not all 0)");
   }
-  std::vector<uint32_t> order = read_order(file, fields, size_t(train_->size()));
-  const std::vector<std::vector<double>> metric_states = read_metric_states(fields);
-  const auto& stopping = experiment_.trainer.early_stopping;
-  const Watch early =
-      read_watch(fields, "early_stopping", stopping ? std::max<int64_t>(stopping->patience, 1) : 0,
-                 stopping && epoch > 1);
-  const Watch best = read_watch(fields, "best_checkpoint", 0, epoch > 1);
-  std::vector<EpochRecord> history =
-      read_history(fields, metric_names_, epoch - 1, validation_.has_value(), test_.has_value());
-  // Restore-best weights exist once early stopping has seen a best epoch.
-  const bool has_best_weights =
-      !parameter_order_.empty() && file.contains("best_weights/" + parameter_order_.front());
-  if (has_best_weights) {
-    for (const std::string& parameter : parameter_order_) {
-      fields.check_finite(
-          "best_weights/" + parameter,
-          file.bytes("best_weights/" + parameter, "F32", parameters_.shape(parameter)));
-    }
+  std::vector<uint32_t> order = read_order(file, fields, size_t(samples));
+  const MetricSet::States metric_states = read_metric_states(fields, parts.metrics);
+  const CheckpointReader reader{file, fields, {position.epoch, position.step}};
+  std::vector<std::function<void()>> install_callbacks;
+  for (Callback* callback : parts.callbacks) {
+    install_callbacks.push_back(callback->read_state(reader));
   }
+  std::vector<EpochRecord> history = read_history(fields, parts.metrics.names(), position.epoch - 1,
+                                                  parts.has_validation, parts.has_test);
 
   // Everything is checked but the optimizer's own ranges: now the state changes.
-  load_weights(file);
-  restore_optimizer(file, fields, position.iterations);
-  epoch_ = position.epoch;
-  step_in_epoch_ = position.step;
-  seen_ = position.seen;
-  loss_sum_ = position.loss_sum;
-  shuffle_random_ = shuffle;
-  order_ = std::move(order);
-  for (size_t m = 0; m < metrics_.size(); ++m) {
-    // The sums are every rank's together: one rank carries them on, the others start at 0.
-    if (communicator_.is_root()) {
-      metrics_[m]->restore(metric_states[m]);
-    } else {
-      metrics_[m]->reset();
-    }
-    running_metrics_[m] = metrics_[m]->result();
+  load_weights_from(file, parts.parameters);
+  restore_optimizer(parts.optimizer, file, fields, position.iterations);
+  state.position = {position.epoch, position.step};
+  state.seen = position.seen;
+  state.loss_sum = position.loss_sum;
+  state.shuffle_random = shuffle;
+  state.order = std::move(order);
+  state.history = std::move(history);
+  if (carries_metric_sums) {
+    parts.metrics.restore(metric_states);
+  } else {
+    parts.metrics.reset();
   }
-  early_stopping_ = early;
-  best_checkpoint_ = best;
-  history_ = std::move(history);
-  best_weights_.clear();
-  if (has_best_weights) {
-    for (const std::string& parameter : parameter_order_) {
-      auto& weights = best_weights_.emplace_back(size_t(numel(parameters_.shape(parameter))));
-      copy_bytes(file.bytes("best_weights/" + parameter, "F32", parameters_.shape(parameter)),
-                 std::span<float>(weights));
-    }
-  }
-  runtime_.step = optimizer_->iterations();
+  for (const auto& install : install_callbacks) install();
 }
 
 }  // namespace loom

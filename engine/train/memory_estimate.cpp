@@ -2,13 +2,13 @@
 
 #include <algorithm>
 
-#include "engine/config/build_graph.hpp"
 #include "engine/core/error.hpp"
 #include "engine/core/memory.hpp"
 #include "engine/data/dataset.hpp"
 #include "engine/dist/communicator.hpp"
 #include "engine/exec/plan.hpp"
 #include "engine/optim/optimizer.hpp"
+#include "engine/train/batching.hpp"
 
 namespace loom {
 
@@ -16,29 +16,36 @@ namespace {
 
 // The sizes of the training plans the trainer compiles: one per batch size (the full batch
 // and a last partial one), each rank's share of it.
-int64_t training_plan_bytes(const Experiment& experiment, int64_t train_samples, int ranks) {
-  const int64_t batch = experiment.trainer.batch_size;
-  int64_t total = planned_bytes(build_training_graph(experiment, batch / ranks));
-  const int64_t tail = shard_of(train_samples % batch, 0, ranks).size();
-  if (tail > 0 && tail != batch / ranks) {
-    total += planned_bytes(build_training_graph(experiment, tail));
+int64_t training_plan_bytes(Session& session, int64_t train_samples, int rank, int ranks) {
+  const TrainingBatches batches =
+      TrainingBatches::of(session.experiment().trainer.batch_size, train_samples, rank, ranks);
+  int64_t total = planned_bytes(session.graph(Purpose::training, batches.local));
+  if (batches.local_tail > 0 && batches.local_tail != batches.local) {
+    total += planned_bytes(session.graph(Purpose::training, batches.local_tail));
   }
   return total;
 }
 
-// The evaluation plans for a data set of `samples`: its batch and its last partial batch.
-int64_t evaluation_plan_bytes(const Experiment& experiment, int64_t samples) {
-  const int64_t batch = std::min(experiment.trainer.batch_size, samples);
-  int64_t total = planned_bytes(build_evaluation_graph(experiment, batch));
-  if (const int64_t tail = samples % batch; tail > 0) {
-    total += planned_bytes(build_evaluation_graph(experiment, tail));
-  }
+// The evaluation plans for this rank's shard of a data set of `samples`: its batch and its
+// last partial batch.
+int64_t evaluation_plan_bytes(Session& session, int64_t samples, int rank, int ranks) {
+  const BatchSplit split = BatchSplit::of(session.experiment().trainer.batch_size,
+                                          shard_of(samples, rank, ranks).size());
+  int64_t total = 0;
+  if (split.batch > 0) total += planned_bytes(session.graph(Purpose::inference, split.batch));
+  if (split.tail > 0) total += planned_bytes(session.graph(Purpose::inference, split.tail));
   return total;
 }
 
 }  // namespace
 
-MemoryEstimate estimate_training_memory(const Experiment& experiment, int ranks) {
+MemoryEstimate estimate_training_memory(const Experiment& experiment) {
+  Session session(experiment);
+  return estimate_training_memory(session);
+}
+
+MemoryEstimate estimate_training_memory(Session& session, int rank, int ranks) {
+  const Experiment& experiment = session.experiment();
   MemoryEstimate estimate;
   const Shape& input = experiment.model.input.shape;
   const DataSpec& data = experiment.data;
@@ -68,7 +75,8 @@ MemoryEstimate estimate_training_memory(const Experiment& experiment, int ranks)
   const auto optimizer =
       OptimizerRegistry::global().create(experiment.trainer.optimizer.name, options);
   const auto slots = int64_t(optimizer->slot_count());
-  const Graph graph = build_training_graph(experiment, 1);
+  // Every graph holds the same parameters: the one loading built will do.
+  const Graph& graph = session.graph(Purpose::training, experiment.trainer.batch_size);
   for (const Value& value : graph.values()) {
     if (value.role != ValueRole::parameter) continue;
     estimate.parameters += value.type.bytes();
@@ -77,10 +85,10 @@ MemoryEstimate estimate_training_memory(const Experiment& experiment, int ranks)
 
   // Plans are only sized when the batch is one the data allows (the trainer refuses others).
   if (train.samples >= experiment.trainer.batch_size && train.samples > 0) {
-    estimate.activations += training_plan_bytes(experiment, train.samples, ranks);
+    estimate.activations += training_plan_bytes(session, train.samples, rank, ranks);
   }
   for (const int64_t samples : {validation_samples, test_samples}) {
-    if (samples > 0) estimate.activations += evaluation_plan_bytes(experiment, samples);
+    if (samples > 0) estimate.activations += evaluation_plan_bytes(session, samples, rank, ranks);
   }
   // A checkpoint is assembled whole (the tensors' bytes, then the file's), and with
   // restore_best_weights a copy of the best weights is kept.

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "engine/config/experiment.hpp"
+#include "engine/train/session.hpp"
 
 namespace loom {
 
@@ -20,8 +21,12 @@ struct MemoryEstimate {
 };
 
 // From the graphs, their memory plans and the data files' headers alone: allocates nothing
-// large. `ranks` shares each batch out as the trainer does. Bad data headers throw InputError.
-MemoryEstimate estimate_training_memory(const Experiment& experiment, int ranks = 1);
+// large. `rank` of `ranks` shares each batch and evaluated set out as the trainer does. The
+// graphs are the session's, built once and kept for the plans. Bad data headers throw
+// InputError.
+MemoryEstimate estimate_training_memory(Session& session, int rank = 0, int ranks = 1);
+// The same for one process, with a session of its own.
+MemoryEstimate estimate_training_memory(const Experiment& experiment);
 
 // Throws InputError naming the config file, the estimate's parts and the memory available
 // when the estimate exceeds `available` bytes.

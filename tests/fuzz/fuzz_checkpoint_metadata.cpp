@@ -79,7 +79,7 @@ struct Fixture {
         loom::parse_experiment(config, "fuzz.yaml", directory.string()));
     QuietProgress progress;
     trainer->fit(progress);  // a finished run: every field has a value worth editing
-    trainer->save_checkpoint(directory / "good.safetensors");
+    trainer->save_checkpoint(directory / "good.safetensors", trainer->position());
     good = std::make_unique<loom::SafetensorsFile>(
         loom::SafetensorsFile::read(directory / "good.safetensors"));
   }

@@ -112,12 +112,12 @@ TEST(Plan, ATrainingStepAllocatesNothing) {
   Trainer trainer(book_model());
   std::vector<uint32_t> indices(32);
   std::iota(indices.begin(), indices.end(), 0u);
-  trainer.train_step(indices);  // warm-up: oneDNN JIT-compiles kernels on first use
-  trainer.train_step(indices);
+  trainer.step(indices, 32);  // warm-up: oneDNN JIT-compiles kernels on first use
+  trainer.step(indices, 32);
   engine_allocations = 0;
   onednn_allocations = 0;
   counting = true;
-  for (int step = 0; step < 10; ++step) trainer.train_step(indices);
+  for (int step = 0; step < 10; ++step) trainer.step(indices, 32);
   counting = false;
   EXPECT_EQ(engine_allocations.load(), 0) << "heap allocations outside oneDNN in 10 steps";
   std::printf("oneDNN's own allocations per step: %.1f\n", onednn_allocations.load() / 10.0);

@@ -1,0 +1,28 @@
+#pragma once
+// The data sets an experiment names, read for what a command does: training reads the
+// training set and the validation and test sets it evaluates after every epoch; evaluation
+// reads only the set it evaluates.
+
+#include <optional>
+#include <string>
+
+#include "engine/config/experiment.hpp"
+#include "engine/data/dataset.hpp"
+
+namespace loom {
+
+struct TrainingData {
+  std::optional<Dataset> train;
+  std::optional<Dataset> validation;  // data.validation, or validation_split's part of train
+  std::optional<Dataset> test;
+};
+
+// Every set (bad data files throw InputError).
+TrainingData load_training_data(const Experiment& experiment, int64_t classes);
+
+// One set, "train", "validation" or "test", as training sees it (validation_split's parts
+// come from the training set's file); nothing when the config has no such set.
+std::optional<Dataset> load_data_set(const Experiment& experiment, int64_t classes,
+                                     const std::string& which);
+
+}  // namespace loom
