@@ -109,7 +109,7 @@ template <typename Targets>
 class ProbabilityCrossentropy final : public Op {
  public:
   std::string_view name() const override { return Targets::kName; }
-  OpSignature signature() const override { return {.inputs = {"p", "y"}}; }
+  OpSignature signature() const override { return {.inputs = {"p", "y"}, .role = OpRole::loss}; }
 
   std::vector<TensorType> infer(const Node& node,
                                 std::span<const TensorType> inputs) const override {

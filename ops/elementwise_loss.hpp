@@ -33,7 +33,7 @@ class ElementwiseLoss final : public Op {
  public:
   std::string_view name() const override { return Formula::kName; }
   OpSignature signature() const override {
-    return {.inputs = {"p", "y"}, .attributes = Formula::attributes()};
+    return {.inputs = {"p", "y"}, .attributes = Formula::attributes(), .role = OpRole::loss};
   }
   std::vector<TensorType> infer(const Node& node,
                                 std::span<const TensorType> inputs) const override {

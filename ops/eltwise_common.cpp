@@ -53,7 +53,7 @@ class EltwiseOp final : public Op {
 
   std::string_view name() const override { return definition_.name; }
   OpSignature signature() const override {
-    return {.inputs = {"x"}, .attributes = definition_.attributes};
+    return {.inputs = {"x"}, .attributes = definition_.attributes, .role = definition_.role};
   }
   std::optional<size_t> in_place_input(const Node&) const override {
     return definition_.in_place ? std::optional<size_t>(0) : std::nullopt;

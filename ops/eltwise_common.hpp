@@ -35,6 +35,8 @@ struct EltwiseDefinition {
   std::function<float(const Attributes&)> alpha = [](const Attributes&) { return 0.f; };
   std::function<float(const Attributes&)> beta = [](const Attributes&) { return 0.f; };
   bool in_place = false;  // oneDNN runs it in place; the planner may reuse x's buffer for y
+  // Whether a layer may name it as its activation (log and sqrt are plain functions).
+  OpRole role = OpRole::activation;
   // The function's definition in double precision (Op::reference), reading the same
   // attributes with the same defaults as alpha and beta; unset, the op has no reference.
   std::function<double(double x, const Attributes&)> reference;

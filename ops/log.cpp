@@ -13,6 +13,7 @@ void register_log(OpRegistry& registry) {
                    {.name = "log",
                     .algorithm = dnnl::algorithm::eltwise_log,
                     .in_place = true,
+                    .role = OpRole::other,
                     .reference = [](double x, const Attributes&) { return std::log(x); }});
 }
 

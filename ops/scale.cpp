@@ -21,6 +21,7 @@ void register_scale(OpRegistry& registry) {
                     .attributes = {{"factor", AttributeKind::real, "the multiplier"}},
                     .alpha = [](const Attributes& a) { return float(factor_of(a)); },
                     .in_place = true,
+                    .role = OpRole::other,
                     .reference = [](double x, const Attributes& a) { return factor_of(a) * x; }});
 }
 

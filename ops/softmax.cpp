@@ -31,7 +31,9 @@ const std::vector<AttributeSpec> kAttributes = {
 class Softmax final : public Op {
  public:
   std::string_view name() const override { return "softmax"; }
-  OpSignature signature() const override { return {.inputs = {"x"}, .attributes = kAttributes}; }
+  OpSignature signature() const override {
+    return {.inputs = {"x"}, .attributes = kAttributes, .role = OpRole::activation};
+  }
 
   std::vector<TensorType> infer(const Node& node,
                                 std::span<const TensorType> inputs) const override {

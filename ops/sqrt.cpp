@@ -14,6 +14,7 @@ void register_sqrt(OpRegistry& registry) {
                     .algorithm = dnnl::algorithm::eltwise_sqrt_use_dst_for_bwd,
                     .backward_reads_output = true,
                     .in_place = true,
+                    .role = OpRole::other,
                     .reference = [](double x, const Attributes&) { return std::sqrt(x); }});
 }
 

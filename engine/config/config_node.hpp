@@ -16,6 +16,8 @@
 #include <utility>
 #include <vector>
 
+#include "engine/core/join_names.hpp"
+
 namespace loom {
 
 // What a config may be. Real configs are a few KiB, 10 levels deep; an explicit graph of
@@ -102,8 +104,6 @@ class ConfigNode {
   std::set<std::string> known_;
 };
 
-// "a, b, c" for "(known: a, b, c)" messages.
-std::string join_names(const std::vector<std::string>& names);
 // Single-character insertions, deletions and substitutions between two words (Levenshtein),
 // for "did you mean" suggestions.
 size_t edit_distance(const std::string& a, const std::string& b);

@@ -12,9 +12,11 @@
 
 #include "engine/config/config_node.hpp"
 #include "engine/data/dataset_spec.hpp"
+#include "engine/data/metrics.hpp"
 #include "engine/graph/attributes.hpp"
 #include "engine/graph/graph.hpp"
 #include "engine/graph/initializer.hpp"
+#include "engine/optim/optimizer.hpp"
 
 namespace loom {
 
@@ -69,16 +71,6 @@ struct LossSpec {
   std::string where;  // the options' config position: the loss op checks them at graph build
 };
 
-struct MetricSpec {
-  std::string name;  // accuracy, top_k_accuracy, mse
-  int64_t k = 5;     // top_k_accuracy's k (Keras's default)
-};
-
-struct OptimizerSpec {
-  std::string name = "rmsprop";
-  ConfigNode options;  // read by the optimizer's factory (validated at load, so no surprises)
-};
-
 // Which way a monitored metric improves: "auto" means losses fall and accuracies rise.
 struct MonitorSpec {
   std::string metric;  // loss, accuracy, val_loss, test_accuracy, ...
@@ -104,6 +96,13 @@ struct CheckpointSpec {
   MonitorSpec monitor;  // default: val_loss, else test_loss, else loss
 };
 
+// Keras's ReduceLROnPlateau callback, applied by the trainer as the optimizer's schedule
+// (make_reduce_lr_on_plateau): its options, every default filled in.
+struct ReduceLrOnPlateauSpec {
+  Attributes options;
+  std::string where;  // its config position, for messages about it
+};
+
 struct TrainerSpec {
   OptimizerSpec optimizer;
   LossSpec loss;
@@ -117,7 +116,7 @@ struct TrainerSpec {
   enum class OnNonFinite { stop, skip } on_nonfinite = OnNonFinite::stop;
   bool check_numerics = false;
   std::optional<EarlyStoppingSpec> early_stopping;
-  std::optional<ConfigNode> reduce_lr_on_plateau;  // Keras's callback, applied by the trainer
+  std::optional<ReduceLrOnPlateauSpec> reduce_lr_on_plateau;
   CheckpointSpec checkpoint;
 };
 
@@ -152,8 +151,12 @@ Experiment parse_experiment(const std::string& text, const std::string& label,
 // An op attribute written in YAML, read as the kind the op declares.
 AttributeValue read_attribute(const ConfigNode& node, AttributeKind kind);
 
-const std::vector<std::string>& known_losses();
-const std::vector<std::string>& known_metrics();
-const std::vector<std::string>& known_activations();
+// From the registries: the ops with the loss role, the metrics, and the ops with the
+// activation role under Keras's names (plus `linear`, which is no op at all).
+std::vector<std::string> known_losses();
+std::vector<std::string> known_metrics();
+std::vector<std::string> known_activations();
+// The op a Keras activation name stands for ("exponential" is the exp op); empty for linear.
+std::string activation_op(const std::string& activation);
 
 }  // namespace loom

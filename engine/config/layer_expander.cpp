@@ -118,9 +118,8 @@ class LayerExpander {
 
   void activation(ConfigNode node, const std::string& layer, const std::string& where) {
     const std::string kind = choose(node, known_activations(), "activation");
-    if (kind == "linear") return;
-    // Keras calls the exp activation "exponential".
-    const std::string op = kind == "exponential" ? "exp" : kind;
+    const std::string op = activation_op(kind);  // Keras's "exponential" is the exp op
+    if (op.empty()) return;                      // linear
     add_node(layer + "/" + kind, op, {current_}, where);
   }
 
@@ -206,8 +205,7 @@ class LayerExpander {
                             .where = layer.where()});
     current_ = name + "/conv2d";
     if (activation != "linear" && activation != "relu") {
-      add_node(name + "/" + activation, activation == "exponential" ? "exp" : activation,
-               {current_}, layer.where());
+      add_node(name + "/" + activation, activation_op(activation), {current_}, layer.where());
     }
   }
 

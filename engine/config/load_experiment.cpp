@@ -12,38 +12,19 @@
 #include "engine/config/experiment.hpp"
 #include "engine/config/layer_expander.hpp"
 #include "engine/config/node_order.hpp"
+#include "engine/config/read_options.hpp"
+#include "engine/config/read_trainer.hpp"
 #include "engine/config/read_values.hpp"
 #include "engine/config/resolved_config.hpp"
 #include "engine/core/checked.hpp"
 #include "engine/core/error.hpp"
 #include "engine/core/input_file.hpp"
 #include "engine/graph/op.hpp"
-#include "engine/optim/optimizer.hpp"
-#include "engine/optim/schedule.hpp"
 #include "engine/plugin/load_plugin.hpp"
 
 namespace loom {
 
 namespace fs = std::filesystem;
-
-const std::vector<std::string>& known_losses() {
-  static const std::vector<std::string> names = {
-      "binary_crossentropy", "categorical_crossentropy", "huber",
-      "mean_absolute_error", "mean_squared_error",       "sparse_categorical_crossentropy"};
-  return names;
-}
-
-const std::vector<std::string>& known_metrics() {
-  static const std::vector<std::string> names = {"accuracy", "mse", "top_k_accuracy"};
-  return names;
-}
-
-const std::vector<std::string>& known_activations() {
-  static const std::vector<std::string> names = {"elu",     "exponential", "gelu",    "leaky_relu",
-                                                 "linear",  "relu",        "sigmoid", "silu",
-                                                 "softmax", "softplus",    "swish",   "tanh"};
-  return names;
-}
 
 namespace {
 
@@ -121,11 +102,7 @@ NodeSpec read_node(ConfigNode node) {
   for (size_t i = 0; i < inputs.size(); ++i) spec.inputs.push_back(inputs[i].as_string());
 
   // Every other key is an attribute the op must declare.
-  for (const AttributeSpec& attribute : op->signature().attributes) {
-    if (auto value = node.find(attribute.name)) {
-      spec.attributes.set(attribute.name, read_attribute(*value, attribute.kind));
-    }
-  }
+  read_declared_options(node, op->signature().attributes, spec.attributes);
   node.finish("for op '" + spec.op + "'");
   return spec;
 }
@@ -205,161 +182,6 @@ ModelSpec read_model(ConfigNode node, uint64_t seed) {
   return model;
 }
 
-// ---- trainer -----------------------------------------------------------------------------
-
-// A name, or {name: {options}}: the name, where it is written, and the options (a null node
-// when there are none).
-struct NamedOptions {
-  std::string name;
-  std::string where;
-  ConfigNode options;
-};
-
-NamedOptions name_and_options(ConfigNode node, const std::vector<std::string>& known,
-                              const std::string& what) {
-  NamedOptions named;
-  if (node.is_scalar()) {
-    named = {node.as_string(), node.where(), node.with(YAML::Node(), node.path())};
-  } else {
-    node.expect_map();
-    auto entries = node.entries();
-    if (entries.size() != 1) node.fail("expected a " + what + " name, or {name: {options}}");
-    named = {entries[0].first, node.where_key(entries[0].first), entries[0].second};
-  }
-  if (!contains(known, named.name)) {
-    throw InputError(named.where + ": unknown " + what + " '" + named.name +
-                     "' (known: " + join_names(known) + ")");
-  }
-  if (!named.options.is_null()) named.options.expect_map();
-  return named;
-}
-
-OptimizerSpec read_optimizer(ConfigNode node) {
-  NamedOptions named = name_and_options(node, OptimizerRegistry::global().names(), "optimizer");
-  OptimizerSpec spec{.name = named.name, .options = named.options};
-  // Validate now, at the options' own positions: create one and throw it away.
-  ConfigNode options = spec.options;
-  OptimizerRegistry::global().create(spec.name, options);
-  return spec;
-}
-
-// A loss is a name or {name: {options}}; the options are the loss op's attributes.
-LossSpec read_loss(ConfigNode node) {
-  NamedOptions named = name_and_options(node, known_losses(), "loss");
-  LossSpec spec{.name = named.name, .where = named.where};
-  spec.labels = spec.name.starts_with("sparse_") ? LabelEncoding::index : LabelEncoding::one_hot;
-  if (!named.options.is_null()) {
-    spec.where = named.options.where();
-    for (const AttributeSpec& attribute :
-         OpRegistry::global().get(spec.name).signature().attributes) {
-      if (auto value = named.options.find(attribute.name)) {
-        spec.attributes.set(attribute.name, read_attribute(*value, attribute.kind));
-      }
-    }
-    named.options.finish("for loss '" + spec.name + "'");
-  }
-  return spec;
-}
-
-MetricSpec read_metric(ConfigNode node) {
-  NamedOptions named = name_and_options(node, known_metrics(), "metric");
-  MetricSpec spec{.name = named.name};
-  if (!named.options.is_null()) {
-    if (spec.name == "top_k_accuracy") spec.k = named.options.get_int("k", 5, 1);
-    named.options.finish("for metric '" + spec.name + "'");
-  }
-  return spec;
-}
-
-// A metric to watch: one that the run reports (loss, a configured metric, or either of them
-// on the validation or test data).
-MonitorSpec read_monitor(ConfigNode& node, const std::string& fallback,
-                         const std::vector<MetricSpec>& metrics, const DataSpec& data) {
-  MonitorSpec monitor;
-  monitor.metric = node.get_string("monitor", fallback);
-  monitor.where = node.has("monitor") ? node.at("monitor").where() : node.where();
-  monitor.mode = node.get_string("mode", "auto");
-  if (monitor.mode != "auto" && monitor.mode != "min" && monitor.mode != "max") {
-    node.at("mode").fail("unknown mode '" + monitor.mode + "' (known: auto, max, min)");
-  }
-  std::vector<std::string> reported;
-  const bool validation = data.validation || data.validation_split > 0;
-  for (const std::string& prefix : {std::string(), std::string("val_"), std::string("test_")}) {
-    if (prefix == "val_" && !validation) continue;
-    if (prefix == "test_" && !data.test) continue;
-    reported.push_back(prefix + "loss");
-    for (const MetricSpec& metric : metrics) reported.push_back(prefix + metric.name);
-  }
-  if (!contains(reported, monitor.metric)) {
-    throw InputError(monitor.where + ": '" + monitor.metric +
-                     "' is not reported by this run (reported: " + join_names(reported) + ")");
-  }
-  return monitor;
-}
-
-std::string default_monitor(const DataSpec& data) {
-  if (data.validation || data.validation_split > 0) return "val_loss";
-  return data.test ? "test_loss" : "loss";
-}
-
-void read_callbacks(ConfigNode node, TrainerSpec& spec, const DataSpec& data) {
-  node.expect_map();
-  if (auto early = node.find("early_stopping")) {
-    EarlyStoppingSpec stopping;
-    early->expect_map();
-    stopping.monitor = read_monitor(*early, default_monitor(data), spec.metrics, data);
-    stopping.patience = early->get_int("patience", 0, 0);
-    stopping.min_delta = std::abs(early->get_real("min_delta", 0.0));
-    stopping.restore_best_weights = early->get_bool("restore_best_weights", false);
-    early->finish("for early_stopping");
-    spec.early_stopping = stopping;
-  }
-  if (auto reduce = node.find("reduce_lr_on_plateau")) {
-    make_reduce_lr_on_plateau(*reduce, 1.0);  // validates the options at their positions
-    spec.reduce_lr_on_plateau = *reduce;
-  }
-  if (auto checkpoint = node.find("checkpoint")) {
-    checkpoint->expect_map();
-    spec.checkpoint.every_steps = checkpoint->get_int("every_steps", 0, 0);
-    spec.checkpoint.monitor = read_monitor(*checkpoint, default_monitor(data), spec.metrics, data);
-    checkpoint->finish("for checkpoint");
-  }
-  node.finish("for callbacks");
-}
-
-TrainerSpec read_trainer(ConfigNode node, const DataSpec& data) {
-  node.expect_map();
-  TrainerSpec spec;
-  if (auto optimizer = node.find("optimizer")) spec.optimizer = read_optimizer(*optimizer);
-  spec.loss = read_loss(node.at("loss"));
-  if (auto metrics = node.find("metrics")) {
-    metrics->expect_sequence();
-    for (size_t i = 0; i < metrics->size(); ++i) {
-      const MetricSpec metric = read_metric((*metrics)[i]);
-      for (const MetricSpec& earlier : spec.metrics) {
-        if (earlier.name == metric.name) {
-          (*metrics)[i].fail("metric '" + metric.name + "' is listed twice");
-        }
-      }
-      spec.metrics.push_back(metric);
-    }
-  }
-  spec.batch_size = node.get_int("batch_size", 32, 1, 1 << 20);
-  spec.batch_size_where = node.has("batch_size") ? node.at("batch_size").where() : node.where();
-  spec.epochs = node.get_int("epochs", 1, 1, 1 << 20);
-  spec.shuffle = node.get_bool("shuffle", true);
-  if (auto policy = node.find("on_nonfinite")) {
-    const std::string value = choose(*policy, {"skip", "stop"}, "on_nonfinite policy");
-    spec.on_nonfinite =
-        value == "skip" ? TrainerSpec::OnNonFinite::skip : TrainerSpec::OnNonFinite::stop;
-  }
-  spec.check_numerics = node.get_bool("check_numerics", false);
-  spec.checkpoint.monitor.metric = default_monitor(data);
-  if (auto callbacks = node.find("callbacks")) read_callbacks(*callbacks, spec, data);
-  node.finish();
-  return spec;
-}
-
 // Plugins come first: the model may use the ops and optimizers they add.
 std::vector<fs::path> load_plugins(ConfigNode& root, const fs::path& base) {
   std::vector<fs::path> loaded;
@@ -417,22 +239,6 @@ Experiment read_experiment(ConfigNode root, const fs::path& source, const fs::pa
 }
 
 }  // namespace
-
-AttributeValue read_attribute(const ConfigNode& node, AttributeKind kind) {
-  switch (kind) {
-    case AttributeKind::boolean:
-      return node.as_bool();
-    case AttributeKind::integer:
-      return node.as_int();
-    case AttributeKind::real:
-      return node.as_real();
-    case AttributeKind::text:
-      return node.as_string();
-    case AttributeKind::integers:
-      return node.as_int_list();
-  }
-  node.fail("unsupported attribute kind");
-}
 
 Experiment parse_experiment(const std::string& text, const std::string& label,
                             const fs::path& base_directory) {

@@ -1,8 +1,79 @@
 #include "engine/config/resolved_config.hpp"
 
+#include <charconv>
 #include <variant>
 
 namespace loom {
+
+namespace {
+
+// The shortest text that reads back as the same double ("1e-07", not 9.9999999999999995e-08).
+std::string shortest(double value) {
+  char text[32];
+  const auto end = std::to_chars(text, text + sizeof text, value).ptr;
+  return std::string(text, end);
+}
+
+YAML::Node flow_list(YAML::Node list) {
+  list.SetStyle(YAML::EmitterStyle::Flow);
+  return list;
+}
+
+struct OptionWriter {
+  YAML::Node operator()(double v) const { return YAML::Node(shortest(v)); }
+  YAML::Node operator()(const std::vector<double>& v) const {
+    YAML::Node list(YAML::NodeType::Sequence);
+    for (double element : v) list.push_back(shortest(element));
+    return flow_list(list);
+  }
+  YAML::Node operator()(const std::vector<int64_t>& v) const { return flow_list(YAML::Node(v)); }
+  YAML::Node operator()(bool v) const { return YAML::Node(v); }
+  YAML::Node operator()(int64_t v) const { return YAML::Node(v); }
+  YAML::Node operator()(const std::string& v) const { return YAML::Node(v); }
+};
+
+// Every option the schema declares that has a value, in the schema's order (an option that
+// is off has none and is left out).
+YAML::Node options_yaml(std::span<const AttributeSpec> schema, const Attributes& values) {
+  YAML::Node node(YAML::NodeType::Map);
+  for (const AttributeSpec& spec : schema) {
+    if (const auto found = values.all().find(spec.name); found != values.all().end()) {
+      node[spec.name] = std::visit(OptionWriter{}, found->second);
+    }
+  }
+  return node;
+}
+
+YAML::Node learning_rate_yaml(const LearningRateSpec& spec) {
+  if (!spec.schedule) return YAML::Node(shortest(spec.constant));
+  YAML::Node node;
+  node[spec.schedule->name] =
+      options_yaml(find_schedule(spec.schedule->name)->options, spec.schedule->options);
+  return node;
+}
+
+YAML::Node optimizer_yaml(const OptimizerSpec& spec) {
+  const OptimizerDefinition& definition = *OptimizerRegistry::global().find(spec.name);
+  YAML::Node options(YAML::NodeType::Map);
+  options["learning_rate"] = learning_rate_yaml(
+      spec.learning_rate.value_or(LearningRateSpec{.constant = definition.default_learning_rate}));
+  for (const auto& entry :
+       options_yaml(without(definition.schema(), {"learning_rate"}), spec.options)) {
+    options[entry.first] = entry.second;
+  }
+  YAML::Node node;
+  node[spec.name] = options;
+  return node;
+}
+
+YAML::Node metric_yaml(const MetricSpec& spec) {
+  if (spec.options.all().empty()) return YAML::Node(spec.name);
+  YAML::Node node;
+  node[spec.name] = options_yaml(find_metric(spec.name)->options, spec.options);
+  return node;
+}
+
+}  // namespace
 
 YAML::Node resolved_config(const Experiment& experiment) {
   YAML::Node root;
@@ -53,9 +124,7 @@ YAML::Node resolved_config(const Experiment& experiment) {
   root["model"] = model;
 
   YAML::Node trainer;
-  YAML::Node options = experiment.trainer.optimizer.options.yaml();
-  trainer["optimizer"][experiment.trainer.optimizer.name] =
-      options.IsDefined() && !options.IsNull() ? options : YAML::Node(YAML::NodeType::Map);
+  trainer["optimizer"] = optimizer_yaml(experiment.trainer.optimizer);
   if (experiment.trainer.loss.attributes.all().empty()) {
     trainer["loss"] = experiment.trainer.loss.name;
   } else {
@@ -67,13 +136,7 @@ YAML::Node resolved_config(const Experiment& experiment) {
   }
   trainer["metrics"] = YAML::Node(YAML::NodeType::Sequence);
   for (const MetricSpec& metric : experiment.trainer.metrics) {
-    if (metric.name == "top_k_accuracy") {
-      YAML::Node node;
-      node[metric.name]["k"] = metric.k;
-      trainer["metrics"].push_back(node);
-    } else {
-      trainer["metrics"].push_back(metric.name);
-    }
+    trainer["metrics"].push_back(metric_yaml(metric));
   }
   trainer["batch_size"] = experiment.trainer.batch_size;
   trainer["epochs"] = experiment.trainer.epochs;
@@ -93,7 +156,8 @@ YAML::Node resolved_config(const Experiment& experiment) {
     node["restore_best_weights"] = stopping->restore_best_weights;
   }
   if (const auto& reduce = experiment.trainer.reduce_lr_on_plateau) {
-    trainer["callbacks"]["reduce_lr_on_plateau"] = reduce->yaml();
+    trainer["callbacks"]["reduce_lr_on_plateau"] =
+        options_yaml(reduce_lr_on_plateau_options(), reduce->options);
   }
   YAML::Node checkpoint = trainer["callbacks"]["checkpoint"];
   checkpoint["every_steps"] = experiment.trainer.checkpoint.every_steps;

@@ -106,6 +106,16 @@ std::vector<std::string> OpRegistry::names() const {
   return result;
 }
 
+std::vector<std::string> OpRegistry::names_with_role(OpRole role) const {
+  std::vector<std::string> result;
+  for (const auto& op : ops_) {
+    const OpSignature signature = op->signature();
+    if (!signature.internal && signature.role == role) result.emplace_back(op->name());
+  }
+  std::sort(result.begin(), result.end());
+  return result;
+}
+
 std::vector<std::string> OpRegistry::all_names() const {
   std::vector<std::string> result;
   for (const auto& op : ops_) result.emplace_back(op->name());

@@ -19,6 +19,10 @@ class LayoutNegotiation;
 
 class Kernel;  // engine/exec/kernel.hpp: what compile() returns
 
+// What a config may name an op as besides a graph node: a loss (trainer.loss) or a layer's
+// activation. The config's lists of known losses and activations are read from these roles.
+enum class OpRole { other, loss, activation };
+
 struct OpSignature {
   std::vector<std::string> inputs;  // names for messages and docs, e.g. {"x", "w"}
   bool variadic = false;            // the last input may repeat (add)
@@ -28,6 +32,7 @@ struct OpSignature {
   // pooling workspace, batch statistics): they have no gradient of their own.
   size_t auxiliary_outputs = 0;
   bool internal = false;  // emitted by autodiff (a backward helper), not listed to users
+  OpRole role = OpRole::other;
 };
 
 // The operands of Op::reference: every tensor plain (row-major over its logical shape, channels
@@ -129,6 +134,8 @@ class OpRegistry {
   // Every op, backward helpers included: a config may name those too (the graph fuzzer
   // writes them all).
   std::vector<std::string> all_names() const;
+  // The user-facing ops with this role (the losses, the activations), sorted.
+  std::vector<std::string> names_with_role(OpRole role) const;
 
  private:
   std::vector<std::unique_ptr<Op>> ops_;

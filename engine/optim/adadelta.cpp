@@ -53,11 +53,12 @@ class Adadelta final : public Optimizer {
 }  // namespace
 
 void register_adadelta(OptimizerRegistry& registry) {
-  registry.add("adadelta", {.default_learning_rate = 0.001, .create = [](ConfigNode& options) {
-                              const double rho = options.get_real("rho", 0.95, 0.0, 1.0);
-                              const double epsilon = options.get_real("epsilon", 1e-7, 0.0);
-                              return std::make_unique<Adadelta>(rho, epsilon);
-                            }});
+  registry.add("adadelta",
+               {.options = {real_option("rho", 0.95, between(0.0, 1.0), "the decay rate"),
+                            real_option("epsilon", 1e-7, at_least(0.0), "for numerical stability")},
+                .create = [](const Attributes& options) {
+                  return std::make_unique<Adadelta>(options.real("rho"), options.real("epsilon"));
+                }});
 }
 
 }  // namespace loom

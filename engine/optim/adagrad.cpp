@@ -41,12 +41,14 @@ class Adagrad final : public Optimizer {
 }  // namespace
 
 void register_adagrad(OptimizerRegistry& registry) {
-  registry.add("adagrad", {.default_learning_rate = 0.001, .create = [](ConfigNode& options) {
-                             const double initial =
-                                 options.get_real("initial_accumulator_value", 0.1, 0.0);
-                             const double epsilon = options.get_real("epsilon", 1e-7, 0.0);
-                             return std::make_unique<Adagrad>(initial, epsilon);
-                           }});
+  registry.add("adagrad",
+               {.options = {real_option("initial_accumulator_value", 0.1, at_least(0.0),
+                                        "the accumulators' starting value"),
+                            real_option("epsilon", 1e-7, at_least(0.0), "for numerical stability")},
+                .create = [](const Attributes& options) {
+                  return std::make_unique<Adagrad>(options.real("initial_accumulator_value"),
+                                                   options.real("epsilon"));
+                }});
 }
 
 }  // namespace loom

@@ -76,15 +76,17 @@ class Adam final : public Optimizer {
 };
 
 OptimizerDefinition adam_definition(const std::string& name, double default_weight_decay) {
-  return {.default_learning_rate = 0.001,
-          .default_weight_decay = default_weight_decay,
-          .create = [name](ConfigNode& options) {
-            const double beta_1 = options.get_real("beta_1", 0.9, 0.0, 1.0);
-            const double beta_2 = options.get_real("beta_2", 0.999, 0.0, 1.0);
-            const double epsilon = options.get_real("epsilon", 1e-7, 0.0);
-            const bool amsgrad = options.get_bool("amsgrad", false);
-            return std::make_unique<Adam>(name, beta_1, beta_2, epsilon, amsgrad);
-          }};
+  return {
+      .default_weight_decay = default_weight_decay,
+      .options = {real_option("beta_1", 0.9, between(0.0, 1.0), "the first moment's decay"),
+                  real_option("beta_2", 0.999, between(0.0, 1.0), "the second moment's decay"),
+                  real_option("epsilon", 1e-7, at_least(0.0),
+                              "for numerical stability (outside the root)"),
+                  boolean_option("amsgrad", false, "divide by the largest second moment so far")},
+      .create = [name](const Attributes& options) {
+        return std::make_unique<Adam>(name, options.real("beta_1"), options.real("beta_2"),
+                                      options.real("epsilon"), options.boolean("amsgrad"));
+      }};
 }
 
 }  // namespace

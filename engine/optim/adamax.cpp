@@ -53,12 +53,15 @@ class Adamax final : public Optimizer {
 }  // namespace
 
 void register_adamax(OptimizerRegistry& registry) {
-  registry.add("adamax", {.default_learning_rate = 0.001, .create = [](ConfigNode& options) {
-                            const double beta_1 = options.get_real("beta_1", 0.9, 0.0, 1.0);
-                            const double beta_2 = options.get_real("beta_2", 0.999, 0.0, 1.0);
-                            const double epsilon = options.get_real("epsilon", 1e-7, 0.0);
-                            return std::make_unique<Adamax>(beta_1, beta_2, epsilon);
-                          }});
+  registry.add(
+      "adamax",
+      {.options = {real_option("beta_1", 0.9, between(0.0, 1.0), "the first moment's decay"),
+                   real_option("beta_2", 0.999, between(0.0, 1.0), "the infinity norm's decay"),
+                   real_option("epsilon", 1e-7, at_least(0.0), "for numerical stability")},
+       .create = [](const Attributes& options) {
+         return std::make_unique<Adamax>(options.real("beta_1"), options.real("beta_2"),
+                                         options.real("epsilon"));
+       }});
 }
 
 }  // namespace loom

@@ -39,13 +39,13 @@ class Lion final : public Optimizer {
 }  // namespace
 
 void register_lion(OptimizerRegistry& registry) {
-  registry.add("lion", {.default_learning_rate = 0.001, .create = [](ConfigNode& options) {
-                          ConfigNode beta_1_node = options.find("beta_1").value_or(ConfigNode());
-                          const double beta_1 = options.get_real("beta_1", 0.9, 0.0, 1.0);
-                          if (beta_1 <= 0.0) beta_1_node.fail("beta_1 must be in (0, 1]");
-                          const double beta_2 = options.get_real("beta_2", 0.99, 0.0, 1.0);
-                          return std::make_unique<Lion>(beta_1, beta_2);
-                        }});
+  registry.add("lion",
+               {.options = {real_option("beta_1", 0.9, above_up_to(0.0, 1.0),
+                                        "the interpolation of momentum and gradient"),
+                            real_option("beta_2", 0.99, between(0.0, 1.0), "the momentum's decay")},
+                .create = [](const Attributes& options) {
+                  return std::make_unique<Lion>(options.real("beta_1"), options.real("beta_2"));
+                }});
 }
 
 }  // namespace loom

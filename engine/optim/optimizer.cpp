@@ -5,6 +5,7 @@
 #include <mutex>
 
 #include "engine/core/error.hpp"
+#include "engine/core/join_names.hpp"
 #include "engine/core/parallel.hpp"
 
 namespace loom {
@@ -135,46 +136,81 @@ bool OptimizerRegistry::contains(const std::string& name) const {
   return std::ranges::any_of(definitions_, [&](const auto& entry) { return entry.first == name; });
 }
 
-namespace {
-
-std::optional<float> read_clip(ConfigNode& options, const std::string& key) {
-  const auto node = options.find(key);
-  if (!node || node->is_null()) return std::nullopt;
-  const double value = node->as_real(0.0);
-  if (value == 0.0) return std::nullopt;  // Keras: 0 means off
-  return static_cast<float>(value);
+const OptimizerDefinition* OptimizerRegistry::find(const std::string& name) const {
+  for (const auto& [known, definition] : definitions_) {
+    if (known == name) return &definition;
+  }
+  return nullptr;
 }
 
-CommonOptions read_common_options(ConfigNode& options, const OptimizerDefinition& definition) {
-  CommonOptions common;
-  const auto learning_rate = options.find("learning_rate");
-  common.learning_rate = read_learning_rate(learning_rate ? *learning_rate : ConfigNode(),
-                                            definition.default_learning_rate);
-  common.weight_decay = options.get_real("weight_decay", definition.default_weight_decay, 0.0);
-  common.clipping.norm = read_clip(options, "clipnorm");
-  common.clipping.global_norm = read_clip(options, "global_clipnorm");
-  common.clipping.value = read_clip(options, "clipvalue");
-  const int set = int(common.clipping.norm.has_value()) +
-                  int(common.clipping.global_norm.has_value()) +
-                  int(common.clipping.value.has_value());
-  if (set > 1) options.fail("only one of clipnorm, clipvalue and global_clipnorm can be set");
-  return common;
+OptionSchema shared_optimizer_options(double default_learning_rate, double default_weight_decay) {
+  return {
+      real_option("learning_rate", default_learning_rate, at_least(0.0),
+                  "a number, or one schedule: {exponential_decay: {...}}"),
+      real_option("weight_decay", default_weight_decay, at_least(0.0),
+                  "decoupled: w -= w·weight_decay·lr before the update"),
+      switch_option("clipnorm", at_least(0.0), "each gradient's L2 norm at most this (0: off)"),
+      switch_option("global_clipnorm", at_least(0.0),
+                    "all gradients' joint L2 norm at most this (0: off)"),
+      switch_option("clipvalue", at_least(0.0), "every gradient element within ±this (0: off)"),
+  };
+}
+
+namespace {
+
+std::optional<float> clip_option(const Attributes& options, const std::string& name) {
+  const std::optional<double> value = options.optional_real(name);
+  if (!value || *value == 0.0) return std::nullopt;  // Keras: 0 means off
+  return static_cast<float>(*value);
+}
+
+GradientClipping read_clipping(const Attributes& options) {
+  return {.norm = clip_option(options, "clipnorm"),
+          .global_norm = clip_option(options, "global_clipnorm"),
+          .value = clip_option(options, "clipvalue")};
 }
 
 }  // namespace
 
-std::unique_ptr<Optimizer> OptimizerRegistry::create(const std::string& name,
-                                                     ConfigNode& options) const {
-  for (const auto& [known, definition] : definitions_) {
-    if (known != name) continue;
-    if (!options.is_null()) options.expect_map();
-    CommonOptions common = read_common_options(options, definition);
-    std::unique_ptr<Optimizer> optimizer = definition.create(options);
-    optimizer->configure(std::move(common));
-    if (!options.is_null()) options.finish("for optimizer '" + name + "'");
-    return optimizer;
+std::optional<OptionProblem> check_clipping(const Attributes& options) {
+  const GradientClipping clipping = read_clipping(options);
+  const int set = int(clipping.norm.has_value()) + int(clipping.global_norm.has_value()) +
+                  int(clipping.value.has_value());
+  if (set > 1) {
+    return OptionProblem{"", std::nullopt,
+                         "only one of clipnorm, clipvalue and global_clipnorm can be set"};
   }
-  options.fail("unknown optimizer '" + name + "' (known: " + join_names(names()) + ")");
+  return std::nullopt;
+}
+
+OptionSchema OptimizerDefinition::schema() const {
+  OptionSchema result = shared_optimizer_options(default_learning_rate, default_weight_decay);
+  result.insert(result.end(), options.begin(), options.end());
+  return result;
+}
+
+std::unique_ptr<Optimizer> OptimizerRegistry::create(const OptimizerSpec& spec) const {
+  const OptimizerDefinition* definition = find(spec.name);
+  if (!definition) {
+    throw InputError("unknown optimizer '" + spec.name + "' (known: " + join_names(names()) + ")");
+  }
+  const std::string owner = "optimizer '" + spec.name + "'";
+  const OptionSchema schema = without(definition->schema(), {"learning_rate"});
+  const Attributes options = with_defaults(schema, spec.options, owner);
+  for (const OptionCheck& check : {OptionCheck(check_clipping), definition->check}) {
+    if (!check) continue;
+    if (const auto problem = check(options)) {
+      throw InputError(owner + ": " + (problem->key.empty() ? "" : problem->key + ": ") +
+                       problem->message);
+    }
+  }
+  CommonOptions common{.learning_rate = make_schedule(spec.learning_rate.value_or(
+                           LearningRateSpec{.constant = definition->default_learning_rate})),
+                       .weight_decay = options.real("weight_decay"),
+                       .clipping = read_clipping(options)};
+  std::unique_ptr<Optimizer> optimizer = definition->create(options);
+  optimizer->configure(std::move(common));
+  return optimizer;
 }
 
 std::vector<std::string> OptimizerRegistry::names() const {

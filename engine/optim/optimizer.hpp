@@ -6,8 +6,9 @@
 //   3. per parameter, one fused pass: decoupled weight decay w -= w·weight_decay·lr, then the
 //      optimizer's own update,
 //   4. iterations += 1.
-// Each optimizer owns its per-parameter state (its "slots") and reads its own options; the
-// registry finds it by name and reads the options every optimizer shares.
+// Each optimizer owns its per-parameter state (its "slots") and declares its own options'
+// schema; the registry finds it by name and applies the options every optimizer shares. The
+// options arrive typed (an OptimizerSpec, resolved by the config against the schemas).
 
 #include <cstdint>
 #include <functional>
@@ -18,8 +19,8 @@
 #include <string_view>
 #include <vector>
 
-#include "engine/config/config_node.hpp"
 #include "engine/core/aligned_buffer.hpp"
+#include "engine/graph/option_schema.hpp"
 #include "engine/optim/schedule.hpp"
 
 namespace loom {
@@ -119,12 +120,32 @@ class Optimizer {
   std::vector<std::vector<float*>> slot_pointers_;  // the same, as raw pointers
 };
 
-// How an optimizer is made: its defaults for the shared options, and a factory that reads
-// its own options (unknown ones are reported by the registry afterwards).
+// An optimizer as configured: its name, its options but the learning rate (the shared ones
+// and its own, typed), and its learning rate.
+struct OptimizerSpec {
+  std::string name = "rmsprop";
+  Attributes options;                             // absent ones take the schema's defaults
+  std::optional<LearningRateSpec> learning_rate;  // absent: the optimizer's default constant
+};
+
+// The options every optimizer takes (learning_rate, weight_decay and the clipping options),
+// with one optimizer's defaults. learning_rate is a number or one schedule: the config reads
+// it apart (OptimizerSpec::learning_rate), the others are ordinary options.
+OptionSchema shared_optimizer_options(double default_learning_rate, double default_weight_decay);
+// At most one clipping option may be set.
+std::optional<OptionProblem> check_clipping(const Attributes& options);
+
+// How an optimizer is made: its defaults for the shared options, its own options' schema, a
+// check across them where a range is not enough, and a factory taking the resolved values.
 struct OptimizerDefinition {
   double default_learning_rate = 0.001;
   double default_weight_decay = 0.0;
-  std::function<std::unique_ptr<Optimizer>(ConfigNode& options)> create;
+  OptionSchema options;  // its own (rho, momentum, ...)
+  OptionCheck check;     // may be empty
+  std::function<std::unique_ptr<Optimizer>(const Attributes& options)> create;
+
+  // The shared options (with this optimizer's defaults), then its own.
+  OptionSchema schema() const;
 };
 
 class OptimizerRegistry {
@@ -133,10 +154,11 @@ class OptimizerRegistry {
 
   void add(const std::string& name, OptimizerDefinition definition);  // a duplicate: error
   bool contains(const std::string& name) const;
-  // `options` is the optimizer's option map (null for all defaults); unknown or out-of-range
-  // options are errors at their position in the config.
-  std::unique_ptr<Optimizer> create(const std::string& name, ConfigNode& options) const;
-  std::vector<std::string> names() const;
+  const OptimizerDefinition* find(const std::string& name) const;  // null: unknown
+  // Fills in the defaults spec.options leaves out; an unknown name, a missing required option
+  // or options that disagree are InputErrors (the config reports them at their position).
+  std::unique_ptr<Optimizer> create(const OptimizerSpec& spec) const;
+  std::vector<std::string> names() const;  // sorted
 
  private:
   std::vector<std::pair<std::string, OptimizerDefinition>> definitions_;

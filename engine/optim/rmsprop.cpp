@@ -81,13 +81,19 @@ class RmsProp final : public Optimizer {
 }  // namespace
 
 void register_rmsprop(OptimizerRegistry& registry) {
-  registry.add("rmsprop", {.default_learning_rate = 0.001, .create = [](ConfigNode& options) {
-                             const double rho = options.get_real("rho", 0.9, 0.0, 1.0);
-                             const double momentum = options.get_real("momentum", 0.0, 0.0, 1.0);
-                             const double epsilon = options.get_real("epsilon", 1e-7, 0.0);
-                             const bool centered = options.get_bool("centered", false);
-                             return std::make_unique<RmsProp>(rho, momentum, epsilon, centered);
-                           }});
+  registry.add("rmsprop",
+               {.options = {real_option("rho", 0.9, between(0.0, 1.0),
+                                        "the discount of the squared gradients' average"),
+                            real_option("momentum", 0.0, between(0.0, 1.0), "0: no momentum"),
+                            real_option("epsilon", 1e-7, at_least(0.0),
+                                        "for numerical stability (inside the square root)"),
+                            boolean_option("centered", false,
+                                           "normalize by the gradient's variance, not its square")},
+                .create = [](const Attributes& options) {
+                  return std::make_unique<RmsProp>(options.real("rho"), options.real("momentum"),
+                                                   options.real("epsilon"),
+                                                   options.boolean("centered"));
+                }});
 }
 
 }  // namespace loom

@@ -1,11 +1,10 @@
-// The schedules of keras/src/optimizers/schedules/learning_rate_schedule.py and the rule of
-// keras/src/callbacks/reduce_lr_on_plateau.py, as functions of the step (0 at the first).
+// The schedules of keras/src/optimizers/schedules/learning_rate_schedule.py, as functions of
+// the step (0 at the first), with their options' schemas.
 
 #include "engine/optim/schedule.hpp"
 
 #include <algorithm>
 #include <cmath>
-#include <functional>
 #include <numbers>
 
 #include "engine/core/error.hpp"
@@ -24,15 +23,33 @@ class Constant final : public LearningRateSchedule {
   double rate_;
 };
 
+// The options most schedules start from.
+AttributeSpec initial_learning_rate() {
+  return required_option("initial_learning_rate", AttributeKind::real, at_least(0.0),
+                         "the rate at step 0");
+}
+
+AttributeSpec decay_steps() {
+  return required_option("decay_steps", AttributeKind::integer, at_least(1),
+                         "the steps one decay period spans");
+}
+
 // What exponential and inverse-time decay share: lr0, decay_steps, decay_rate, staircase, and
 // the progress s / decay_steps (floored when staircase).
 class StepDecay : public LearningRateSchedule {
  public:
-  explicit StepDecay(ConfigNode& node)
-      : initial_(node.at("initial_learning_rate").as_real(0.0)),
-        steps_(double(node.at("decay_steps").as_int(1))),
-        rate_(node.at("decay_rate").as_real(0.0)),
-        staircase_(node.get_bool("staircase", false)) {}
+  explicit StepDecay(const Attributes& options)
+      : initial_(options.real("initial_learning_rate")),
+        steps_(double(options.integer("decay_steps"))),
+        rate_(options.real("decay_rate")),
+        staircase_(options.boolean("staircase")) {}
+
+  static OptionSchema options() {
+    return {initial_learning_rate(), decay_steps(),
+            required_option("decay_rate", AttributeKind::real, at_least(0.0),
+                            "the factor per decay period"),
+            boolean_option("staircase", false, "decay in whole periods")};
+  }
 
  protected:
   double progress(int64_t step) const {
@@ -63,20 +80,33 @@ class InverseTimeDecay final : public StepDecay {
 // on its left.
 class PiecewiseConstant final : public LearningRateSchedule {
  public:
-  explicit PiecewiseConstant(ConfigNode& node) {
-    ConfigNode boundaries = node.at("boundaries");
-    boundaries_ = boundaries.as_int_list(0);
-    for (size_t i = 1; i < boundaries_.size(); ++i) {
-      if (boundaries_[i] <= boundaries_[i - 1]) boundaries[i].fail("boundaries must increase");
-    }
-    ConfigNode values = node.at("values");
-    values.expect_sequence();
-    for (size_t i = 0; i < values.size(); ++i) values_.push_back(values[i].as_real(0.0));
-    if (values_.size() != boundaries_.size() + 1) {
-      values.fail("expected " + std::to_string(boundaries_.size() + 1) +
-                  " values (one more than the boundaries), got " + std::to_string(values_.size()));
-    }
+  explicit PiecewiseConstant(const Attributes& options)
+      : boundaries_(options.integers("boundaries")), values_(options.reals("values")) {}
+
+  static OptionSchema options() {
+    return {required_option("boundaries", AttributeKind::integers, at_least(0),
+                            "the steps where the rate changes, increasing"),
+            required_option("values", AttributeKind::reals, at_least(0.0),
+                            "the rates before, between and after the boundaries")};
   }
+
+  static std::optional<OptionProblem> check(const Attributes& options) {
+    const std::vector<int64_t>& boundaries = options.integers("boundaries");
+    for (size_t i = 1; i < boundaries.size(); ++i) {
+      if (boundaries[i] <= boundaries[i - 1]) {
+        return OptionProblem{"boundaries", i, "boundaries must increase"};
+      }
+    }
+    const size_t values = options.reals("values").size();
+    if (values != boundaries.size() + 1) {
+      return OptionProblem{"values", std::nullopt,
+                           "expected " + std::to_string(boundaries.size() + 1) +
+                               " values (one more than the boundaries), got " +
+                               std::to_string(values)};
+    }
+    return std::nullopt;
+  }
+
   double rate(int64_t step) const override {
     const auto index = std::ranges::lower_bound(boundaries_, step) - boundaries_.begin();
     return values_[size_t(index)];
@@ -90,12 +120,20 @@ class PiecewiseConstant final : public LearningRateSchedule {
 // (lr0 - end)·(1 - p)^power + end, p = min(s, D)/D; with cycle, D grows to the next multiple.
 class PolynomialDecay final : public LearningRateSchedule {
  public:
-  explicit PolynomialDecay(ConfigNode& node)
-      : initial_(node.at("initial_learning_rate").as_real(0.0)),
-        steps_(double(node.at("decay_steps").as_int(1))),
-        end_(node.get_real("end_learning_rate", 1e-4, 0.0)),
-        power_(node.get_real("power", 1.0, 0.0)),
-        cycle_(node.get_bool("cycle", false)) {}
+  explicit PolynomialDecay(const Attributes& options)
+      : initial_(options.real("initial_learning_rate")),
+        steps_(double(options.integer("decay_steps"))),
+        end_(options.real("end_learning_rate")),
+        power_(options.real("power")),
+        cycle_(options.boolean("cycle")) {}
+
+  static OptionSchema options() {
+    return {initial_learning_rate(), decay_steps(),
+            real_option("end_learning_rate", 1e-4, at_least(0.0), "the rate at the end"),
+            real_option("power", 1.0, at_least(0.0), "the polynomial's exponent"),
+            boolean_option("cycle", false, "start again past decay_steps, over a longer span")};
+  }
+
   double rate(int64_t step) const override {
     double s = double(step), d = steps_;
     if (cycle_) {
@@ -115,13 +153,22 @@ class PolynomialDecay final : public LearningRateSchedule {
 // from lr0 to warmup_target over warmup_steps, then the cosine from warmup_target.
 class CosineDecay final : public LearningRateSchedule {
  public:
-  explicit CosineDecay(ConfigNode& node)
-      : initial_(node.at("initial_learning_rate").as_real(0.0)),
-        steps_(double(node.at("decay_steps").as_int(1))),
-        alpha_(node.get_real("alpha", 0.0, 0.0, 1.0)),
-        warmup_steps_(double(node.get_int("warmup_steps", 0, 0))) {
-    if (auto target = node.find("warmup_target")) warmup_target_ = target->as_real(0.0);
+  explicit CosineDecay(const Attributes& options)
+      : initial_(options.real("initial_learning_rate")),
+        steps_(double(options.integer("decay_steps"))),
+        alpha_(options.real("alpha")),
+        warmup_steps_(double(options.integer("warmup_steps"))),
+        warmup_target_(options.optional_real("warmup_target")) {}
+
+  static OptionSchema options() {
+    return {initial_learning_rate(), decay_steps(),
+            real_option("alpha", 0.0, between(0.0, 1.0),
+                        "the final rate, as a fraction of the initial one"),
+            integer_option("warmup_steps", 0, at_least(0), "the steps of the linear warmup"),
+            switch_option("warmup_target", at_least(0.0),
+                          "the rate the warmup reaches (absent: no warmup)")};
   }
+
   double rate(int64_t step) const override {
     if (!warmup_target_) return decayed(std::min(double(step), steps_), initial_);
     const double s = std::min(double(step), steps_ + warmup_steps_);
@@ -137,168 +184,55 @@ class CosineDecay final : public LearningRateSchedule {
   std::optional<double> warmup_target_;
 };
 
-// Keras's ReduceLROnPlateau as a schedule: after `patience` epochs without an improvement of
-// more than min_delta in the monitored metric, lr = max(lr·factor, min_lr), then `cooldown`
-// epochs in which waiting does not count.
-class ReduceOnPlateau final : public LearningRateSchedule {
- public:
-  explicit ReduceOnPlateau(ConfigNode& node, std::optional<double> initial = std::nullopt)
-      : rate_(initial ? *initial : node.at("initial_learning_rate").as_real(0.0)),
-        initial_rate_(rate_),
-        factor_(node.get_real("factor", 0.1, 0.0, 1.0)),
-        patience_(node.get_int("patience", 10, 0)),
-        min_delta_(std::abs(node.get_real("min_delta", 1e-4))),
-        cooldown_(node.get_int("cooldown", 0, 0)),
-        min_rate_(node.get_real("min_lr", 0.0, 0.0)) {
-    if (factor_ >= 1.0) node.at("factor").fail("a factor of 1 or more would never reduce");
-    ConfigNode monitor = node.at("monitor");
-    monitor_ = monitor.as_string();
-    if (std::ranges::find(monitorable_metrics(), monitor_) == monitorable_metrics().end()) {
-      monitor.fail("unknown metric '" + monitor_ +
-                   "' (known: " + join_names(monitorable_metrics()) + ")");
-    }
-    const std::string mode = node.get_string("mode", "auto");
-    if (mode != "auto" && mode != "min" && mode != "max") {
-      node.at("mode").fail("unknown mode '" + mode + "' (known: auto, max, min)");
-    }
-    // auto: losses fall, accuracies rise.
-    maximize_ = mode == "max" || (mode == "auto" && monitor_.ends_with("accuracy"));
-  }
-
-  double rate(int64_t) const override { return rate_; }
-  std::string monitor() const override { return monitor_; }
-
-  void epoch_end(const EpochMetrics& metrics) override {
-    const auto found = metrics.find(monitor_);
-    if (found == metrics.end()) return;
-    const double current = found->second;
-    if (cooldown_counter_ > 0) {
-      --cooldown_counter_;
-      wait_ = 0;
-    }
-    const bool improved =
-        has_best_ == 0 || (maximize_ ? current > best_ + min_delta_ : current < best_ - min_delta_);
-    if (improved) {
-      best_ = current;
-      has_best_ = 1;
-      wait_ = 0;
-    } else if (cooldown_counter_ <= 0) {
-      wait_ += 1;
-      if (wait_ >= double(patience_) && float(rate_) > float(min_rate_)) {
-        rate_ = std::max(rate_ * factor_, min_rate_);
-        cooldown_counter_ = double(cooldown_);
-        wait_ = 0;
-      }
-    }
-  }
-
-  std::vector<std::pair<std::string, double*>> state() override {
-    return {{"learning_rate", &rate_},
-            {"best", &best_},
-            {"has_best", &has_best_},
-            {"wait", &wait_},
-            {"cooldown_counter", &cooldown_counter_}};
-  }
-
-  // The rate only falls, from the initial one to min_lr; the counters are whole epochs.
-  std::string state_problem() const override {
-    const auto whole = [](double value, double high) {
-      return value >= 0 && value <= high && value == std::floor(value);
-    };
-    if (!(rate_ <= initial_rate_ && rate_ >= std::min(initial_rate_, min_rate_))) {
-      return "schedule/learning_rate from min_lr to the initial rate";
-    }
-    if (!whole(has_best_, 1)) return "schedule/has_best 0 or 1";
-    if (!whole(wait_, 0x1p53)) return "schedule/wait a whole number of epochs";
-    if (!whole(cooldown_counter_, double(cooldown_))) {
-      return "schedule/cooldown_counter a whole number from 0 to cooldown (" +
-             std::to_string(cooldown_) + ")";
-    }
-    return "";
-  }
-
- private:
-  double rate_, initial_rate_, factor_;
-  int64_t patience_;
-  double min_delta_;
-  int64_t cooldown_;
-  double min_rate_;
-  std::string monitor_;
-  bool maximize_ = false;
-  double best_ = 0, wait_ = 0, cooldown_counter_ = 0;
-  double has_best_ = 0;  // 0 or 1: a double, so checkpoints keep it with the other scalars
-};
-
-using ScheduleFactory = std::function<std::unique_ptr<LearningRateSchedule>(ConfigNode&)>;
-
 template <typename Schedule>
-ScheduleFactory factory() {
-  return [](ConfigNode& node) { return std::make_unique<Schedule>(node); };
-}
-
-const std::vector<std::pair<std::string, ScheduleFactory>>& schedules() {
-  static const std::vector<std::pair<std::string, ScheduleFactory>> table = {
-      {"cosine_decay", factory<CosineDecay>()},
-      {"exponential_decay", factory<ExponentialDecay>()},
-      {"inverse_time_decay", factory<InverseTimeDecay>()},
-      {"piecewise_constant_decay", factory<PiecewiseConstant>()},
-      {"polynomial_decay", factory<PolynomialDecay>()},
-      {"reduce_on_plateau", factory<ReduceOnPlateau>()},
-  };
-  return table;
+ScheduleDefinition definition(std::string name, OptionCheck check = {}) {
+  return {.name = std::move(name),
+          .options = Schedule::options(),
+          .check = std::move(check),
+          .create = [](const Attributes& options) { return std::make_unique<Schedule>(options); }};
 }
 
 }  // namespace
 
-std::unique_ptr<LearningRateSchedule> make_reduce_lr_on_plateau(ConfigNode options,
-                                                                double initial_rate) {
-  options.expect_map();
-  auto schedule = std::make_unique<ReduceOnPlateau>(options, initial_rate);
-  options.finish("for reduce_lr_on_plateau (the learning rate comes from the optimizer)");
-  return schedule;
+const std::vector<ScheduleDefinition>& schedule_definitions() {
+  static const std::vector<ScheduleDefinition> table = {
+      definition<CosineDecay>("cosine_decay"),
+      definition<ExponentialDecay>("exponential_decay"),
+      definition<InverseTimeDecay>("inverse_time_decay"),
+      definition<PiecewiseConstant>("piecewise_constant_decay", &PiecewiseConstant::check),
+      definition<PolynomialDecay>("polynomial_decay"),
+      reduce_on_plateau_definition(),
+  };
+  return table;
 }
 
-const std::vector<std::string>& schedule_names() {
-  static const std::vector<std::string> names = [] {
-    std::vector<std::string> result;
-    for (const auto& entry : schedules()) result.push_back(entry.first);
-    return result;
-  }();
+const ScheduleDefinition* find_schedule(const std::string& name) {
+  for (const ScheduleDefinition& definition : schedule_definitions()) {
+    if (definition.name == name) return &definition;
+  }
+  return nullptr;
+}
+
+std::vector<std::string> schedule_names() {
+  std::vector<std::string> names;
+  for (const ScheduleDefinition& definition : schedule_definitions()) {
+    names.push_back(definition.name);
+  }
   return names;
 }
 
-const std::vector<std::string>& monitorable_metrics() {
-  static const std::vector<std::string> names = [] {
-    std::vector<std::string> result;
-    for (const char* prefix : {"", "val_", "test_"}) {
-      for (const char* metric : {"accuracy", "loss", "mse", "top_k_accuracy"}) {
-        result.push_back(std::string(prefix) + metric);
-      }
+std::unique_ptr<LearningRateSchedule> make_schedule(const LearningRateSpec& spec) {
+  if (!spec.schedule) return std::make_unique<Constant>(spec.constant);
+  const ScheduleDefinition* definition = find_schedule(spec.schedule->name);
+  if (!definition) throw InputError("unknown schedule '" + spec.schedule->name + "'");
+  const std::string owner = "schedule '" + definition->name + "'";
+  const Attributes options = with_defaults(definition->options, spec.schedule->options, owner);
+  if (definition->check) {
+    if (const auto problem = definition->check(options)) {
+      throw InputError(owner + ": " + problem->key + ": " + problem->message);
     }
-    return result;
-  }();
-  return names;
-}
-
-std::unique_ptr<LearningRateSchedule> read_learning_rate(ConfigNode node, double fallback) {
-  if (node.is_null()) return std::make_unique<Constant>(fallback);
-  if (node.is_scalar()) return std::make_unique<Constant>(node.as_real(0.0));
-  node.expect_map();
-  const auto entries = node.entries();
-  if (entries.size() != 1) {
-    node.fail("expected a number or one schedule, e.g. {exponential_decay: {...}} (known: " +
-              join_names(schedule_names()) + ")");
   }
-  auto [name, options] = entries[0];
-  for (const auto& [known, make] : schedules()) {
-    if (known != name) continue;
-    options.expect_map();
-    std::unique_ptr<LearningRateSchedule> schedule = make(options);
-    options.finish("for schedule '" + name + "'");
-    return schedule;
-  }
-  throw InputError(node.where_key(name) + ": unknown schedule '" + name +
-                   "' (known: " + join_names(schedule_names()) + ")");
+  return definition->create(options);
 }
 
 }  // namespace loom

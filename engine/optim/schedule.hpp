@@ -3,15 +3,18 @@
 // iteration count (0 at the first step). `learning_rate:` in a config is a number (constant)
 // or one schedule: {exponential_decay: {initial_learning_rate: 0.1, decay_steps: 1000, ...}}.
 // reduce_on_plateau is driven by a metric at the end of each epoch instead of by the step.
+// Each schedule declares its options' schema; the config resolves them into typed values.
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
-#include "engine/config/config_node.hpp"
+#include "engine/graph/option_schema.hpp"
 
 namespace loom {
 
@@ -34,15 +37,40 @@ class LearningRateSchedule {
   virtual std::string state_problem() const { return ""; }
 };
 
-// Reads `learning_rate` (null: the optimizer's default, a constant).
-std::unique_ptr<LearningRateSchedule> read_learning_rate(ConfigNode node, double fallback);
+// One schedule as configured: its name and its options (every default filled in).
+struct ScheduleSpec {
+  std::string name;
+  Attributes options;
+};
 
-// Keras's ReduceLROnPlateau callback (trainer.callbacks.reduce_lr_on_plateau): the same rule
-// as the reduce_on_plateau schedule, starting from the optimizer's constant learning rate.
-std::unique_ptr<LearningRateSchedule> make_reduce_lr_on_plateau(ConfigNode options,
+// `learning_rate:` as configured: a constant, or one schedule.
+struct LearningRateSpec {
+  double constant = 0.001;
+  std::optional<ScheduleSpec> schedule;
+  bool is_constant() const { return !schedule; }
+};
+
+struct ScheduleDefinition {
+  std::string name;
+  OptionSchema options;
+  OptionCheck check;  // across options (boundaries that increase, ...); may be empty
+  std::function<std::unique_ptr<LearningRateSchedule>(const Attributes&)> create;
+};
+
+// The schedules, sorted by name.
+const std::vector<ScheduleDefinition>& schedule_definitions();
+const ScheduleDefinition* find_schedule(const std::string& name);  // null: unknown
+std::vector<std::string> schedule_names();
+
+// The schedule `spec` describes; options left out take their defaults.
+std::unique_ptr<LearningRateSchedule> make_schedule(const LearningRateSpec& spec);
+
+// Keras's ReduceLROnPlateau as a schedule, and as the callback trainer.callbacks
+// .reduce_lr_on_plateau: the same rule, the callback starting from the optimizer's constant
+// learning rate (so its options are the schedule's but initial_learning_rate).
+ScheduleDefinition reduce_on_plateau_definition();  // engine/optim/reduce_on_plateau.cpp
+const OptionSchema& reduce_lr_on_plateau_options();
+std::unique_ptr<LearningRateSchedule> make_reduce_lr_on_plateau(const Attributes& options,
                                                                 double initial_rate);
-
-const std::vector<std::string>& schedule_names();
-const std::vector<std::string>& monitorable_metrics();  // loss, accuracy, test_loss, ...
 
 }  // namespace loom

@@ -53,11 +53,14 @@ class Sgd final : public Optimizer {
 }  // namespace
 
 void register_sgd(OptimizerRegistry& registry) {
-  registry.add("sgd", {.default_learning_rate = 0.01, .create = [](ConfigNode& options) {
-                         const double momentum = options.get_real("momentum", 0.0, 0.0, 1.0);
-                         const bool nesterov = options.get_bool("nesterov", false);
-                         return std::make_unique<Sgd>(momentum, nesterov);
-                       }});
+  registry.add(
+      "sgd",
+      {.default_learning_rate = 0.01,
+       .options = {real_option("momentum", 0.0, between(0.0, 1.0), "0: plain gradient descent"),
+                   boolean_option("nesterov", false, "Nesterov momentum")},
+       .create = [](const Attributes& options) {
+         return std::make_unique<Sgd>(options.real("momentum"), options.boolean("nesterov"));
+       }});
 }
 
 }  // namespace loom

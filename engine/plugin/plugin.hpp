@@ -6,7 +6,9 @@
 //   #include "engine/plugin/plugin.hpp"
 //   LOOM_PLUGIN(registrar) {
 //     registrar.ops.add(std::make_unique<MyOp>());
-//     registrar.optimizers.add("my_optimizer", {...});
+//     registrar.optimizers.add("my_optimizer",
+//                              {.options = {real_option("beta", 0.9, between(0, 1), "...")},
+//                               .create = [](const Attributes& options) { ... }});
 //   }
 //
 // built against the engine's headers and linked to its shared library (examples/custom_op
@@ -20,7 +22,8 @@
 // way that breaks plugins built earlier; the loader refuses a plugin built for another value.
 // 2: Optimizer, LearningRateSchedule and Metric gained checkpoint validation.
 // 3: Op gained has_reference() and reference(), the double-precision forward.
-#define LOOM_PLUGIN_API_VERSION 3
+// 4: OptimizerDefinition declares its options' schema and creates from typed options.
+#define LOOM_PLUGIN_API_VERSION 4
 
 namespace loom {
 

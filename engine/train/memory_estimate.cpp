@@ -71,9 +71,7 @@ MemoryEstimate estimate_training_memory(Session& session, int rank, int ranks) {
     test_samples = test.samples;
   }
 
-  ConfigNode options = experiment.trainer.optimizer.options;
-  const auto optimizer =
-      OptimizerRegistry::global().create(experiment.trainer.optimizer.name, options);
+  const auto optimizer = OptimizerRegistry::global().create(experiment.trainer.optimizer);
   const auto slots = int64_t(optimizer->slot_count());
   // Every graph holds the same parameters: the one loading built will do.
   const Graph& graph = session.graph(Purpose::training, experiment.trainer.batch_size);

@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "engine/config/experiment.hpp"
+#include "engine/data/metrics.hpp"
 #include "engine/dist/communicator.hpp"
-#include "engine/train/metrics.hpp"
 
 namespace loom {
 

@@ -85,17 +85,12 @@ void Trainer::create_optimizer() {
     optimized.push_back({name, parameters.at(name)});
     gradient_elements_.push_back(numel(parameters.shape(name)));
   }
-  ConfigNode options = e.trainer.optimizer.options;
-  optimizer_ = OptimizerRegistry::global().create(e.trainer.optimizer.name, options);
+  optimizer_ = OptimizerRegistry::global().create(e.trainer.optimizer);
   optimizer_->bind(std::move(optimized));
+  // The config checked that the optimizer's learning rate is a constant.
   if (const auto& reduce = e.trainer.reduce_lr_on_plateau) {
-    if (!optimizer_->schedule().is_constant()) {
-      throw InputError(
-          reduce->where() +
-          ": reduce_lr_on_plateau needs a constant learning_rate "
-          "(the optimizer has a schedule; use the reduce_on_plateau schedule instead)");
-    }
-    optimizer_->set_schedule(make_reduce_lr_on_plateau(*reduce, optimizer_->learning_rate()));
+    optimizer_->set_schedule(
+        make_reduce_lr_on_plateau(reduce->options, optimizer_->learning_rate()));
   }
 }
 
@@ -143,7 +138,7 @@ void Trainer::check_monitored_metric() const {
   if (!reported || !available) {
     const Experiment& e = session_.experiment();
     const auto& callback = e.trainer.reduce_lr_on_plateau;
-    throw InputError((callback ? callback->where() : e.source.string() + ": trainer.optimizer") +
+    throw InputError((callback ? callback->where : e.source.string() + ": trainer.optimizer") +
                      ": the learning-rate schedule monitors '" + monitor +
                      "', which this run does not report" +
                      (reported ? " (its data set is not given)" : " (add it to trainer.metrics)"));

@@ -97,8 +97,7 @@ BENCHMARK(BM_SoftmaxCrossentropy)->Arg(32)->Arg(128);
 void BM_RmsPropUpdate(benchmark::State& state) {
   const auto size = static_cast<size_t>(state.range(0));
   std::vector<float> weights(size, 0.5f), gradient(size, 0.01f);
-  ConfigNode options = ConfigNode::parse("{}");
-  auto optimizer = OptimizerRegistry::global().create("rmsprop", options);
+  auto optimizer = OptimizerRegistry::global().create(OptimizerSpec{.name = "rmsprop"});
   optimizer->bind({{"w", std::span<float>(weights)}});
   float* gradients[] = {gradient.data()};
   for (auto _ : state) optimizer->step(gradients);

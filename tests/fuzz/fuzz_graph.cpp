@@ -72,6 +72,8 @@ std::string value_of_kind(Choices& choices, loom::AttributeKind kind) {
       }
       return text + "]";
     }
+    case AttributeKind::reals:
+      return choices.from<std::string>({"[0.5]", "[]", "[1, -1]", "[1e-3, 2.5]"});
   }
   return "0";
 }

@@ -3,9 +3,9 @@
 // backward op, registered through LOOM_PLUGIN; and test_square (y = x²), which has no
 // reference, so it can run but not be gradient-checked.
 
+#include "engine/core/parallel.hpp"
 #include "engine/exec/compile_context.hpp"
 #include "engine/exec/loop_kernel.hpp"
-#include "engine/core/parallel.hpp"
 #include "engine/plugin/plugin.hpp"
 
 namespace {
@@ -102,9 +102,8 @@ class Square final : public Op {
 }  // namespace
 
 LOOM_PLUGIN(registrar) {
-  registrar.optimizers.add("sign_sgd", {.default_learning_rate = 0.001, .create = [](ConfigNode&) {
-                                          return std::make_unique<SignSgd>();
-                                        }});
+  registrar.optimizers.add(
+      "sign_sgd", {.create = [](const Attributes&) { return std::make_unique<SignSgd>(); }});
   registrar.ops.add(std::make_unique<Cube>());
   registrar.ops.add(std::make_unique<CubeBackward>());
   registrar.ops.add(std::make_unique<Square>());

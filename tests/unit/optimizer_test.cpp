@@ -10,6 +10,7 @@
 
 #include <array>
 
+#include "engine/config/read_trainer.hpp"
 #include "engine/core/error.hpp"
 
 namespace loom {
@@ -21,8 +22,8 @@ constexpr std::array<std::array<float, 2>, 3> kGradients = {
     {{0.5f, -1.0f}, {0.1f, 0.2f}, {-0.3f, 0.4f}}};
 
 std::unique_ptr<Optimizer> make(const std::string& name, const std::string& options_yaml) {
-  ConfigNode options = ConfigNode::parse(options_yaml, "options.yaml");
-  return OptimizerRegistry::global().create(name, options);
+  const ConfigNode options = ConfigNode::parse(options_yaml, "options.yaml");
+  return OptimizerRegistry::global().create(read_optimizer_options(name, options));
 }
 
 // One parameter of two elements (or, with `split`, two parameters of one element each).
@@ -254,9 +255,9 @@ TEST(Optimizer, ExposesScalarStateAndTheScheduleState) {
 
 void expect_option_error(const std::string& name, const std::string& yaml,
                          const std::string& expected) {
-  ConfigNode options = ConfigNode::parse(yaml, "c.yaml");
+  const ConfigNode options = ConfigNode::parse(yaml, "c.yaml");
   try {
-    OptimizerRegistry::global().create(name, options);
+    OptimizerRegistry::global().create(read_optimizer_options(name, options));
     FAIL() << "expected an error for " << yaml;
   } catch (const InputError& error) {
     EXPECT_NE(std::string(error.what()).find(expected), std::string::npos) << error.what();

@@ -88,7 +88,7 @@ TEST(Plugin, MissingEntryPoint) {
 
 TEST(Plugin, BuiltForAnotherApiVersion) {
   expect_load_error(plugin_path("old_version_plugin"),
-                    "the plugin was built for plugin API version 0, this engine has version 3: "
+                    "the plugin was built for plugin API version 0, this engine has version 4: "
                     "rebuild it");
 }
 

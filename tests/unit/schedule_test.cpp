@@ -8,13 +8,14 @@
 #include <cmath>
 #include <vector>
 
+#include "engine/config/read_trainer.hpp"
 #include "engine/core/error.hpp"
 
 namespace loom {
 namespace {
 
 std::unique_ptr<LearningRateSchedule> schedule(const std::string& yaml) {
-  return read_learning_rate(ConfigNode::parse(yaml, "schedule.yaml"), 1.0);
+  return make_schedule(read_learning_rate(ConfigNode::parse(yaml, "schedule.yaml"), 1.0));
 }
 
 void expect_rates(const LearningRateSchedule& s, const std::vector<int64_t>& steps,
@@ -26,7 +27,7 @@ void expect_rates(const LearningRateSchedule& s, const std::vector<int64_t>& ste
 
 TEST(Schedule, ConstantNumberAndDefault) {
   expect_rates(*schedule("0.25"), {0, 1000}, {0.25, 0.25});
-  expect_rates(*read_learning_rate(ConfigNode(), 0.001), {0, 7}, {0.001, 0.001});
+  expect_rates(*make_schedule(read_learning_rate(ConfigNode(), 0.001)), {0, 7}, {0.001, 0.001});
 }
 
 TEST(Schedule, ExponentialDecay) {

@@ -1,4 +1,4 @@
-#include "engine/train/metrics.hpp"
+#include "engine/data/metrics.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -98,16 +98,57 @@ class MeanSquaredError final : public MeanMetric {
 
 }  // namespace
 
-std::unique_ptr<Metric> make_metric(const MetricSpec& spec) {
-  if (spec.name == "accuracy") return std::make_unique<Accuracy>();
-  if (spec.name == "top_k_accuracy") return std::make_unique<TopKAccuracy>(spec.k);
-  if (spec.name == "mse") return std::make_unique<MeanSquaredError>();
-  throw RuntimeError("no implementation for metric '" + spec.name + "'");
+const std::vector<MetricDefinition>& metric_definitions() {
+  static const std::vector<MetricDefinition> table = {
+      {.name = "accuracy",
+       .create = [](const Attributes&) { return std::make_unique<Accuracy>(); }},
+      {.name = "mse",
+       .create = [](const Attributes&) { return std::make_unique<MeanSquaredError>(); }},
+      {.name = "top_k_accuracy",
+       .options = {integer_option("k", 5, at_least(1), "how many of the largest predictions")},
+       .create =
+           [](const Attributes& options) {
+             return std::make_unique<TopKAccuracy>(options.integer("k"));
+           }},
+  };
+  return table;
+}
+
+const MetricDefinition* find_metric(const std::string& name) {
+  for (const MetricDefinition& definition : metric_definitions()) {
+    if (definition.name == name) return &definition;
+  }
+  return nullptr;
+}
+
+std::vector<std::string> metric_names() {
+  std::vector<std::string> names;
+  for (const MetricDefinition& definition : metric_definitions()) names.push_back(definition.name);
+  return names;
+}
+
+const std::vector<std::string>& monitorable_metrics() {
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> metrics = metric_names();
+    metrics.push_back("loss");
+    std::ranges::sort(metrics);
+    std::vector<std::string> result;
+    for (const char* prefix : {"", "val_", "test_"}) {
+      for (const std::string& metric : metrics) result.push_back(prefix + metric);
+    }
+    return result;
+  }();
+  return names;
 }
 
 std::vector<std::unique_ptr<Metric>> make_metrics(const std::vector<MetricSpec>& specs) {
   std::vector<std::unique_ptr<Metric>> metrics;
-  for (const MetricSpec& spec : specs) metrics.push_back(make_metric(spec));
+  for (const MetricSpec& spec : specs) {
+    const MetricDefinition* definition = find_metric(spec.name);
+    if (!definition) throw RuntimeError("no implementation for metric '" + spec.name + "'");
+    metrics.push_back(definition->create(
+        with_defaults(definition->options, spec.options, "metric '" + spec.name + "'")));
+  }
   return metrics;
 }
 
