@@ -1,18 +1,10 @@
 #include "engine/config/resolved_config.hpp"
 
-#include <charconv>
 #include <variant>
 
 namespace loom {
 
 namespace {
-
-// The shortest text that reads back as the same double ("1e-07", not 9.9999999999999995e-08).
-std::string shortest(double value) {
-  char text[32];
-  const auto end = std::to_chars(text, text + sizeof text, value).ptr;
-  return std::string(text, end);
-}
 
 YAML::Node flow_list(YAML::Node list) {
   list.SetStyle(YAML::EmitterStyle::Flow);
@@ -20,10 +12,10 @@ YAML::Node flow_list(YAML::Node list) {
 }
 
 struct OptionWriter {
-  YAML::Node operator()(double v) const { return YAML::Node(shortest(v)); }
+  YAML::Node operator()(double v) const { return YAML::Node(shortest_text(v)); }
   YAML::Node operator()(const std::vector<double>& v) const {
     YAML::Node list(YAML::NodeType::Sequence);
-    for (double element : v) list.push_back(shortest(element));
+    for (double element : v) list.push_back(shortest_text(element));
     return flow_list(list);
   }
   YAML::Node operator()(const std::vector<int64_t>& v) const { return flow_list(YAML::Node(v)); }
@@ -45,7 +37,7 @@ YAML::Node options_yaml(std::span<const AttributeSpec> schema, const Attributes&
 }
 
 YAML::Node learning_rate_yaml(const LearningRateSpec& spec) {
-  if (!spec.schedule) return YAML::Node(shortest(spec.constant));
+  if (!spec.schedule) return YAML::Node(shortest_text(spec.constant));
   YAML::Node node;
   node[spec.schedule->name] =
       options_yaml(find_schedule(spec.schedule->name)->options, spec.schedule->options);

@@ -1,5 +1,6 @@
 #include "engine/graph/attributes.hpp"
 
+#include <charconv>
 #include <sstream>
 
 #include "engine/core/error.hpp"
@@ -28,13 +29,21 @@ AttributeKind kind_of(const AttributeValue& value) {
   return static_cast<AttributeKind>(value.index());
 }
 
+std::string shortest_text(double value) {
+  char text[32];
+  const auto end = std::to_chars(text, text + sizeof text, value).ptr;
+  return std::string(text, end);
+}
+
 namespace {
 
 template <typename T>
 std::string list_text(const std::vector<T>& values) {
   std::ostringstream text;
   text << "[";
-  for (size_t i = 0; i < values.size(); ++i) text << (i ? ", " : "") << values[i];
+  for (size_t i = 0; i < values.size(); ++i) {
+    text << (i ? ", " : "") << to_string(AttributeValue(values[i]));
+  }
   text << "]";
   return text.str();
 }
@@ -45,7 +54,7 @@ std::string to_string(const AttributeValue& value) {
   struct Printer {
     std::string operator()(bool v) const { return v ? "true" : "false"; }
     std::string operator()(int64_t v) const { return std::to_string(v); }
-    std::string operator()(double v) const { return std::to_string(v); }
+    std::string operator()(double v) const { return shortest_text(v); }
     std::string operator()(const std::string& v) const { return v; }
     std::string operator()(const std::vector<int64_t>& v) const { return list_text(v); }
     std::string operator()(const std::vector<double>& v) const { return list_text(v); }

@@ -22,7 +22,9 @@ enum class AttributeKind { boolean, integer, real, text, integers, reals };
 
 std::string to_string(AttributeKind kind);
 AttributeKind kind_of(const AttributeValue& value);
-std::string to_string(const AttributeValue& value);
+std::string to_string(const AttributeValue& value);  // numbers in their shortest exact form
+// The shortest text that reads back as the same double ("1e-07", not 9.9999999999999995e-08).
+std::string shortest_text(double value);
 
 class Attributes {
  public:
