@@ -123,16 +123,6 @@ std::optional<OptionProblem> unknown_monitor(const Attributes& options) {
       "unknown metric '" + monitor + "' (known: " + join_names(monitorable_metrics()) + ")"};
 }
 
-OptionCheck both(OptionCheck first, OptionCheck second) {
-  return [first, second](const Attributes& options) -> std::optional<OptionProblem> {
-    if (first) {
-      if (auto problem = first(options)) return problem;
-    }
-    if (second) return second(options);
-    return std::nullopt;
-  };
-}
-
 void read_callbacks(ConfigNode node, TrainerSpec& spec, const DataSpec& data) {
   node.expect_map();
   if (auto early = node.find("early_stopping")) {

@@ -27,7 +27,5 @@ void read_callbacks(ConfigNode node, TrainerSpec& spec, const DataSpec& data);
 // A `monitor` option (of a plateau schedule or callback) must name a metric the engine can
 // report; the metric registry is the config's to read, out of the optimizers' sight.
 std::optional<OptionProblem> unknown_monitor(const Attributes& options);
-// Both checks, in order (either may be empty).
-OptionCheck both(OptionCheck first, OptionCheck second);
 
 }  // namespace loom

@@ -77,6 +77,16 @@ AttributeSpec switch_option(std::string name, AttributeRange range, std::string 
           .range = range};
 }
 
+OptionCheck both(OptionCheck first, OptionCheck second) {
+  return [first, second](const Attributes& options) -> std::optional<OptionProblem> {
+    if (first) {
+      if (auto problem = first(options)) return problem;
+    }
+    if (second) return second(options);
+    return std::nullopt;
+  };
+}
+
 Attributes with_defaults(std::span<const AttributeSpec> schema, Attributes values,
                          const std::string& owner) {
   for (const AttributeSpec& spec : schema) {

@@ -45,6 +45,8 @@ struct OptionProblem {
 };
 // Empty when the options agree with each other.
 using OptionCheck = std::function<std::optional<OptionProblem>(const Attributes&)>;
+// Both checks, in order (either may be empty): the first problem found.
+OptionCheck both(OptionCheck first, OptionCheck second);
 
 // The values with every absent default filled in; a missing required one is an InputError
 // naming `owner` ("optimizer 'rmsprop'"). Values that are present are kept as they are.

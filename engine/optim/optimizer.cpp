@@ -197,12 +197,9 @@ std::unique_ptr<Optimizer> OptimizerRegistry::create(const OptimizerSpec& spec) 
   const std::string owner = "optimizer '" + spec.name + "'";
   const OptionSchema schema = without(definition->schema(), {"learning_rate"});
   const Attributes options = with_defaults(schema, spec.options, owner);
-  for (const OptionCheck& check : {OptionCheck(check_clipping), definition->check}) {
-    if (!check) continue;
-    if (const auto problem = check(options)) {
-      throw InputError(owner + ": " + (problem->key.empty() ? "" : problem->key + ": ") +
-                       problem->message);
-    }
+  if (const auto problem = both(check_clipping, definition->check)(options)) {
+    throw InputError(owner + ": " + (problem->key.empty() ? "" : problem->key + ": ") +
+                     problem->message);
   }
   CommonOptions common{.learning_rate = make_schedule(spec.learning_rate.value_or(
                            LearningRateSpec{.constant = definition->default_learning_rate})),
