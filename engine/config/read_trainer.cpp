@@ -110,7 +110,7 @@ OptimizerSpec read_optimizer_options(const std::string& name, ConfigNode options
   spec.learning_rate = read_learning_rate(learning_rate ? *learning_rate : ConfigNode(),
                                           definition->default_learning_rate);
   read_declared_options(options, without(definition->schema(), {"learning_rate"}), spec.options);
-  if (const auto problem = both(check_clipping, definition->check)(spec.options)) {
+  if (const auto problem = definition->checks()(spec.options)) {
     fail_at(options, *problem);
   }
   if (!options.is_null()) options.finish("for optimizer '" + name + "'");

@@ -197,7 +197,7 @@ std::unique_ptr<Optimizer> OptimizerRegistry::create(const OptimizerSpec& spec) 
   const std::string owner = "optimizer '" + spec.name + "'";
   const OptionSchema schema = without(definition->schema(), {"learning_rate"});
   const Attributes options = with_defaults(schema, spec.options, owner);
-  if (const auto problem = both(check_clipping, definition->check)(options)) {
+  if (const auto problem = definition->checks()(options)) {
     throw InputError(owner + ": " + (problem->key.empty() ? "" : problem->key + ": ") +
                      problem->message);
   }

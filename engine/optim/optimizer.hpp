@@ -146,6 +146,8 @@ struct OptimizerDefinition {
 
   // The shared options (with this optimizer's defaults), then its own.
   OptionSchema schema() const;
+  // The clipping check, then the optimizer's own.
+  OptionCheck checks() const { return both(check_clipping, check); }
 };
 
 class OptimizerRegistry {
