@@ -83,6 +83,18 @@ Dataset load_dataset(const DatasetSpec& spec, const Shape& model_input, int64_t 
   return Dataset(std::move(images.data), std::move(labels.data), sample_shape);
 }
 
+Dataset load_unlabelled_images(const std::filesystem::path& images_file, const Shape& model_input) {
+  IdxArray images = read_idx(images_file);
+  if (images.dims.size() < 2 ||
+      numel(Shape(images.dims.begin() + 1, images.dims.end())) != numel(model_input)) {
+    throw InputError(images_file.string() + ": expected images of " +
+                     std::to_string(numel(model_input)) + " values each");
+  }
+  const Shape sample_shape(images.dims.begin() + 1, images.dims.end());
+  const int64_t count = images.dims[0];
+  return Dataset(std::move(images.data), std::vector<uint8_t>(size_t(count), 0), sample_shape);
+}
+
 void gather_batch(const Dataset& dataset, std::span<const uint32_t> indices, float scale,
                   const BatchTarget& target) {
   const int64_t sample_size = dataset.sample_size();

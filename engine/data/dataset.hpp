@@ -3,6 +3,7 @@
 // images take 47 MB this way instead of 188 MB as floats. Batches are converted on the fly.
 
 #include <cstdint>
+#include <filesystem>
 #include <span>
 #include <string>
 #include <vector>
@@ -37,6 +38,11 @@ class Dataset {
 // Reads images and labels, checking that they agree with each other and with the model:
 // the sample's element count must equal the model input's, labels must be < classes.
 Dataset load_dataset(const DatasetSpec& spec, const Shape& model_input, int64_t classes);
+
+// Images without labels (samples to predict) from an idx file: dimensions [count, ...] whose
+// samples hold as many values as the model input; every label is 0. InputError
+// "<file>: expected images of <n> values each" otherwise.
+Dataset load_unlabelled_images(const std::filesystem::path& images, const Shape& model_input);
 
 // What load_dataset will hold, from the files' headers alone (checked as load_dataset checks
 // them): the samples it keeps (after `limit`) and the bytes it reads. Allocates nothing large.

@@ -1,6 +1,6 @@
-// read_idx/write_idx and the dataset built on them, on small files made here: the format's
+// read_idx/write_idx and the datasets built on them, on small files made here: the format's
 // happy path (plain and gzipped), every way a file can be damaged, and the checks that tie
-// the data to the model (counts, label range, sample size).
+// the data to the model (counts, label range, sample size), with labels or without.
 
 #include "engine/data/idx.hpp"
 
@@ -259,6 +259,36 @@ TEST(Dataset, LimitKeepsTheFirstSamples) {
   // A limit beyond the file is not an error: there are simply fewer samples.
   spec.limit = 50;
   EXPECT_EQ(load_dataset(spec, {16}, 10).size(), 5);
+}
+
+// ---- load_unlabelled_images ----------------------------------------------------------------
+
+TEST(UnlabelledImages, LoadsImagesWithEveryLabelZero) {
+  TemporaryDirectory dir;
+  write_idx(dir.file("images.idx"), sequence_array({3, 4, 4}));
+  // [4, 4] images feed a flat [16] input: only the element count has to agree.
+  const Dataset data = load_unlabelled_images(dir.file("images.idx"), {16});
+  EXPECT_EQ(data.size(), 3);
+  EXPECT_EQ(data.sample_shape(), (Shape{4, 4}));
+  EXPECT_EQ(std::vector<uint8_t>(data.labels().begin(), data.labels().end()),
+            (std::vector<uint8_t>{0, 0, 0}));
+  EXPECT_EQ(data.image(2)[0], static_cast<uint8_t>(32 * 7 % 256));
+}
+
+TEST(UnlabelledImages, SampleSizeMustMatchTheModelInput) {
+  TemporaryDirectory dir;
+  const std::string file = dir.file("images.idx");
+  write_idx(file, sequence_array({3, 4, 4}));
+  expect_input_error([&] { load_unlabelled_images(file, {784}); },
+                     {file + ": expected images of 784 values each"});
+}
+
+TEST(UnlabelledImages, AOneDimensionalFileIsNotImages) {
+  TemporaryDirectory dir;
+  const std::string file = dir.file("labels.idx");
+  write_idx(file, sequence_array({16}));
+  expect_input_error([&] { load_unlabelled_images(file, {16}); },
+                     {file + ": expected images of 16 values each"});
 }
 
 // ---- gather_batch --------------------------------------------------------------------------
