@@ -1,0 +1,68 @@
+// `trainer bench`: times training and inference steps (engine/train/bench.hpp); under mpirun
+// every rank steps and rank 0 reports.
+
+#include "engine/train/bench.hpp"
+
+#include <cstdio>
+#include <memory>
+#include <optional>
+
+#include "engine/train/bench_json.hpp"
+#include "engine/train/history.hpp"
+#include "engine/train/trainer.hpp"
+#include "tools/command_support.hpp"
+#include "tools/commands/command.hpp"
+
+namespace loom {
+
+namespace {
+
+struct BenchSettings {
+  int64_t steps = 300;
+  std::optional<int64_t> batch;
+  std::string json;
+};
+
+int bench(CommandOptions options, const BenchSettings& command, Communicator& world) {
+  apply_threads(options.threads);
+  if (command.batch)
+    options.overrides.push_back("trainer.batch_size=" + std::to_string(*command.batch));
+  std::optional<Trainer> trainer;
+  agree_on_setup(world, [&] { trainer.emplace(load(options), std::nullopt, world); });
+  set_ranks_in_step(world.size() > 1);
+  const BenchReport report =
+      run_bench(*trainer, {.steps = command.steps, .warmup = command.steps / 10 + 1});
+  set_ranks_in_step(false);
+  if (!world.is_root()) return kSucceeded;
+  std::fputs(format_bench_report(report).c_str(), stdout);
+  if (!command.json.empty()) write_file_atomically(command.json, to_json(report));
+  return kSucceeded;
+}
+
+struct BenchFlags {
+  CommandOptions options;
+  BenchSettings settings;
+};
+
+void add_bench_flags(CLI::App& command, BenchFlags& flags) {
+  add_common_options(command, flags.options);
+  command.add_option("--steps", flags.settings.steps, "timed steps per measurement")
+      ->check(CLI::Range(int64_t{1}, int64_t{1'000'000}));
+  command.add_option("--batch", flags.settings.batch, "batch size (default: the config's)")
+      ->check(CLI::PositiveNumber);
+  command.add_option("--json", flags.settings.json, "also write the figures as JSON here");
+}
+
+}  // namespace
+
+Command bench_command() {
+  const auto flags = std::make_shared<BenchFlags>();
+  return {
+      .name = "bench",
+      .description = "time training and inference steps: per-node table, GFLOP/s, memory",
+      .add_flags = [flags](CLI::App& command) { add_bench_flags(command, *flags); },
+      .run =
+          [flags](Communicator& world) { return bench(flags->options, flags->settings, world); }};
+}
+
+}  // namespace loom

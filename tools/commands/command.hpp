@@ -1,0 +1,32 @@
+#pragma once
+// One subcommand of the trainer tool, as a row of its command table: main adds a CLI11
+// subcommand per row (name and description make the --help listing), lets the row add its
+// flags, and runs the one the command line chose. Each command file keeps its parsed flags in
+// storage that both functions share, so a row is all main needs to know of a command.
+
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <string>
+
+#include "engine/dist/communicator.hpp"
+
+namespace loom {
+
+struct Command {
+  std::string name;
+  std::string description;
+  std::function<void(CLI::App& subcommand)> add_flags;
+  // Runs with the flags as parsed; returns the exit code. Errors are thrown, and main maps
+  // them to exit codes (tools/command_support.hpp).
+  std::function<int(Communicator& world)> run;
+};
+
+// The rows, in the order --help lists them; one file each under tools/commands/.
+Command train_command();
+Command evaluate_command();
+Command predict_command();
+Command graph_command();
+Command gradcheck_command();
+Command bench_command();
+
+}  // namespace loom
