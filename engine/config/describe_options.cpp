@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "engine/config/read_callbacks.hpp"
+#include "engine/core/error.hpp"
 #include "engine/core/join_names.hpp"
 #include "engine/data/metrics.hpp"
 #include "engine/optim/optimizer.hpp"
@@ -83,6 +84,28 @@ std::string section(const std::string& heading, const std::vector<Entry>& entrie
   return text;
 }
 
+// Where a config writes each kind of named thing, and every one of them with its options.
+std::vector<std::pair<std::string, std::vector<Entry>>> option_sections() {
+  std::vector<Entry> optimizers, schedules, metrics, callbacks;
+  const OptimizerRegistry& registry = OptimizerRegistry::global();
+  for (const std::string& name : registry.names()) {
+    optimizers.emplace_back(name, registry.find(name)->schema());
+  }
+  for (const ScheduleDefinition& schedule : schedule_definitions()) {
+    schedules.emplace_back(schedule.name, schedule.options);
+  }
+  for (const MetricDefinition& metric : metric_definitions()) {
+    metrics.emplace_back(metric.name, metric.options);
+  }
+  for (const CallbackDefinition& callback : callback_definitions()) {
+    callbacks.emplace_back(callback.name, callback.options);
+  }
+  return {{"optimizers (trainer.optimizer: NAME, or {NAME: {options}})", optimizers},
+          {"learning-rate schedules (learning_rate: NUMBER, or {NAME: {options}})", schedules},
+          {"metrics (trainer.metrics: [NAME, or {NAME: {options}}])", metrics},
+          {"callbacks (trainer.callbacks: {NAME: {options}})", callbacks}};
+}
+
 }  // namespace
 
 std::string describe_options(std::span<const AttributeSpec> schema) {
@@ -111,25 +134,24 @@ std::string describe_options(std::span<const AttributeSpec> schema) {
 }
 
 std::string describe_all_options() {
-  std::vector<Entry> optimizers, schedules, metrics, callbacks;
-  const OptimizerRegistry& registry = OptimizerRegistry::global();
-  for (const std::string& name : registry.names()) {
-    optimizers.emplace_back(name, registry.find(name)->schema());
+  std::string text;
+  for (const auto& [heading, entries] : option_sections()) {
+    text += (text.empty() ? "" : "\n") + section(heading, entries);
   }
-  for (const ScheduleDefinition& schedule : schedule_definitions()) {
-    schedules.emplace_back(schedule.name, schedule.options);
+  return text;
+}
+
+std::string describe_options_of(const std::string& name) {
+  std::vector<std::string> known;
+  for (const auto& [heading, entries] : option_sections()) {
+    for (const Entry& entry : entries) {
+      if (entry.first == name) return section(heading, {entry});
+      known.push_back(entry.first);
+    }
   }
-  for (const MetricDefinition& metric : metric_definitions()) {
-    metrics.emplace_back(metric.name, metric.options);
-  }
-  for (const CallbackDefinition& callback : callback_definitions()) {
-    callbacks.emplace_back(callback.name, callback.options);
-  }
-  return section("optimizers (trainer.optimizer: NAME, or {NAME: {options}})", optimizers) + "\n" +
-         section("learning-rate schedules (learning_rate: NUMBER, or {NAME: {options}})",
-                 schedules) +
-         "\n" + section("metrics (trainer.metrics: [NAME, or {NAME: {options}}])", metrics) + "\n" +
-         section("callbacks (trainer.callbacks: {NAME: {options}})", callbacks);
+  std::ranges::sort(known);
+  throw InputError("unknown optimizer, schedule, metric or callback '" + name +
+                   "' (known: " + join_names(known) + ")");
 }
 
 }  // namespace loom

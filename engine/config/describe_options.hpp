@@ -17,5 +17,8 @@ std::string describe_options(std::span<const AttributeSpec> schema);
 // Every optimizer (its shared and own options, with its defaults), schedule, metric and
 // callback, each headed by where a config writes it.
 std::string describe_all_options();
+// The one optimizer, schedule, metric or callback called `name`, under its heading; an unknown
+// name is an InputError listing the known ones.
+std::string describe_options_of(const std::string& name);
 
 }  // namespace loom

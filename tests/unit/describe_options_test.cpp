@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "engine/config/read_callbacks.hpp"
+#include "engine/core/error.hpp"
 #include "engine/data/metrics.hpp"
 #include "engine/optim/optimizer.hpp"
 
@@ -48,6 +49,29 @@ TEST(DescribeOptions, ListsEveryOptimizerScheduleMetricAndCallback) {
     EXPECT_TRUE(has_line(all, "  " + callback.name + "\n")) << callback.name;
   }
   EXPECT_NE(all.find("  accuracy (no options)"), std::string::npos) << all;
+}
+
+TEST(DescribeOptions, OneNameGivesItsHeadingAndTable) {
+  const std::string rmsprop = describe_options_of("rmsprop");
+  EXPECT_EQ(rmsprop.find("optimizers ("), 0u) << rmsprop;
+  EXPECT_NE(rmsprop.find("  rmsprop\n"), std::string::npos) << rmsprop;
+  EXPECT_NE(rmsprop.find("rho"), std::string::npos) << rmsprop;
+  EXPECT_EQ(rmsprop.find("  adam\n"), std::string::npos) << rmsprop;
+  EXPECT_NE(describe_options_of("early_stopping").find("patience"), std::string::npos);
+}
+
+TEST(DescribeOptions, AnUnknownNameListsTheKnownOnes) {
+  try {
+    describe_options_of("rmsprob");
+    FAIL() << "expected an InputError";
+  } catch (const InputError& error) {
+    const std::string what = error.what();
+    EXPECT_NE(what.find("unknown optimizer, schedule, metric or callback 'rmsprob'"),
+              std::string::npos)
+        << what;
+    EXPECT_NE(what.find("rmsprop"), std::string::npos) << what;
+    EXPECT_NE(what.find("cosine_decay"), std::string::npos) << what;
+  }
 }
 
 }  // namespace

@@ -28,5 +28,6 @@ Command predict_command();
 Command graph_command();
 Command gradcheck_command();
 Command bench_command();
+Command options_command();
 
 }  // namespace loom
