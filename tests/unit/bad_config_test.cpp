@@ -25,12 +25,7 @@ namespace loom {
 namespace {
 
 namespace fs = std::filesystem;
-using testing::expect_one_error_line;
-using testing::quoted;
-using testing::run_command;
-using testing::source_path;
-using testing::TemporaryDirectory;
-using testing::trainer_path;
+using namespace testing;  // the trainer runner, temporary directories, the rejection contract
 
 // Every bad config reads its data from here; without it they would all fail on data.root
 // instead of on their own defect, which proves nothing.

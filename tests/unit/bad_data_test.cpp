@@ -26,11 +26,7 @@ namespace loom {
 namespace {
 
 namespace fs = std::filesystem;
-using testing::expect_one_error_line;
-using testing::quoted;
-using testing::run_command;
-using testing::TemporaryDirectory;
-using testing::trainer_path;
+using namespace testing;  // the trainer runner, temporary directories, the rejection contract
 
 using Bytes = std::vector<uint8_t>;
 

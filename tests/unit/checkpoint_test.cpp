@@ -31,11 +31,7 @@ namespace loom {
 namespace {
 
 namespace fs = std::filesystem;
-using testing::expect_one_error_line;
-using testing::quoted;
-using testing::run_command;
-using testing::TemporaryDirectory;
-using testing::trainer_path;
+using namespace testing;  // the trainer runner, temporary directories, the rejection contract
 
 std::string read_text(const fs::path& file) {
   std::ifstream in(file, std::ios::binary);

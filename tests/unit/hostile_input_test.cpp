@@ -21,12 +21,7 @@ namespace loom {
 namespace {
 
 namespace fs = std::filesystem;
-using testing::expect_one_error_line;
-using testing::quoted;
-using testing::run_command;
-using testing::source_path;
-using testing::TemporaryDirectory;
-using testing::trainer_path;
+using namespace testing;  // the trainer runner, temporary directories, the rejection contract
 
 constexpr const char* kDataRoot = "/usr/share/datasets/fashion-mnist";
 
