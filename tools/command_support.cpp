@@ -27,7 +27,27 @@ void print_error(const Communicator& world, int exit_code, const std::string& wh
           ? "rank " + std::to_string(world.rank()) + " of " + std::to_string(world.size()) + ": "
           : "";
   std::fprintf(stderr, "%s: %s%s\n", exit_code == kBadInput ? "error" : "failure", rank.c_str(),
-               what.c_str());
+               one_line(what).c_str());
+}
+
+std::string one_line(std::string_view text) {
+  std::string line;
+  line.reserve(text.size());
+  for (const char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (c == '\n') {
+      line += "\\n";
+    } else if (c == '\t') {
+      line += "\\t";
+    } else if (byte < 0x20 || byte == 0x7f) {
+      char escaped[8];
+      std::snprintf(escaped, sizeof escaped, "\\x%02x", byte);
+      line += escaped;
+    } else {
+      line += c;
+    }
+  }
+  return line;
 }
 
 void agree_on_setup(Communicator& world, const std::function<void()>& setup) {

@@ -13,6 +13,7 @@
 #include <exception>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "engine/config/experiment.hpp"
@@ -31,6 +32,9 @@ int exit_code_of(const std::exception& error);
 // "error: ..." for bad input, "failure: ..." otherwise; under mpirun a rank other than 0 says
 // which it is.
 void print_error(const Communicator& world, int exit_code, const std::string& what);
+// `text` as one printable line: a newline, a tab or another control character a user put in a
+// name or value is written as \n, \t or \xNN, so an error stays the one line it promises.
+std::string one_line(std::string_view text);
 
 // Another rank's setup failed and printed why; this rank exits with its code, silently.
 struct PeerFailed {

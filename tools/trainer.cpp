@@ -34,7 +34,7 @@ std::unique_ptr<Communicator> start_communicator(int& argc, char**& argv) {
   } catch (const std::exception& error) {
     const char* rank = std::getenv("OMPI_COMM_WORLD_RANK");
     if (rank == nullptr || std::string_view(rank) == "0") {
-      std::fprintf(stderr, "error: %s\n", error.what());
+      std::fprintf(stderr, "error: %s\n", one_line(error.what()).c_str());
     }
     return nullptr;
   }
@@ -48,7 +48,7 @@ std::optional<int> parse_command_line(CLI::App& app, int argc, char** argv,
   std::vector<std::string> names;
   for (const Command& command : commands) names.push_back(command.name);
   if (const auto message = unknown_subcommand_message(argc, argv, names)) {
-    if (world.is_root()) std::fprintf(stderr, "error: %s\n", message->c_str());
+    if (world.is_root()) std::fprintf(stderr, "error: %s\n", one_line(*message).c_str());
     return kBadInput;
   }
   try {
@@ -56,7 +56,7 @@ std::optional<int> parse_command_line(CLI::App& app, int argc, char** argv,
   } catch (const CLI::ParseError& error) {
     if (!world.is_root()) return error.get_exit_code() == 0 ? kSucceeded : kBadInput;
     if (error.get_exit_code() == 0) return app.exit(error);  // --help, --version
-    std::fprintf(stderr, "error: %s (see trainer --help)\n", error.what());
+    std::fprintf(stderr, "error: %s (see trainer --help)\n", one_line(error.what()).c_str());
     return kBadInput;
   }
   return std::nullopt;

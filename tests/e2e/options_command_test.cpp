@@ -35,5 +35,12 @@ TEST(OptionsCommand, AnUnknownNameIsOneLineAndExitCode2) {
   EXPECT_EQ(result.err.find('\n'), result.err.size() - 1) << result.err;
 }
 
+TEST(OptionsCommand, AControlCharacterInTheNameKeepsTheErrorOnOneLine) {
+  const CommandResult result = run_command(trainer_path() + " options \"$(printf 'a\\nb\\tc')\"");
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_NE(result.err.find("'a\\nb\\tc'"), std::string::npos) << result.err;
+  EXPECT_EQ(result.err.find('\n'), result.err.size() - 1) << result.err;
+}
+
 }  // namespace
 }  // namespace loom::testing
