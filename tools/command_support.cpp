@@ -7,6 +7,7 @@
 
 #include "engine/core/error.hpp"
 #include "engine/plugin/load_plugin.hpp"
+#include "engine/train/history.hpp"
 #include "tools/flags.hpp"
 
 namespace loom {
@@ -28,6 +29,14 @@ void print_error(const Communicator& world, int exit_code, const std::string& wh
           : "";
   std::fprintf(stderr, "%s: %s%s\n", exit_code == kBadInput ? "error" : "failure", rank.c_str(),
                one_line(what).c_str());
+}
+
+void write_output(const std::string& file, const std::string& text) {
+  if (file.empty()) {
+    std::fputs(text.c_str(), stdout);
+  } else {
+    write_file_atomically(file, text);
+  }
 }
 
 std::string one_line(std::string_view text) {

@@ -35,6 +35,9 @@ void print_error(const Communicator& world, int exit_code, const std::string& wh
 // `text` as one printable line: a newline, a tab or another control character a user put in a
 // name or value is written as \n, \t or \xNN, so an error stays the one line it promises.
 std::string one_line(std::string_view text);
+// A command's result: to stdout when `file` is empty, else written atomically (a failure
+// leaves any earlier file whole).
+void write_output(const std::string& file, const std::string& text);
 
 // Another rank's setup failed and printed why; this rank exits with its code, silently.
 struct PeerFailed {

@@ -39,10 +39,7 @@ int bench(CommandOptions options, const BenchSettings& command, Communicator& wo
   return kSucceeded;
 }
 
-struct BenchFlags {
-  CommandOptions options;
-  BenchSettings settings;
-};
+using BenchFlags = CommandFlags<BenchSettings>;
 
 void add_bench_flags(CLI::App& command, BenchFlags& flags) {
   add_common_options(command, flags.options);
@@ -56,13 +53,11 @@ void add_bench_flags(CLI::App& command, BenchFlags& flags) {
 }  // namespace
 
 Command bench_command() {
-  const auto flags = std::make_shared<BenchFlags>();
-  return {
-      .name = "bench",
-      .description = "time training and inference steps: per-node table, GFLOP/s, memory",
-      .add_flags = [flags](CLI::App& command) { add_bench_flags(command, *flags); },
-      .run =
-          [flags](Communicator& world) { return bench(flags->options, flags->settings, world); }};
+  return make_command<BenchSettings>(
+      "bench", "time training and inference steps: per-node table, GFLOP/s, memory",
+      add_bench_flags, [](const BenchFlags& flags, Communicator& world) {
+        return bench(flags.options, flags.settings, world);
+      });
 }
 
 }  // namespace loom

@@ -64,10 +64,7 @@ int evaluate(const CommandOptions& options, const EvaluateSettings& command, Com
   return kSucceeded;
 }
 
-struct EvaluateFlags {
-  CommandOptions options;
-  EvaluateSettings settings;
-};
+using EvaluateFlags = CommandFlags<EvaluateSettings>;
 
 void add_evaluate_flags(CLI::App& command, EvaluateFlags& flags) {
   add_common_options(command, flags.options);
@@ -79,13 +76,11 @@ void add_evaluate_flags(CLI::App& command, EvaluateFlags& flags) {
 }  // namespace
 
 Command evaluate_command() {
-  const auto flags = std::make_shared<EvaluateFlags>();
-  return {
-      .name = "evaluate",
-      .description = "loss, metrics and confusion matrix of trained weights",
-      .add_flags = [flags](CLI::App& command) { add_evaluate_flags(command, *flags); },
-      .run = [flags](
-                 Communicator& world) { return evaluate(flags->options, flags->settings, world); }};
+  return make_command<EvaluateSettings>(
+      "evaluate", "loss, metrics and confusion matrix of trained weights", add_evaluate_flags,
+      [](const EvaluateFlags& flags, Communicator& world) {
+        return evaluate(flags.options, flags.settings, world);
+      });
 }
 
 }  // namespace loom

@@ -188,10 +188,7 @@ int gradcheck(const CommandOptions& options, GradcheckSettings command) {
   return kSucceeded;
 }
 
-struct GradcheckFlags {
-  CommandOptions options;
-  GradcheckSettings settings;
-};
+using GradcheckFlags = CommandFlags<GradcheckSettings>;
 
 void add_gradcheck_flags(CLI::App& command, GradcheckFlags& flags) {
   GradcheckSettings& settings = flags.settings;
@@ -219,13 +216,13 @@ void add_gradcheck_flags(CLI::App& command, GradcheckFlags& flags) {
 }  // namespace
 
 Command gradcheck_command() {
-  const auto flags = std::make_shared<GradcheckFlags>();
-  return {.name = "gradcheck",
-          .description =
-              "check generated gradients against central finite differences, for a CONFIG's "
-              "parameters or for one op (--op)",
-          .add_flags = [flags](CLI::App& command) { add_gradcheck_flags(command, *flags); },
-          .run = [flags](Communicator&) { return gradcheck(flags->options, flags->settings); }};
+  return make_command<GradcheckSettings>(
+      "gradcheck",
+      "check generated gradients against central finite differences, for a CONFIG's "
+      "parameters or for one op (--op)",
+      add_gradcheck_flags, [](const GradcheckFlags& flags, Communicator&) {
+        return gradcheck(flags.options, flags.settings);
+      });
 }
 
 }  // namespace loom

@@ -1,11 +1,9 @@
 // `trainer graph`: the graph an experiment builds, with its shapes, as text, DOT or SVG.
 
-#include <cstdio>
 #include <memory>
 
 #include "engine/config/build_graph.hpp"
 #include "engine/graph/graph_dot.hpp"
-#include "engine/train/history.hpp"
 #include "tools/command_support.hpp"
 #include "tools/commands/command.hpp"
 
@@ -29,18 +27,11 @@ int graph(const CommandOptions& options, const GraphSettings& command) {
   if (command.format == "text") text = g.describe();
   if (command.format == "dot") text = to_dot(g, title);
   if (command.format == "svg") text = render_svg(to_dot(g, title));
-  if (command.output.empty()) {
-    std::fputs(text.c_str(), stdout);
-  } else {
-    write_file_atomically(command.output, text);
-  }
+  write_output(command.output, text);
   return kSucceeded;
 }
 
-struct GraphFlags {
-  CommandOptions options;
-  GraphSettings settings;
-};
+using GraphFlags = CommandFlags<GraphSettings>;
 
 void add_graph_flags(CLI::App& command, GraphFlags& flags) {
   add_common_options(command, flags.options);
@@ -53,11 +44,9 @@ void add_graph_flags(CLI::App& command, GraphFlags& flags) {
 }  // namespace
 
 Command graph_command() {
-  const auto flags = std::make_shared<GraphFlags>();
-  return {.name = "graph",
-          .description = "print or draw the graph of an experiment with its shapes",
-          .add_flags = [flags](CLI::App& command) { add_graph_flags(command, *flags); },
-          .run = [flags](Communicator&) { return graph(flags->options, flags->settings); }};
+  return make_command<GraphSettings>(
+      "graph", "print or draw the graph of an experiment with its shapes", add_graph_flags,
+      [](const GraphFlags& flags, Communicator&) { return graph(flags.options, flags.settings); });
 }
 
 }  // namespace loom

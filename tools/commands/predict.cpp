@@ -8,7 +8,6 @@
 
 #include "engine/data/csv_samples.hpp"
 #include "engine/data/dataset.hpp"
-#include "engine/train/history.hpp"
 #include "engine/train/session.hpp"
 #include "tools/command_support.hpp"
 #include "tools/commands/command.hpp"
@@ -53,18 +52,11 @@ int predict(const CommandOptions& options, const PredictSettings& command, Commu
       text += "," + std::to_string(std::max_element(row, row + classes) - row) + "\n";
     }
   });
-  if (command.output.empty()) {
-    std::fputs(text.c_str(), stdout);
-  } else {
-    write_file_atomically(command.output, text);
-  }
+  write_output(command.output, text);
   return kSucceeded;
 }
 
-struct PredictFlags {
-  CommandOptions options;
-  PredictSettings settings;
-};
+using PredictFlags = CommandFlags<PredictSettings>;
 
 void add_predict_flags(CLI::App& command, PredictFlags& flags) {
   add_common_options(command, flags.options);
@@ -79,13 +71,11 @@ void add_predict_flags(CLI::App& command, PredictFlags& flags) {
 }  // namespace
 
 Command predict_command() {
-  const auto flags = std::make_shared<PredictFlags>();
-  return {
-      .name = "predict",
-      .description = "class probabilities and the top class for each input, as CSV",
-      .add_flags = [flags](CLI::App& command) { add_predict_flags(command, *flags); },
-      .run =
-          [flags](Communicator& world) { return predict(flags->options, flags->settings, world); }};
+  return make_command<PredictSettings>(
+      "predict", "class probabilities and the top class for each input, as CSV", add_predict_flags,
+      [](const PredictFlags& flags, Communicator& world) {
+        return predict(flags.options, flags.settings, world);
+      });
 }
 
 }  // namespace loom

@@ -245,10 +245,7 @@ int train(CommandOptions options, const TrainSettings& command, Communicator& wo
   return finish_run(trainer, outcome, final_evaluation, run_directory);
 }
 
-struct TrainFlags {
-  CommandOptions options;
-  TrainSettings settings;
-};
+using TrainFlags = CommandFlags<TrainSettings>;
 
 void add_train_flags(CLI::App& command, TrainFlags& flags) {
   add_common_options(command, flags.options, /*config_required=*/false);
@@ -265,13 +262,11 @@ void add_train_flags(CLI::App& command, TrainFlags& flags) {
 }  // namespace
 
 Command train_command() {
-  const auto flags = std::make_shared<TrainFlags>();
-  return {
-      .name = "train",
-      .description = "train the model of an experiment file",
-      .add_flags = [flags](CLI::App& command) { add_train_flags(command, *flags); },
-      .run =
-          [flags](Communicator& world) { return train(flags->options, flags->settings, world); }};
+  return make_command<TrainSettings>("train", "train the model of an experiment file",
+                                     add_train_flags,
+                                     [](const TrainFlags& flags, Communicator& world) {
+                                       return train(flags.options, flags.settings, world);
+                                     });
 }
 
 }  // namespace loom
