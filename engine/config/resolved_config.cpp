@@ -65,6 +65,103 @@ YAML::Node metric_yaml(const MetricSpec& spec) {
   return node;
 }
 
+YAML::Node dataset_yaml(const DatasetSpec& spec) {
+  YAML::Node node;
+  node["format"] = spec.format;
+  node["images"] = spec.images.string();
+  node["labels"] = spec.labels.string();
+  node["limit"] = spec.limit;
+  return node;
+}
+
+YAML::Node data_yaml(const DataSpec& data) {
+  YAML::Node node;
+  node["train"] = dataset_yaml(data.train);
+  if (data.validation) node["validation"] = dataset_yaml(*data.validation);
+  if (data.validation_split > 0) node["validation_split"] = data.validation_split;
+  if (data.test) node["test"] = dataset_yaml(*data.test);
+  node["scale"] = data.scale;
+  return node;
+}
+
+// An attribute map's entries as keys of `node`.
+void write_attributes(YAML::Node node, const Attributes& attributes) {
+  for (const auto& [key, value] : attributes.all()) {
+    // Captured by name: structured bindings are capturable only from clang 16 on.
+    std::visit([&, &name = key](const auto& v) { node[name] = v; }, value);
+  }
+}
+
+// The model in its explicit form: what `layers:` expanded to.
+YAML::Node model_yaml(const ModelSpec& model) {
+  YAML::Node node;
+  node["inputs"][model.input.name] = model.input.shape;
+  for (const ParameterSpec& parameter : model.parameters) {
+    YAML::Node entry;
+    entry["shape"] = parameter.shape;
+    entry["init"] = parameter.initializer.name;
+    if (parameter.initializer.name == "constant") entry["value"] = parameter.initializer.value;
+    entry["trainable"] = parameter.trainable;
+    if (parameter.l2 > 0.0) entry["regularizer"]["l2"] = parameter.l2;
+    node["params"][parameter.name] = entry;
+  }
+  for (const NodeSpec& spec : model.nodes) {
+    YAML::Node entry;
+    entry["name"] = spec.name;
+    entry["op"] = spec.op;
+    entry["inputs"] = spec.inputs;
+    write_attributes(entry, spec.attributes);
+    node["nodes"].push_back(entry);
+  }
+  node["outputs"].push_back(model.output);
+  return node;
+}
+
+YAML::Node loss_yaml(const LossSpec& loss) {
+  if (loss.attributes.all().empty()) return YAML::Node(loss.name);
+  YAML::Node node;
+  write_attributes(node[loss.name], loss.attributes);
+  return node;
+}
+
+void write_monitor(YAML::Node node, const MonitorSpec& spec) {
+  node["monitor"] = spec.metric;
+  node["mode"] = spec.mode;
+}
+
+YAML::Node callbacks_yaml(const TrainerSpec& trainer) {
+  YAML::Node node;
+  if (const auto& stopping = trainer.early_stopping) {
+    YAML::Node entry = node["early_stopping"];
+    write_monitor(entry, stopping->monitor);
+    entry["patience"] = stopping->patience;
+    entry["min_delta"] = stopping->min_delta;
+    entry["restore_best_weights"] = stopping->restore_best_weights;
+  }
+  if (const auto& reduce = trainer.reduce_lr_on_plateau) {
+    node["reduce_lr_on_plateau"] = options_yaml(reduce_lr_on_plateau_options(), reduce->options);
+  }
+  YAML::Node checkpoint = node["checkpoint"];
+  checkpoint["every_steps"] = trainer.checkpoint.every_steps;
+  write_monitor(checkpoint, trainer.checkpoint.monitor);
+  return node;
+}
+
+YAML::Node trainer_yaml(const TrainerSpec& spec) {
+  YAML::Node trainer;
+  trainer["optimizer"] = optimizer_yaml(spec.optimizer);
+  trainer["loss"] = loss_yaml(spec.loss);
+  trainer["metrics"] = YAML::Node(YAML::NodeType::Sequence);
+  for (const MetricSpec& metric : spec.metrics) trainer["metrics"].push_back(metric_yaml(metric));
+  trainer["batch_size"] = spec.batch_size;
+  trainer["epochs"] = spec.epochs;
+  trainer["shuffle"] = spec.shuffle;
+  trainer["on_nonfinite"] = spec.on_nonfinite == TrainerSpec::OnNonFinite::skip ? "skip" : "stop";
+  trainer["check_numerics"] = spec.check_numerics;
+  trainer["callbacks"] = callbacks_yaml(spec);
+  return trainer;
+}
+
 }  // namespace
 
 YAML::Node resolved_config(const Experiment& experiment) {
@@ -72,89 +169,9 @@ YAML::Node resolved_config(const Experiment& experiment) {
   root["name"] = experiment.name;
   for (const auto& plugin : experiment.plugins) root["plugins"].push_back(plugin.string());
   root["seed"] = experiment.seed;
-
-  auto dataset = [](const DatasetSpec& spec) {
-    YAML::Node node;
-    node["format"] = spec.format;
-    node["images"] = spec.images.string();
-    node["labels"] = spec.labels.string();
-    node["limit"] = spec.limit;
-    return node;
-  };
-  root["data"]["train"] = dataset(experiment.data.train);
-  if (experiment.data.validation) root["data"]["validation"] = dataset(*experiment.data.validation);
-  if (experiment.data.validation_split > 0) {
-    root["data"]["validation_split"] = experiment.data.validation_split;
-  }
-  if (experiment.data.test) root["data"]["test"] = dataset(*experiment.data.test);
-  root["data"]["scale"] = experiment.data.scale;
-
-  // The model in its explicit form: what `layers:` expanded to.
-  YAML::Node model;
-  model["inputs"][experiment.model.input.name] = experiment.model.input.shape;
-  for (const ParameterSpec& parameter : experiment.model.parameters) {
-    YAML::Node node;
-    node["shape"] = parameter.shape;
-    node["init"] = parameter.initializer.name;
-    if (parameter.initializer.name == "constant") node["value"] = parameter.initializer.value;
-    node["trainable"] = parameter.trainable;
-    if (parameter.l2 > 0.0) node["regularizer"]["l2"] = parameter.l2;
-    model["params"][parameter.name] = node;
-  }
-  for (const NodeSpec& spec : experiment.model.nodes) {
-    YAML::Node node;
-    node["name"] = spec.name;
-    node["op"] = spec.op;
-    node["inputs"] = spec.inputs;
-    for (const auto& [key, value] : spec.attributes.all()) {
-      // Captured by name: structured bindings are capturable only from clang 16 on.
-      std::visit([&, &name = key](const auto& v) { node[name] = v; }, value);
-    }
-    model["nodes"].push_back(node);
-  }
-  model["outputs"].push_back(experiment.model.output);
-  root["model"] = model;
-
-  YAML::Node trainer;
-  trainer["optimizer"] = optimizer_yaml(experiment.trainer.optimizer);
-  if (experiment.trainer.loss.attributes.all().empty()) {
-    trainer["loss"] = experiment.trainer.loss.name;
-  } else {
-    for (const auto& [key, value] : experiment.trainer.loss.attributes.all()) {
-      std::visit([&, &name = key](
-                     const auto& v) { trainer["loss"][experiment.trainer.loss.name][name] = v; },
-                 value);
-    }
-  }
-  trainer["metrics"] = YAML::Node(YAML::NodeType::Sequence);
-  for (const MetricSpec& metric : experiment.trainer.metrics) {
-    trainer["metrics"].push_back(metric_yaml(metric));
-  }
-  trainer["batch_size"] = experiment.trainer.batch_size;
-  trainer["epochs"] = experiment.trainer.epochs;
-  trainer["shuffle"] = experiment.trainer.shuffle;
-  trainer["on_nonfinite"] =
-      experiment.trainer.on_nonfinite == TrainerSpec::OnNonFinite::skip ? "skip" : "stop";
-  trainer["check_numerics"] = experiment.trainer.check_numerics;
-  const auto monitor = [](YAML::Node node, const MonitorSpec& spec) {
-    node["monitor"] = spec.metric;
-    node["mode"] = spec.mode;
-  };
-  if (const auto& stopping = experiment.trainer.early_stopping) {
-    YAML::Node node = trainer["callbacks"]["early_stopping"];
-    monitor(node, stopping->monitor);
-    node["patience"] = stopping->patience;
-    node["min_delta"] = stopping->min_delta;
-    node["restore_best_weights"] = stopping->restore_best_weights;
-  }
-  if (const auto& reduce = experiment.trainer.reduce_lr_on_plateau) {
-    trainer["callbacks"]["reduce_lr_on_plateau"] =
-        options_yaml(reduce_lr_on_plateau_options(), reduce->options);
-  }
-  YAML::Node checkpoint = trainer["callbacks"]["checkpoint"];
-  checkpoint["every_steps"] = experiment.trainer.checkpoint.every_steps;
-  monitor(checkpoint, experiment.trainer.checkpoint.monitor);
-  root["trainer"] = trainer;
+  root["data"] = data_yaml(experiment.data);
+  root["model"] = model_yaml(experiment.model);
+  root["trainer"] = trainer_yaml(experiment.trainer);
   return root;
 }
 
