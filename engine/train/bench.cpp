@@ -80,99 +80,110 @@ double measure_matmul_peak_gflops(int64_t n) {
   return best;
 }
 
-BenchReport run_bench(Trainer& trainer, const BenchOptions& options) {
-  BenchReport report;
-  // Under mpirun each rank times its share of the global batch, averaging gradients as
-  // training does; throughput counts the global batch.
-  const int64_t global_batch = trainer.experiment().trainer.batch_size;
-  const int64_t batch = trainer.batches().local;
-  const int rank = trainer.communicator().rank();
-  report.batch = global_batch;
-  report.threads = omp_get_max_threads();
-  report.ranks = trainer.communicator().size();
-  Session& session = trainer.session();
-  BoundPlan& plan = trainer.training_plan();
-  Plan& compiled = *plan.plan;
-  const Graph& graph = compiled.graph();
-  BatchCycle cycle(trainer.train_data().size(), batch, trainer.experiment().seed + uint64_t(rank));
+namespace {
 
-  // 1. Whole steps, exactly as training runs them.
-  report.repetitions = options.repetitions;
-  for (int64_t i = 0; i < options.warmup; ++i) trainer.step(cycle.next(), global_batch);
+// What every timing part needs: the trainer, the options, the batches to feed, and the
+// global batch that throughput counts.
+struct BenchRun {
+  Trainer& trainer;
+  const BenchOptions& options;
+  BatchCycle& cycle;
+  int64_t global_batch;
+};
+
+// 1. Whole steps, exactly as training runs them.
+void time_whole_steps(const BenchRun& run, BenchReport& report) {
+  const BenchOptions& options = run.options;
+  for (int64_t i = 0; i < options.warmup; ++i) run.trainer.step(run.cycle.next(), run.global_batch);
   std::vector<double> step_ms;
   for (int64_t repetition = 0; repetition < options.repetitions; ++repetition) {
     const auto start = Clock::now();
-    for (int64_t i = 0; i < options.steps; ++i) trainer.step(cycle.next(), global_batch);
+    for (int64_t i = 0; i < options.steps; ++i) {
+      run.trainer.step(run.cycle.next(), run.global_batch);
+    }
     step_ms.push_back(milliseconds_between(start, Clock::now()) / double(options.steps));
   }
+  const auto samples_per_second = [&](double ms) { return double(run.global_batch) / (ms / 1e3); };
+  report.repetitions = options.repetitions;
   report.step_milliseconds = median(step_ms);
-  report.train_samples_per_second = double(global_batch) / (report.step_milliseconds / 1e3);
-  report.train_samples_per_second_min = double(global_batch) / (std::ranges::max(step_ms) / 1e3);
-  report.train_samples_per_second_max = double(global_batch) / (std::ranges::min(step_ms) / 1e3);
+  report.train_samples_per_second = samples_per_second(report.step_milliseconds);
+  report.train_samples_per_second_min = samples_per_second(std::ranges::max(step_ms));
+  report.train_samples_per_second_max = samples_per_second(std::ranges::min(step_ms));
+}
 
-  // 2. The phases of a step, each timed over all steps.
-  double data = 0, run = 0, reduce = 0, update = 0;
-  for (int64_t i = 0; i < options.steps; ++i) {
-    const std::span<const uint32_t> indices = cycle.next();
+// 2. The phases of a step, each timed over all steps.
+void time_phases(const BenchRun& run, BenchReport& report) {
+  double data = 0, graph = 0, reduce = 0, update = 0;
+  for (int64_t i = 0; i < run.options.steps; ++i) {
+    const std::span<const uint32_t> indices = run.cycle.next();
     const auto t0 = Clock::now();
-    StepContext step = trainer.begin_step(indices, global_batch);
+    StepContext step = run.trainer.begin_step(indices, run.global_batch);
     const auto t1 = Clock::now();
-    trainer.run_step(step);  // (in overlapped mode, sending buckets as it goes)
+    run.trainer.run_step(step);  // (in overlapped mode, sending buckets as it goes)
     const auto t2 = Clock::now();
-    trainer.finish_step(step);  // the part of the allreduce left exposed
+    run.trainer.finish_step(step);  // the part of the allreduce left exposed
     const auto t3 = Clock::now();
-    trainer.apply_step(step, indices);
+    run.trainer.apply_step(step, indices);
     const auto t4 = Clock::now();
     data += milliseconds_between(t0, t1);
-    run += milliseconds_between(t1, t2);
+    graph += milliseconds_between(t1, t2);
     reduce += milliseconds_between(t2, t3);
     update += milliseconds_between(t3, t4);
   }
-  report.data_milliseconds = data / double(options.steps);
-  report.graph_milliseconds = run / double(options.steps);
-  report.allreduce_milliseconds = reduce / double(options.steps);
-  report.optimizer_milliseconds = update / double(options.steps);
+  const auto steps = double(run.options.steps);
+  report.data_milliseconds = data / steps;
+  report.graph_milliseconds = graph / steps;
+  report.allreduce_milliseconds = reduce / steps;
+  report.optimizer_milliseconds = update / steps;
+}
 
-  // 3. Each node alone (the sum exceeds graph_milliseconds by the timer's own cost).
+// 3. Each node alone (the sum exceeds graph_milliseconds by the timer's own cost).
+void time_nodes(const BenchRun& run, BenchReport& report) {
+  BoundPlan& plan = run.trainer.training_plan();
+  Plan& compiled = *plan.plan;
+  const Graph& graph = compiled.graph();
   const auto nodes = graph.nodes();
   std::vector<double> node_ms(nodes.size(), 0.0);
-  for (int64_t i = 0; i < options.steps; ++i) {
-    session.load_batch(plan, trainer.train_data(), cycle.next());
+  for (int64_t i = 0; i < run.options.steps; ++i) {
+    run.trainer.session().load_batch(plan, run.trainer.train_data(), run.cycle.next());
     for (size_t n = 0; n < nodes.size(); ++n) {
       const auto t0 = Clock::now();
       compiled.run_node(n);
       node_ms[n] += milliseconds_between(t0, Clock::now());
     }
-    trainer.optimizer().step(plan.gradients);
+    run.trainer.optimizer().step(plan.gradients);
   }
   for (size_t n = 0; n < nodes.size(); ++n) {
     const int64_t flops = nodes[n].op->flops(nodes[n], graph);
     report.nodes.push_back({nodes[n].name, std::string(nodes[n].op->name()), nodes[n].backward,
-                            node_ms[n] / double(options.steps), flops});
+                            node_ms[n] / double(run.options.steps), flops});
     report.step_flops += flops;
   }
   report.achieved_gflops = double(report.step_flops) / (report.graph_milliseconds / 1e3) / 1e9;
+}
 
-  // 4. Inference: the forward-only plan at the same batch size.
-  BoundPlan& inference = session.plan(Purpose::inference, batch);
-  session.load_batch(inference, trainer.train_data(), cycle.next());
-  for (int64_t i = 0; i < options.warmup; ++i) inference.plan->run();
+// 4. Inference: the forward-only plan at the same batch size.
+void time_inference(const BenchRun& run, BenchReport& report) {
+  Session& session = run.trainer.session();
+  BoundPlan& inference = session.plan(Purpose::inference, run.trainer.batches().local);
+  session.load_batch(inference, run.trainer.train_data(), run.cycle.next());
+  for (int64_t i = 0; i < run.options.warmup; ++i) inference.plan->run();
   std::vector<double> inference_ms;
-  for (int64_t repetition = 0; repetition < options.repetitions; ++repetition) {
+  for (int64_t repetition = 0; repetition < run.options.repetitions; ++repetition) {
     const auto start = Clock::now();
-    for (int64_t i = 0; i < options.steps; ++i) inference.plan->run();
-    inference_ms.push_back(milliseconds_between(start, Clock::now()) / double(options.steps));
+    for (int64_t i = 0; i < run.options.steps; ++i) inference.plan->run();
+    inference_ms.push_back(milliseconds_between(start, Clock::now()) / double(run.options.steps));
   }
   report.inference_samples_per_second =
-      double(global_batch) / (median(inference_ms) / 1e3);  // every rank at once
-
-  // The best of three sizes: small ones stay in cache, large ones amortize the threading.
-  for (const int64_t n : {512, 1024, 2048}) {
-    report.peak_gflops = std::max(report.peak_gflops, measure_matmul_peak_gflops(n));
-  }
-  report.negotiated_layouts = session.runtime().layouts == LayoutPolicy::negotiated;
-  report.training_reorders = compiled.reorders();
+      double(run.global_batch) / (median(inference_ms) / 1e3);  // every rank at once
   report.inference_reorders = inference.plan->reorders();
+}
+
+// The plans' and the optimizer's memory, and the process's peak.
+void count_memory(Trainer& trainer, BenchReport& report) {
+  const Plan& compiled = *trainer.training_plan().plan;
+  report.negotiated_layouts = trainer.session().runtime().layouts == LayoutPolicy::negotiated;
+  report.training_reorders = compiled.reorders();
   report.arena_bytes = compiled.memory_plan().arena_bytes;
   report.unplanned_bytes = compiled.memory_plan().unplanned_bytes;
   report.plan_bytes = compiled.owned_bytes();
@@ -181,6 +192,31 @@ BenchReport run_bench(Trainer& trainer, const BenchOptions& options) {
     report.optimizer_state_bytes += std::ssize(state.values) * 4;
   }
   report.peak_rss_bytes = peak_rss_bytes();
+}
+
+}  // namespace
+
+BenchReport run_bench(Trainer& trainer, const BenchOptions& options) {
+  BenchReport report;
+  // Under mpirun each rank times its share of the global batch, averaging gradients as
+  // training does; throughput counts the global batch.
+  const int64_t global_batch = trainer.experiment().trainer.batch_size;
+  const int rank = trainer.communicator().rank();
+  report.batch = global_batch;
+  report.threads = omp_get_max_threads();
+  report.ranks = trainer.communicator().size();
+  BatchCycle cycle(trainer.train_data().size(), trainer.batches().local,
+                   trainer.experiment().seed + uint64_t(rank));
+  const BenchRun run{trainer, options, cycle, global_batch};
+  time_whole_steps(run, report);
+  time_phases(run, report);
+  time_nodes(run, report);
+  time_inference(run, report);
+  // The best of three sizes: small ones stay in cache, large ones amortize the threading.
+  for (const int64_t n : {512, 1024, 2048}) {
+    report.peak_gflops = std::max(report.peak_gflops, measure_matmul_peak_gflops(n));
+  }
+  count_memory(trainer, report);
   return report;
 }
 
