@@ -10,9 +10,9 @@
 
 #include <algorithm>
 
+#include "engine/core/parallel.hpp"
 #include "engine/exec/compile_context.hpp"
 #include "engine/exec/loop_kernel.hpp"
-#include "engine/core/parallel.hpp"
 #include "engine/graph/op.hpp"
 
 namespace loom {

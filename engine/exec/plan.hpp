@@ -8,12 +8,12 @@
 #include <vector>
 
 #include "engine/core/aligned_buffer.hpp"
+#include "engine/exec/kernel.hpp"
 #include "engine/exec/layout.hpp"
 #include "engine/exec/memory_plan.hpp"
 #include "engine/exec/parameter_store.hpp"
 #include "engine/exec/runtime.hpp"
 #include "engine/graph/graph.hpp"
-#include "engine/exec/kernel.hpp"
 #include "engine/graph/op.hpp"
 
 namespace loom {

@@ -141,5 +141,4 @@ class OpRegistry {
   std::vector<std::unique_ptr<Op>> ops_;
 };
 
-
 }  // namespace loom
