@@ -5,6 +5,7 @@
 #include "engine/config/read_options.hpp"
 #include "engine/config/read_values.hpp"
 #include "engine/core/error.hpp"
+#include "engine/core/named_table.hpp"
 
 namespace loom {
 
@@ -24,8 +25,8 @@ AttributeSpec mode_option() {
 }
 
 const OptionSchema& callback_options(const std::string& name) {
-  for (const CallbackDefinition& definition : callback_definitions()) {
-    if (definition.name == name) return definition.options;
+  if (const CallbackDefinition* definition = find_named(callback_definitions(), name)) {
+    return definition->options;
   }
   throw RuntimeError("no callback '" + name + "'");
 }

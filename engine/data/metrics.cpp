@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "engine/core/error.hpp"
+#include "engine/core/named_table.hpp"
 
 namespace loom {
 
@@ -115,16 +116,11 @@ const std::vector<MetricDefinition>& metric_definitions() {
 }
 
 const MetricDefinition* find_metric(const std::string& name) {
-  for (const MetricDefinition& definition : metric_definitions()) {
-    if (definition.name == name) return &definition;
-  }
-  return nullptr;
+  return find_named(metric_definitions(), name);
 }
 
 std::vector<std::string> metric_names() {
-  std::vector<std::string> names;
-  for (const MetricDefinition& definition : metric_definitions()) names.push_back(definition.name);
-  return names;
+  return names_of(metric_definitions());
 }
 
 const std::vector<std::string>& monitorable_metrics() {

@@ -8,6 +8,7 @@
 #include <numbers>
 
 #include "engine/core/error.hpp"
+#include "engine/core/named_table.hpp"
 
 namespace loom {
 
@@ -207,18 +208,11 @@ const std::vector<ScheduleDefinition>& schedule_definitions() {
 }
 
 const ScheduleDefinition* find_schedule(const std::string& name) {
-  for (const ScheduleDefinition& definition : schedule_definitions()) {
-    if (definition.name == name) return &definition;
-  }
-  return nullptr;
+  return find_named(schedule_definitions(), name);
 }
 
 std::vector<std::string> schedule_names() {
-  std::vector<std::string> names;
-  for (const ScheduleDefinition& definition : schedule_definitions()) {
-    names.push_back(definition.name);
-  }
-  return names;
+  return names_of(schedule_definitions());
 }
 
 std::unique_ptr<LearningRateSchedule> make_schedule(const LearningRateSpec& spec) {
