@@ -8,6 +8,7 @@
 #include "engine/check/probe_loss.hpp"
 #include "engine/check/reference_evaluator.hpp"
 #include "engine/config/build_graph.hpp"
+#include "engine/config/read_data.hpp"
 #include "engine/core/random.hpp"
 #include "engine/data/dataset.hpp"
 #include "engine/exec/plan.hpp"
@@ -223,7 +224,8 @@ std::vector<ParameterCheck> check_experiment_gradients(const Experiment& experim
                                                        int64_t elements,
                                                        const GradientTolerance& tolerance) {
   const int64_t classes = class_count(experiment);
-  const Dataset data = load_dataset(experiment.data.train, experiment.model.input.shape, classes);
+  const Dataset data =
+      load_dataset(experiment.data.train, dataset_request(experiment, classes, nullptr));
   batch = std::min(batch, data.size());
   const Graph graph = build_training_graph(experiment, batch);
   ParameterStore store;
@@ -232,10 +234,8 @@ std::vector<ParameterCheck> check_experiment_gradients(const Experiment& experim
   Plan plan(graph, store, runtime);
   std::vector<uint32_t> indices(static_cast<size_t>(batch));
   std::iota(indices.begin(), indices.end(), 0u);
-  gather_batch(
-      data, indices, float(experiment.data.scale),
-      {plan.f32(graph.value_named(experiment.model.input.name)),
-       plan.address(graph.value_named(kLabelsValue)), experiment.trainer.loss.labels, classes});
+  gather_batch(data, indices, plan.f32(graph.value_named(experiment.model.input.name)),
+               plan.address(graph.value_named(kLabelsValue)));
   ReferenceEvaluator evaluator(graph, *graph.loss(), runtime.step);
   load_sources(evaluator, graph, store, plan);
   plan.run();

@@ -77,7 +77,7 @@ Graph build_forward(const Experiment& experiment, int64_t batch) {
 void add_loss(Graph& graph, const Experiment& experiment) {
   const ValueId prediction = *graph.prediction();
   const TensorType& predicted = graph.value(prediction).type;
-  const bool sparse = experiment.trainer.loss.labels == LabelEncoding::index;
+  const bool sparse = experiment.trainer.loss.targets == TargetFamily::class_index;
   const TensorType label_type = sparse ? TensorType{DType::i32, {predicted.shape[0]}} : predicted;
   const ValueId labels = graph.add_input(kLabelsValue, label_type, ValueRole::label);
   const LossSpec& loss = experiment.trainer.loss;

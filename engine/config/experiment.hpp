@@ -13,6 +13,7 @@
 #include "engine/config/config_node.hpp"
 #include "engine/data/dataset_spec.hpp"
 #include "engine/data/metrics.hpp"
+#include "engine/data/targets.hpp"
 #include "engine/graph/attributes.hpp"
 #include "engine/graph/graph.hpp"
 #include "engine/graph/initializer.hpp"
@@ -25,7 +26,7 @@ struct DataSpec {
   std::optional<DatasetSpec> validation;  // a separate validation set, or...
   double validation_split = 0.0;          // ...the last fraction of train, taken before shuffling
   std::optional<DatasetSpec> test;
-  double scale = 1.0 / 255.0;
+  std::optional<double> scale;  // absent: default_scale (1/255 for uint8 images, else 1)
 };
 
 struct InputSpec {
@@ -67,8 +68,9 @@ struct ModelSpec {
 struct LossSpec {
   std::string name;       // the loss op: categorical_crossentropy, huber, ...
   Attributes attributes;  // its options, e.g. huber's delta
-  LabelEncoding labels = LabelEncoding::one_hot;
-  std::string where;  // the options' config position: the loss op checks them at graph build
+  TargetFamily targets = TargetFamily::categorical;  // what its targets must be
+  bool from_logits = false;  // the model's outputs are logits (metrics threshold sigmoids)
+  std::string where;         // the options' config position: the loss op checks them at graph build
 };
 
 // Which way a monitored metric improves: "auto" means losses fall and accuracies rise.
@@ -154,6 +156,10 @@ AttributeValue read_attribute(const ConfigNode& node, AttributeKind kind);
 // From the registries: the ops with the loss role, the metrics, and the ops with the
 // activation role under Keras's names (plus `linear`, which is no op at all).
 std::vector<std::string> known_losses();
+// Keras's other spellings of losses (mse, bce, MeanSquaredError, ...), and the op each names
+// (the name itself when it is not an alias).
+std::vector<std::string> loss_aliases();
+std::string loss_op(const std::string& loss);
 std::vector<std::string> known_metrics();
 std::vector<std::string> known_activations();
 // The op a Keras activation name stands for ("exponential" is the exp op); empty for linear.

@@ -17,7 +17,36 @@ namespace {
 constexpr std::array<std::pair<std::string_view, std::string_view>, 2> kKerasActivations = {
     {{"exponential", "exp"}, {"linear", ""}}};
 
+// The other names Keras accepts for its losses (its short aliases and class names).
+constexpr std::array<std::pair<std::string_view, std::string_view>, 12> kKerasLossAliases = {{
+    {"bce", "binary_crossentropy"},
+    {"BCE", "binary_crossentropy"},
+    {"BinaryCrossentropy", "binary_crossentropy"},
+    {"CategoricalCrossentropy", "categorical_crossentropy"},
+    {"Huber", "huber"},
+    {"mae", "mean_absolute_error"},
+    {"MAE", "mean_absolute_error"},
+    {"MeanAbsoluteError", "mean_absolute_error"},
+    {"mse", "mean_squared_error"},
+    {"MSE", "mean_squared_error"},
+    {"MeanSquaredError", "mean_squared_error"},
+    {"SparseCategoricalCrossentropy", "sparse_categorical_crossentropy"},
+}};
+
 }  // namespace
+
+std::string loss_op(const std::string& loss) {
+  for (const auto& [alias, op] : kKerasLossAliases) {
+    if (alias == loss) return std::string(op);
+  }
+  return loss;
+}
+
+std::vector<std::string> loss_aliases() {
+  std::vector<std::string> names;
+  for (const auto& [alias, op] : kKerasLossAliases) names.emplace_back(alias);
+  return names;
+}
 
 std::vector<std::string> known_losses() {
   return OpRegistry::global().names_with_role(OpRole::loss);

@@ -11,7 +11,9 @@
 #include "engine/config/build_graph.hpp"
 #include "engine/config/experiment.hpp"
 #include "engine/config/layer_expander.hpp"
+#include "engine/config/loss_output_check.hpp"
 #include "engine/config/node_order.hpp"
+#include "engine/config/read_data.hpp"
 #include "engine/config/read_options.hpp"
 #include "engine/config/read_trainer.hpp"
 #include "engine/config/read_values.hpp"
@@ -27,55 +29,6 @@ namespace loom {
 namespace fs = std::filesystem;
 
 namespace {
-
-// ---- data ------------------------------------------------------------------------------
-
-// `checked`: the file must exist now (it is checked again when it is read).
-fs::path resolve_data_file(ConfigNode node, const fs::path& root, bool checked) {
-  const fs::path path = root / node.as_string();
-  if (!checked) return path;
-  try {
-    expect_regular_file(path, "data file");
-  } catch (const InputError& error) {
-    node.fail(error.what());
-  }
-  return path;
-}
-
-DatasetSpec read_dataset(ConfigNode node, const fs::path& root, bool checked = true) {
-  node.expect_map();
-  DatasetSpec spec;
-  spec.where = node.where();
-  if (auto format = node.find("format")) spec.format = choose(*format, {"idx"}, "data format");
-  spec.images = resolve_data_file(node.at("images"), root, checked);
-  spec.labels = resolve_data_file(node.at("labels"), root, checked);
-  spec.limit = node.get_int("limit", 0, 0);
-  node.finish();
-  return spec;
-}
-
-DataSpec read_data(ConfigNode node, const fs::path& config_directory, DataUse use) {
-  node.expect_map();
-  DataSpec spec;
-  fs::path root = config_directory;
-  if (auto given = node.find("root")) {
-    root = fs::path(given->as_string());
-    if (root.is_relative()) root = config_directory / root;
-    std::error_code error;
-    if (!fs::is_directory(root, error)) given->fail("not a directory: " + root.string());
-  }
-  spec.train = read_dataset(node.at("train"), root, use == DataUse::training);
-  if (auto validation = node.find("validation")) spec.validation = read_dataset(*validation, root);
-  if (auto split = node.find("validation_split")) {
-    if (spec.validation)
-      split->fail("give either data.validation or data.validation_split, not both");
-    spec.validation_split = split->as_real(0.0, 0.99);
-  }
-  if (auto test = node.find("test")) spec.test = read_dataset(*test, root);
-  spec.scale = node.get_real("scale", 1.0 / 255.0, 0.0);
-  node.finish();
-  return spec;
-}
 
 // ---- model: explicit graph ---------------------------------------------------------------
 
@@ -234,6 +187,8 @@ Experiment read_experiment(ConfigNode root, const fs::path& source, const fs::pa
   // uses this one).
   experiment.checked_training_graph = std::make_shared<const Graph>(
       build_training_graph(experiment, experiment.trainer.batch_size));
+  const Graph& graph = *experiment.checked_training_graph;
+  check_loss_fits_output(experiment, graph.value(*graph.prediction()).type.shape[1]);
   experiment.resolved = resolved_config(experiment);
   return experiment;
 }

@@ -18,8 +18,10 @@ struct NamedOptions {
   ConfigNode options;
 };
 
+// `aliases` are accepted too, but not listed as known.
 NamedOptions name_and_options(ConfigNode node, const std::vector<std::string>& known,
-                              const std::string& what) {
+                              const std::string& what,
+                              const std::vector<std::string>& aliases = {}) {
   NamedOptions named;
   if (node.is_scalar()) {
     named = {node.as_string(), node.where(), node.with(YAML::Node(), node.path())};
@@ -29,7 +31,7 @@ NamedOptions name_and_options(ConfigNode node, const std::vector<std::string>& k
     if (entries.size() != 1) node.fail("expected a " + what + " name, or {name: {options}}");
     named = {entries[0].first, node.where_key(entries[0].first), entries[0].second};
   }
-  if (!contains(known, named.name)) {
+  if (!contains(known, named.name) && !contains(aliases, named.name)) {
     throw InputError(named.where + ": unknown " + what + " '" + named.name +
                      "' (known: " + join_names(known) + ")");
   }
@@ -37,21 +39,40 @@ NamedOptions name_and_options(ConfigNode node, const std::vector<std::string>& k
   return named;
 }
 
-// A loss is a name or {name: {options}}; the options are the loss op's attributes.
+// What the loss's targets must be, by Keras's conventions (engine/data/targets.hpp); a
+// plugin's loss takes target values as regression losses do.
+TargetFamily target_family(const std::string& loss) {
+  if (loss == "sparse_categorical_crossentropy") return TargetFamily::class_index;
+  if (loss == "categorical_crossentropy") return TargetFamily::categorical;
+  if (loss == "binary_crossentropy") return TargetFamily::binary;
+  return TargetFamily::regression;
+}
+
+// A loss is a name or {name: {options}}; the options are the loss op's attributes. Keras's
+// aliases name the same op.
 LossSpec read_loss(ConfigNode node) {
-  NamedOptions named = name_and_options(node, known_losses(), "loss");
-  LossSpec spec{.name = named.name, .where = named.where};
-  spec.labels = spec.name.starts_with("sparse_") ? LabelEncoding::index : LabelEncoding::one_hot;
+  NamedOptions named = name_and_options(node, known_losses(), "loss", loss_aliases());
+  LossSpec spec{.name = loss_op(named.name), .where = named.where};
+  spec.targets = target_family(spec.name);
   if (!named.options.is_null()) {
     spec.where = named.options.where();
     spec.attributes =
         read_options(named.options, OpRegistry::global().get(spec.name).signature().attributes,
-                     "for loss '" + spec.name + "'");
+                     "for loss '" + named.name + "'");
   }
+  spec.from_logits = spec.attributes.get_bool("from_logits", false);
   return spec;
 }
 
+// A metric is a name or {name: {options}}; Keras's "top_3_accuracy" is top_k_accuracy, k 3.
 MetricSpec read_metric(ConfigNode node) {
+  if (node.is_scalar()) {
+    if (const std::optional<int64_t> k = top_k_of(node.as_string())) {
+      Attributes options;
+      options.set("k", *k);
+      return {.name = "top_k_accuracy", .options = options};
+    }
+  }
   NamedOptions named = name_and_options(node, known_metrics(), "metric");
   return {.name = named.name,
           .options = read_options(named.options, find_metric(named.name)->options,
@@ -64,8 +85,8 @@ std::vector<MetricSpec> read_metrics(ConfigNode metrics) {
   for (size_t i = 0; i < metrics.size(); ++i) {
     MetricSpec metric = read_metric(metrics[i]);
     for (const MetricSpec& earlier : specs) {
-      if (earlier.name == metric.name) {
-        metrics[i].fail("metric '" + metric.name + "' is listed twice");
+      if (metric_display_name(earlier) == metric_display_name(metric)) {
+        metrics[i].fail("metric '" + metric_display_name(metric) + "' is listed twice");
       }
     }
     specs.push_back(std::move(metric));

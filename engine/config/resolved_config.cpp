@@ -2,6 +2,8 @@
 
 #include <variant>
 
+#include "engine/config/read_data.hpp"
+
 namespace loom {
 
 namespace {
@@ -62,25 +64,6 @@ YAML::Node metric_yaml(const MetricSpec& spec) {
   if (spec.options.all().empty()) return YAML::Node(spec.name);
   YAML::Node node;
   node[spec.name] = options_yaml(find_metric(spec.name)->options, spec.options);
-  return node;
-}
-
-YAML::Node dataset_yaml(const DatasetSpec& spec) {
-  YAML::Node node;
-  node["format"] = spec.format;
-  node["images"] = spec.images.string();
-  node["labels"] = spec.labels.string();
-  node["limit"] = spec.limit;
-  return node;
-}
-
-YAML::Node data_yaml(const DataSpec& data) {
-  YAML::Node node;
-  node["train"] = dataset_yaml(data.train);
-  if (data.validation) node["validation"] = dataset_yaml(*data.validation);
-  if (data.validation_split > 0) node["validation_split"] = data.validation_split;
-  if (data.test) node["test"] = dataset_yaml(*data.test);
-  node["scale"] = data.scale;
   return node;
 }
 

@@ -33,12 +33,12 @@ uint8_t read_pixel(const std::string& cell, const std::filesystem::path& file, i
 
 }  // namespace
 
-Dataset read_csv_samples(const std::filesystem::path& file, const Shape& sample_shape,
-                         std::string_view what) {
+SampleArray read_csv_samples(const std::filesystem::path& file, const Shape& sample_shape,
+                             std::string_view what) {
   constexpr int64_t kMaxCsvBytes = int64_t{2} << 30;
   std::istringstream in(InputFile(file, what).read_all(kMaxCsvBytes));
   const int64_t values_per_sample = numel(sample_shape);
-  std::vector<uint8_t> images;
+  std::vector<std::byte> images;
   int64_t rows = 0, line_number = 0;
   for (std::string line; std::getline(in, line);) {
     ++line_number;
@@ -48,7 +48,7 @@ Dataset read_csv_samples(const std::filesystem::path& file, const Shape& sample_
     int64_t column = 0;
     for (std::string cell; std::getline(cells, cell, ',');) {
       ++column;
-      images.push_back(read_pixel(cell, file, line_number, column));
+      images.push_back(std::byte{read_pixel(cell, file, line_number, column)});
     }
     if (column != values_per_sample) {
       throw InputError(file.string() + ":" + std::to_string(line_number) + ": expected " +
@@ -58,7 +58,7 @@ Dataset read_csv_samples(const std::filesystem::path& file, const Shape& sample_
     ++rows;
   }
   if (rows == 0) throw InputError(file.string() + ": no samples");
-  return Dataset(std::move(images), std::vector<uint8_t>(size_t(rows), 0), sample_shape);
+  return SampleArray::owned(ElementType::uint8, sample_shape, std::move(images));
 }
 
 }  // namespace loom

@@ -7,17 +7,17 @@
 #include <string_view>
 
 #include "engine/core/tensor_type.hpp"
-#include "engine/data/dataset.hpp"
+#include "engine/data/sample_array.hpp"
 
 namespace loom {
 
-// The samples, each of `sample_shape`, with every label 0 (they are unknown). `what` names the
+// The samples, each of `sample_shape`, as uint8. `what` names the
 // file in errors about opening it ("--input"). Errors (InputError) point at the defect:
 //   <file>:<line>:<column>: expected a pixel value 0..255, got '<cell>'
 //   <file>:<line>: expected <n> values, got <m>
 //   <file>: no samples
 // A file larger than 2 GiB is refused before it is read.
-Dataset read_csv_samples(const std::filesystem::path& file, const Shape& sample_shape,
-                         std::string_view what);
+SampleArray read_csv_samples(const std::filesystem::path& file, const Shape& sample_shape,
+                             std::string_view what);
 
 }  // namespace loom

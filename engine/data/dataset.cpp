@@ -4,117 +4,157 @@
 #include <cstring>
 
 #include "engine/core/error.hpp"
+#include "engine/data/csv_source.hpp"
 #include "engine/data/idx.hpp"
+#include "engine/data/image_folder.hpp"
+#include "engine/data/npy.hpp"
 
 namespace loom {
 
-Dataset::Dataset(std::vector<uint8_t> images, std::vector<uint8_t> labels, Shape sample_shape)
-    : images_(std::move(images)),
-      labels_(std::move(labels)),
-      sample_shape_(std::move(sample_shape)),
-      sample_size_(numel(sample_shape_)) {}
+Dataset::Dataset(SourceData data, BatchFormat format)
+    : features_(std::move(data.features)),
+      targets_(std::move(data.targets)),
+      class_names_(std::make_shared<const std::vector<std::string>>(std::move(data.class_names))),
+      format_(format),
+      count_(features_.count()) {}
 
 Dataset Dataset::slice(int64_t begin, int64_t end) const {
-  std::vector<uint8_t> images(images_.begin() + begin * sample_size_,
-                              images_.begin() + end * sample_size_);
-  std::vector<uint8_t> labels(labels_.begin() + begin, labels_.begin() + end);
-  return Dataset(std::move(images), std::move(labels), sample_shape_);
+  Dataset part = *this;
+  if (rows_) {
+    part.rows_ =
+        std::make_shared<const std::vector<int64_t>>(rows_->begin() + begin, rows_->begin() + end);
+  } else {
+    part.first_ = first_ + begin;
+    part.count_ = end - begin;
+  }
+  return part;
+}
+
+Dataset Dataset::subset(std::span<const int64_t> indices) const {
+  Dataset part = *this;
+  auto rows = std::make_shared<std::vector<int64_t>>();
+  rows->reserve(indices.size());
+  for (int64_t index : indices) rows->push_back(row(index));
+  part.rows_ = std::move(rows);
+  return part;
+}
+
+void Dataset::target_of(int64_t index, void* labels, int64_t slot) const {
+  const int64_t width = format_.width;
+  if (format_.encoding == LabelEncoding::index) {
+    static_cast<int32_t*>(labels)[slot] =
+        targets_ ? static_cast<int32_t>(targets_->value(row(index), 0)) : 0;
+    return;
+  }
+  float* out = static_cast<float*>(labels) + slot * width;
+  if (!targets_) {
+    std::fill(out, out + width, 0.f);
+  } else if (format_.encoding == LabelEncoding::one_hot) {
+    std::fill(out, out + width, 0.f);
+    out[static_cast<int64_t>(targets_->value(row(index), 0))] = 1.f;
+  } else {
+    targets_->to_float(row(index), 1.f, out);
+  }
 }
 
 namespace {
 
-// The files' dimensions against each other and against the model; returns one sample's shape.
-Shape check_dimensions(const DatasetSpec& spec, const std::vector<int64_t>& images,
-                       const std::vector<int64_t>& labels, const Shape& model_input) {
-  const std::string images_name = spec.images.string();
-  const std::string labels_name = spec.labels.string();
-  if (images.size() < 2) {
-    throw InputError(images_name + ": expected images with dimensions [count, ...], got rank " +
-                     std::to_string(images.size()));
+SourceData read_source(const DatasetSpec& spec, const SourceContext& context) {
+  struct Read {
+    const SourceContext& context;
+    SourceData operator()(const IdxSource& s) const { return read_idx_source(s, context); }
+    SourceData operator()(const NpySource& s) const { return read_npy_source(s, context); }
+    SourceData operator()(const NpzSource& s) const { return read_npz_source(s, context); }
+    SourceData operator()(const CsvSource& s) const { return read_csv_source(s, context); }
+    SourceData operator()(const ImageFolderSource& s) const {
+      if (!context.targets_required) return read_images_to_predict(s.directory, context);
+      return read_image_folder(s, context);
+    }
+  };
+  return std::visit(Read{context}, spec.source);
+}
+
+// The features' element count against the model input's; they are seen in its shape.
+void fit_to_model(SourceData& data, const DatasetSpec& spec, const Shape& model_input) {
+  const SampleArray& features = data.features;
+  if (features.sample_values() != numel(model_input)) {
+    throw InputError(spec.where + ": " + features_file(spec.source) + ": the samples are " +
+                     to_string(features.sample_shape()) + " (" +
+                     std::to_string(features.sample_values()) + " values) but the model input is " +
+                     to_string(model_input) + " (" + std::to_string(numel(model_input)) + ")");
   }
-  if (labels.size() != 1) {
-    throw InputError(labels_name + ": expected labels with dimensions [count], got rank " +
-                     std::to_string(labels.size()));
+  data.features = features.reshaped(model_input);
+  if (data.targets && data.targets->count() != features.count()) {
+    throw InputError(spec.where + ": " + features_file(spec.source) + " has " +
+                     std::to_string(features.count()) + " samples but " +
+                     targets_file(spec.source) + " has " + std::to_string(data.targets->count()) +
+                     " targets");
   }
-  if (images[0] != labels[0]) {
-    throw InputError(spec.where + ": " + images_name + " has " + std::to_string(images[0]) +
-                     " images but " + labels_name + " has " + std::to_string(labels[0]) +
-                     " labels");
+  if (spec.limit > 0 && spec.limit < features.count()) {
+    data.features = data.features.first(spec.limit);
+    if (data.targets) data.targets = data.targets->first(spec.limit);
   }
-  const Shape sample_shape(images.begin() + 1, images.end());
-  if (numel(sample_shape) != numel(model_input)) {
-    throw InputError(spec.where + ": " + images_name + ": the images are " +
-                     to_string(sample_shape) + " (" + std::to_string(numel(sample_shape)) +
-                     " values) but the model input is " + to_string(model_input) + " (" +
-                     std::to_string(numel(model_input)) + ")");
-  }
-  return sample_shape;
 }
 
 }  // namespace
 
-DatasetSize inspect_dataset(const DatasetSpec& spec, const Shape& model_input) {
-  const IdxHeader images = read_idx_header(spec.images);
-  const IdxHeader labels = read_idx_header(spec.labels);
-  check_dimensions(spec, images.dims, labels.dims, model_input);
-  const int64_t count = images.dims[0];
-  return {.samples = spec.limit > 0 && spec.limit < count ? spec.limit : count,
-          .bytes = images.bytes + labels.bytes};
+double default_scale(const SampleArray& features) {
+  const bool image = features.type() == ElementType::uint8 && features.sample_shape().size() >= 2;
+  return image ? 1.0 / 255.0 : 1.0;
 }
 
-Dataset load_dataset(const DatasetSpec& spec, const Shape& model_input, int64_t classes) {
-  IdxArray images = read_idx(spec.images);
-  IdxArray labels = read_idx(spec.labels);
-  const std::string labels_name = spec.labels.string();
-  const Shape sample_shape = check_dimensions(spec, images.dims, labels.dims, model_input);
-  for (size_t i = 0; i < labels.data.size(); ++i) {
-    if (labels.data[i] >= classes) {
-      throw InputError(spec.where + ": " + labels_name + ": label " +
-                       std::to_string(labels.data[i]) + " of sample " + std::to_string(i) +
-                       " is out of range for a model with " + std::to_string(classes) + " classes");
+Dataset load_dataset(const DatasetSpec& spec, const DatasetRequest& request) {
+  const SourceContext context{.model_input = request.model_input,
+                              .classes = request.classes,
+                              .targets_required = request.targets_required,
+                              .where = spec.where};
+  return prepare_dataset(read_source(spec, context), spec, request);
+}
+
+Dataset prepare_dataset(SourceData data, const DatasetSpec& spec, const DatasetRequest& request) {
+  const double stored_scale = default_scale(data.features);
+  fit_to_model(data, spec, request.model_input);
+  if (request.targets_required && !data.targets) {
+    throw InputError(spec.where + ": the set has no targets; training and evaluation need them");
+  }
+  BatchFormat format{.scale = float(request.scale.value_or(stored_scale)),
+                     .width = request.targets.width};
+  if (data.targets) {
+    format.encoding = check_targets(*data.targets, request.targets,
+                                    spec.where + ": " + targets_file(spec.source));
+  } else {
+    format.encoding = request.targets.family == TargetFamily::class_index ? LabelEncoding::index
+                                                                          : LabelEncoding::dense;
+  }
+  if (data.class_names.empty() && request.classes) data.class_names = *request.classes;
+  return Dataset(std::move(data), format);
+}
+
+SourceSize inspect_dataset(const DatasetSpec& spec, const Shape& model_input) {
+  struct Inspect {
+    const Shape& model_input;
+    SourceSize operator()(const IdxSource& s) const { return inspect_idx_source(s); }
+    SourceSize operator()(const NpySource& s) const { return inspect_npy_source(s); }
+    SourceSize operator()(const NpzSource& s) const { return inspect_npz_source(s); }
+    SourceSize operator()(const CsvSource& s) const { return inspect_csv_source(s); }
+    SourceSize operator()(const ImageFolderSource& s) const {
+      return inspect_image_folder(s, model_input);
     }
-  }
-  int64_t count = images.dims[0];
-  if (spec.limit > 0 && spec.limit < count) {
-    count = spec.limit;
-    images.data.resize(static_cast<size_t>(count * numel(sample_shape)));
-    labels.data.resize(static_cast<size_t>(count));
-  }
-  return Dataset(std::move(images.data), std::move(labels.data), sample_shape);
+  };
+  SourceSize size = std::visit(Inspect{model_input}, spec.source);
+  if (spec.limit > 0 && spec.limit < size.samples) size.samples = spec.limit;
+  return size;
 }
 
-Dataset load_unlabelled_images(const std::filesystem::path& images_file, const Shape& model_input) {
-  IdxArray images = read_idx(images_file);
-  if (images.dims.size() < 2 ||
-      numel(Shape(images.dims.begin() + 1, images.dims.end())) != numel(model_input)) {
-    throw InputError(images_file.string() + ": expected images of " +
-                     std::to_string(numel(model_input)) + " values each");
-  }
-  const Shape sample_shape(images.dims.begin() + 1, images.dims.end());
-  const int64_t count = images.dims[0];
-  return Dataset(std::move(images.data), std::vector<uint8_t>(size_t(count), 0), sample_shape);
-}
-
-void gather_batch(const Dataset& dataset, std::span<const uint32_t> indices, float scale,
-                  const BatchTarget& target) {
+void gather_batch(const Dataset& dataset, std::span<const uint32_t> indices, float* features,
+                  void* labels) {
   const int64_t sample_size = dataset.sample_size();
   const auto count = static_cast<int64_t>(indices.size());
 #pragma omp parallel for if (count * sample_size > (1 << 16))
   for (int64_t b = 0; b < count; ++b) {
-    const uint8_t* pixels = dataset.image(indices[size_t(b)]).data();
-    float* row = target.images + b * sample_size;
-#pragma omp simd
-    for (int64_t i = 0; i < sample_size; ++i) row[i] = float(pixels[i]) * scale;
+    dataset.features_of(indices[size_t(b)], features + b * sample_size);
   }
-  const std::span<const uint8_t> labels = dataset.labels();
-  if (target.encoding == LabelEncoding::index) {
-    auto* out = static_cast<int32_t*>(target.labels);
-    for (int64_t b = 0; b < count; ++b) out[b] = labels[indices[size_t(b)]];
-  } else {
-    auto* out = static_cast<float*>(target.labels);
-    std::fill(out, out + count * target.classes, 0.f);
-    for (int64_t b = 0; b < count; ++b) out[b * target.classes + labels[indices[size_t(b)]]] = 1.f;
-  }
+  for (int64_t b = 0; b < count; ++b) dataset.target_of(indices[size_t(b)], labels, b);
 }
 
 }  // namespace loom

@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <vector>
 
+#include "engine/data/source.hpp"
+
 namespace loom {
 
 struct IdxArray {
@@ -27,6 +29,11 @@ IdxHeader read_idx_header(const std::filesystem::path& file);
 // payload larger than the memory available (refused before anything is allocated).
 // Inflating stops just past the promised size: a gzip bomb behind a small header is cheap.
 IdxArray read_idx(const std::filesystem::path& file);
+
+// An idx source: the images as uint8 samples of their stored shape, the labels (when given)
+// as uint8 values.
+SourceData read_idx_source(const IdxSource& source, const SourceContext& context);
+SourceSize inspect_idx_source(const IdxSource& source);
 
 // Writes an uncompressed idx file of unsigned bytes (tests and tools make data with it).
 void write_idx(const std::filesystem::path& file, const IdxArray& array);

@@ -51,34 +51,50 @@ int64_t element_bytes(ElementType type) {
   switch (type) {
     case ElementType::boolean:
     case ElementType::uint8:
-    case ElementType::int8: return 1;
+    case ElementType::int8:
+      return 1;
     case ElementType::uint16:
     case ElementType::int16:
-    case ElementType::float16: return 2;
+    case ElementType::float16:
+      return 2;
     case ElementType::uint32:
     case ElementType::int32:
-    case ElementType::float32: return 4;
+    case ElementType::float32:
+      return 4;
     case ElementType::uint64:
     case ElementType::int64:
-    case ElementType::float64: return 8;
+    case ElementType::float64:
+      return 8;
   }
   return 1;
 }
 
 std::string_view element_name(ElementType type) {
   switch (type) {
-    case ElementType::boolean: return "bool";
-    case ElementType::uint8: return "uint8";
-    case ElementType::int8: return "int8";
-    case ElementType::uint16: return "uint16";
-    case ElementType::int16: return "int16";
-    case ElementType::uint32: return "uint32";
-    case ElementType::int32: return "int32";
-    case ElementType::uint64: return "uint64";
-    case ElementType::int64: return "int64";
-    case ElementType::float16: return "float16";
-    case ElementType::float32: return "float32";
-    case ElementType::float64: return "float64";
+    case ElementType::boolean:
+      return "bool";
+    case ElementType::uint8:
+      return "uint8";
+    case ElementType::int8:
+      return "int8";
+    case ElementType::uint16:
+      return "uint16";
+    case ElementType::int16:
+      return "int16";
+    case ElementType::uint32:
+      return "uint32";
+    case ElementType::int32:
+      return "int32";
+    case ElementType::uint64:
+      return "uint64";
+    case ElementType::int64:
+      return "int64";
+    case ElementType::float16:
+      return "float16";
+    case ElementType::float32:
+      return "float32";
+    case ElementType::float64:
+      return "float64";
   }
   return "?";
 }
@@ -92,16 +108,26 @@ void convert_to_float(ElementType type, const std::byte* from, int64_t count, fl
                       float* out) {
   switch (type) {
     case ElementType::boolean:
-    case ElementType::uint8: return convert<uint8_t>(from, count, scale, out);
-    case ElementType::int8: return convert<int8_t>(from, count, scale, out);
-    case ElementType::uint16: return convert<uint16_t>(from, count, scale, out);
-    case ElementType::int16: return convert<int16_t>(from, count, scale, out);
-    case ElementType::uint32: return convert<uint32_t>(from, count, scale, out);
-    case ElementType::int32: return convert<int32_t>(from, count, scale, out);
-    case ElementType::uint64: return convert<uint64_t>(from, count, scale, out);
-    case ElementType::int64: return convert<int64_t>(from, count, scale, out);
-    case ElementType::float32: return convert<float>(from, count, scale, out);
-    case ElementType::float64: return convert<double>(from, count, scale, out);
+    case ElementType::uint8:
+      return convert<uint8_t>(from, count, scale, out);
+    case ElementType::int8:
+      return convert<int8_t>(from, count, scale, out);
+    case ElementType::uint16:
+      return convert<uint16_t>(from, count, scale, out);
+    case ElementType::int16:
+      return convert<int16_t>(from, count, scale, out);
+    case ElementType::uint32:
+      return convert<uint32_t>(from, count, scale, out);
+    case ElementType::int32:
+      return convert<int32_t>(from, count, scale, out);
+    case ElementType::uint64:
+      return convert<uint64_t>(from, count, scale, out);
+    case ElementType::int64:
+      return convert<int64_t>(from, count, scale, out);
+    case ElementType::float32:
+      return convert<float>(from, count, scale, out);
+    case ElementType::float64:
+      return convert<double>(from, count, scale, out);
     case ElementType::float16:
       for (int64_t i = 0; i < count; ++i) {
         uint16_t half;
@@ -121,8 +147,8 @@ SampleArray SampleArray::owned(ElementType type, Shape sample_shape, std::vector
   return SampleArray(type, std::move(sample_shape), count, data, std::move(storage));
 }
 
-SampleArray::SampleArray(ElementType type, Shape sample_shape, int64_t count,
-                         const std::byte* data, std::shared_ptr<const void> keeper)
+SampleArray::SampleArray(ElementType type, Shape sample_shape, int64_t count, const std::byte* data,
+                         std::shared_ptr<const void> keeper)
     : type_(type),
       sample_shape_(std::move(sample_shape)),
       count_(count),
@@ -138,16 +164,26 @@ double SampleArray::value(int64_t index, int64_t element) const {
   const std::byte* at = data_ + index * sample_bytes() + element * element_bytes(type_);
   switch (type_) {
     case ElementType::boolean:
-    case ElementType::uint8: return read_one<uint8_t>(at);
-    case ElementType::int8: return read_one<int8_t>(at);
-    case ElementType::uint16: return read_one<uint16_t>(at);
-    case ElementType::int16: return read_one<int16_t>(at);
-    case ElementType::uint32: return read_one<uint32_t>(at);
-    case ElementType::int32: return read_one<int32_t>(at);
-    case ElementType::uint64: return read_one<uint64_t>(at);
-    case ElementType::int64: return read_one<int64_t>(at);
-    case ElementType::float32: return read_one<float>(at);
-    case ElementType::float64: return read_one<double>(at);
+    case ElementType::uint8:
+      return read_one<uint8_t>(at);
+    case ElementType::int8:
+      return read_one<int8_t>(at);
+    case ElementType::uint16:
+      return read_one<uint16_t>(at);
+    case ElementType::int16:
+      return read_one<int16_t>(at);
+    case ElementType::uint32:
+      return read_one<uint32_t>(at);
+    case ElementType::int32:
+      return read_one<int32_t>(at);
+    case ElementType::uint64:
+      return read_one<uint64_t>(at);
+    case ElementType::int64:
+      return read_one<int64_t>(at);
+    case ElementType::float32:
+      return read_one<float>(at);
+    case ElementType::float64:
+      return read_one<double>(at);
     case ElementType::float16: {
       float converted;
       convert_to_float(type_, at, 1, 1.f, &converted);

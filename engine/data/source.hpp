@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "engine/data/source_spec.hpp"
 #include "engine/data/sample_array.hpp"
+#include "engine/data/source_spec.hpp"
 
 namespace loom {
 

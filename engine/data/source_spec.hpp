@@ -33,9 +33,9 @@ struct NpzSource {
 // A CSV column by its header name or its 0-based index; a range "a:b" (half-open, as Python
 // slices, either end optional, negative ends count from the last column) selects several.
 struct ColumnSelector {
-  std::string text;   // as written, for messages
-  std::string name;   // a header name, or empty
-  int64_t first = 0;  // a single index, or a range's start
+  std::string text;             // as written, for messages
+  std::string name;             // a header name, or empty
+  int64_t first = 0;            // a single index, or a range's start
   std::optional<int64_t> last;  // a range's end (exclusive); absent: a single column
   bool is_range = false;
   bool open_end = false;  // "a:" runs to the last column
@@ -62,6 +62,10 @@ struct ImageFolderSource {
 };
 
 using DataSource = std::variant<IdxSource, NpySource, NpzSource, CsvSource, ImageFolderSource>;
+
+// The files a source reads its features and its targets from, for messages ("d.npz:x_train").
+std::string features_file(const DataSource& source);
+std::string targets_file(const DataSource& source);
 
 // The format's name as a config writes it: "idx", "npy", "npz", "csv", "image_folder".
 std::string format_name(const DataSource& source);

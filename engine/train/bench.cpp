@@ -123,7 +123,7 @@ void time_phases(const BenchRun& run, BenchReport& report) {
     const auto t2 = Clock::now();
     run.trainer.finish_step(step);  // the part of the allreduce left exposed
     const auto t3 = Clock::now();
-    run.trainer.apply_step(step, indices);
+    run.trainer.apply_step(step);
     const auto t4 = Clock::now();
     data += milliseconds_between(t0, t1);
     graph += milliseconds_between(t1, t2);

@@ -211,8 +211,23 @@ void write_checkpoint(const std::filesystem::path& file, const CheckpointParts& 
                           {"loss_sum", nlohmann::json(state.loss_sum).dump()},
                           {"seen", std::to_string(state.seen)},
                           {"metric_state", metric_state.dump()},
-                          {"history", history_json(parts.metrics.names(), state.history)}});
+                          {"history", history_json(parts.metrics.names(), state.history)},
+                          {"class_names", nlohmann::json(parts.class_names).dump()}});
   write_safetensors(file, tensors, writer.metadata);
+}
+
+std::vector<std::string> class_names_from(const SafetensorsFile& file) {
+  const auto found = file.metadata().find("class_names");
+  if (found == file.metadata().end()) return {};
+  const nlohmann::json names = nlohmann::json::parse(found->second, nullptr, false);
+  std::vector<std::string> result;
+  if (!names.is_array()) throw InputError(file.path().string() + ": class_names is not a list");
+  for (const nlohmann::json& name : names) {
+    if (!name.is_string())
+      throw InputError(file.path().string() + ": class_names is not a list of names");
+    result.push_back(name.get<std::string>());
+  }
+  return result;
 }
 
 // Every tensor is checked before any is copied: a refused file leaves the weights as they were.

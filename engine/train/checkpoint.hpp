@@ -52,7 +52,8 @@ struct CheckpointParts {
   Optimizer& optimizer;
   MetricSet& metrics;
   std::span<Callback* const> callbacks;
-  bool has_validation = false;  // the history's columns
+  const std::vector<std::string>& class_names;  // the training set's (may be empty)
+  bool has_validation = false;                  // the history's columns
   bool has_test = false;
 };
 
@@ -85,5 +86,7 @@ void read_checkpoint(const std::filesystem::path& file, const CheckpointParts& p
 // Every parameter's weights from `file` ("weights/<name>"), each checked finite before any
 // is copied: a refused file leaves the weights as they were.
 void load_weights_from(const SafetensorsFile& file, ParameterStore& parameters);
+// The class names a checkpoint records (none: empty; older checkpoints record none).
+std::vector<std::string> class_names_from(const SafetensorsFile& file);
 
 }  // namespace loom

@@ -18,8 +18,11 @@ struct Evaluation {
   double loss = 0;
   std::vector<double> metrics;  // in the order of the config's trainer.metrics
   int64_t samples = 0;
-  std::vector<int64_t> confusion;  // [true class][predicted class], row-major
+  std::vector<int64_t> confusion;  // [true class][predicted class], row-major; empty if none
 };
+
+// Whether evaluations count a confusion matrix: for a loss over classes (one per sample).
+bool has_confusion_matrix(const Experiment& experiment, int64_t units);
 
 // `metrics` are reset first; collective when `communicator` has more than one rank.
 Evaluation evaluate(Session& session, MetricSet& metrics, const Dataset& dataset,

@@ -50,23 +50,22 @@ MemoryEstimate estimate_training_memory(Session& session, int rank, int ranks) {
   const Shape& input = experiment.model.input.shape;
   const DataSpec& data = experiment.data;
 
-  DatasetSize train = inspect_dataset(data.train, input);
+  SourceSize train = inspect_dataset(data.train, input);
   estimate.data += train.bytes;
   int64_t validation_samples = 0;
   if (data.validation) {
-    const DatasetSize validation = inspect_dataset(*data.validation, input);
+    const SourceSize validation = inspect_dataset(*data.validation, input);
     estimate.data += validation.bytes;
     validation_samples = validation.samples;
   }
   if (data.validation_split > 0) {
-    // Both parts are copies of the training set's bytes.
-    estimate.data += train.bytes;
+    // Both parts are views of the training set's arrays.
     validation_samples = int64_t(double(train.samples) * data.validation_split);
     train.samples -= validation_samples;
   }
   int64_t test_samples = 0;
   if (data.test) {
-    const DatasetSize test = inspect_dataset(*data.test, input);
+    const SourceSize test = inspect_dataset(*data.test, input);
     estimate.data += test.bytes;
     test_samples = test.samples;
   }

@@ -2,7 +2,13 @@
 
 namespace loom {
 
-MetricSet::MetricSet(const std::vector<MetricSpec>& specs) : metrics_(make_metrics(specs)) {
+MetricContext metric_context(const Experiment& experiment, int64_t units) {
+  const LossSpec& loss = experiment.trainer.loss;
+  return {.binary = loss.targets == TargetFamily::binary || units == 1, .logits = loss.from_logits};
+}
+
+MetricSet::MetricSet(const std::vector<MetricSpec>& specs, const MetricContext& context)
+    : metrics_(make_metrics(specs, context)), logits_(context.logits) {
   for (const auto& metric : metrics_) names_.push_back(metric->name());
 }
 
@@ -10,7 +16,8 @@ void MetricSet::reset() {
   for (const auto& metric : metrics_) metric->reset();
 }
 
-void MetricSet::update(const PredictionBatch& batch) {
+void MetricSet::update(PredictionBatch batch) {
+  batch.logits = logits_;
   for (const auto& metric : metrics_) metric->update(batch);
 }
 

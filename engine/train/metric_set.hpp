@@ -14,15 +14,18 @@
 
 namespace loom {
 
+// What the metrics need to know of the experiment's loss and its `units` outputs.
+MetricContext metric_context(const Experiment& experiment, int64_t units);
+
 class MetricSet {
  public:
-  explicit MetricSet(const std::vector<MetricSpec>& specs);
+  MetricSet(const std::vector<MetricSpec>& specs, const MetricContext& context);
 
   std::span<const std::string> names() const { return names_; }
   size_t size() const { return metrics_.size(); }
 
   void reset();
-  void update(const PredictionBatch& batch);
+  void update(PredictionBatch batch);  // the outputs' logits flag is the context's
   // This process's results, into `results` (sized already: no allocation per step).
   void results(std::span<double> results) const;
 
@@ -45,6 +48,7 @@ class MetricSet {
  private:
   std::vector<std::unique_ptr<Metric>> metrics_;
   std::vector<std::string> names_;
+  bool logits_ = false;
 };
 
 }  // namespace loom

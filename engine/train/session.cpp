@@ -102,13 +102,14 @@ void Session::bind_gradients(BoundPlan& bound) {
 }
 
 void Session::load_weights(const std::filesystem::path& checkpoint) {
-  load_weights_from(SafetensorsFile::read(checkpoint), parameters());
+  const SafetensorsFile file = SafetensorsFile::read(checkpoint);
+  load_weights_from(file, parameters());
+  class_names_ = class_names_from(file);
 }
 
 void Session::load_batch(const BoundPlan& plan, const Dataset& data,
                          std::span<const uint32_t> indices) {
-  gather_batch(data, indices, static_cast<float>(experiment_.data.scale),
-               {plan.images, plan.labels, experiment_.trainer.loss.labels, classes()});
+  gather_batch(data, indices, plan.images, plan.labels);
 }
 
 void Session::prepare_inference(int64_t samples) {
@@ -134,6 +135,7 @@ void Session::infer(const Dataset& data, Shard part,
              .indices = chunk,
              .predictions = current.prediction,
              .classes = classes,
+             .labels = current.labels,
              .loss = double(*current.loss)});
   }
 }

@@ -45,7 +45,8 @@ struct InferenceBatch {
   std::span<const uint32_t> indices;   // its samples, in the data set
   const float* predictions = nullptr;  // [indices.size(), classes], row-major
   int64_t classes = 0;
-  double loss = 0;  // the batch's mean loss (against the data set's labels)
+  const void* labels = nullptr;  // the targets the plan was given (the data set's encoding)
+  double loss = 0;               // the batch's mean loss (against the data set's labels)
 };
 
 class Session {
@@ -56,6 +57,10 @@ class Session {
   Runtime& runtime() { return runtime_; }
   const Runtime& runtime() const { return runtime_; }
   int64_t classes();  // the model output's last dimension
+  // The class names the model was trained with (from the training set, or its checkpoint);
+  // empty when its classes are numbered only.
+  const std::vector<std::string>& class_names() const { return class_names_; }
+  void set_class_names(std::vector<std::string> names) { class_names_ = std::move(names); }
 
   // Built on first request and kept; the training graph at the config's batch size is the
   // one loading built to check the shapes.
@@ -71,7 +76,7 @@ class Session {
   // The trainable parameters, in the order the optimizer and the plans' gradients use.
   const std::vector<std::string>& trainable_parameters();
   // Every parameter's weights from a checkpoint, each checked finite before any is copied
-  // (a refused file leaves the weights as they were).
+  // (a refused file leaves the weights as they were), and the class names it records.
   void load_weights(const std::filesystem::path& checkpoint);
 
   // Writes samples `indices` of `data` into the plan's input buffers.
@@ -96,6 +101,7 @@ class Session {
   ParameterStore parameters_;
   bool parameters_ready_ = false;
   int64_t classes_ = 0;  // 0 until first asked
+  std::vector<std::string> class_names_;
   std::vector<std::string> trainable_;
 };
 

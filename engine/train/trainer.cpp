@@ -50,8 +50,10 @@ Trainer::Trainer(Experiment experiment, std::optional<std::filesystem::path> run
     : session_(std::move(experiment)),
       run_directory_(std::move(run_directory)),
       communicator_(communicator),
-      metrics_(session_.experiment().trainer.metrics),
-      evaluation_metrics_(session_.experiment().trainer.metrics),
+      metrics_(session_.experiment().trainer.metrics,
+               metric_context(session_.experiment(), session_.classes())),
+      evaluation_metrics_(session_.experiment().trainer.metrics,
+                          metric_context(session_.experiment(), session_.classes())),
       state_(session_.experiment().seed ^ kShuffleStream) {
   const Experiment& e = session_.experiment();
   // Before the first large allocation (data, parameters, optimizer slots, arenas): a job that
@@ -60,6 +62,7 @@ Trainer::Trainer(Experiment experiment, std::optional<std::filesystem::path> run
       e, estimate_training_memory(session_, communicator_.rank(), communicator_.size()),
       available_memory_bytes());
   data_ = load_training_data(e, session_.classes());
+  session_.set_class_names(data_.train->class_names());
   check_batch_size(e, data_.train->size(), communicator_.size());
   batches_ = TrainingBatches::of(e.trainer.batch_size, data_.train->size(), communicator_.rank(),
                                  communicator_.size());
@@ -151,6 +154,7 @@ CheckpointParts Trainer::checkpoint_parts() {
           .optimizer = *optimizer_,
           .metrics = metrics_,
           .callbacks = callback_views_,
+          .class_names = session_.class_names(),
           .has_validation = data_.validation.has_value(),
           .has_test = data_.test.has_value()};
 }

@@ -75,7 +75,7 @@ class Trainer {
     StepContext context = begin_step(indices, global);
     run_step(context);
     finish_step(context);
-    return apply_step(context, indices);
+    return apply_step(context);
   }
   // Its phases, which the benchmark times one by one: the batch into the plan and the hooks
   // told; the plan run (forward and backward); the hooks on the ready gradients (averaging
@@ -83,7 +83,7 @@ class Trainer {
   StepContext begin_step(std::span<const uint32_t> indices, int64_t global);
   void run_step(StepContext& context);
   void finish_step(StepContext& context);
-  bool apply_step(StepContext& context, std::span<const uint32_t> indices);
+  bool apply_step(StepContext& context);
 
   Session& session() { return session_; }
   const Experiment& experiment() const { return session_.experiment(); }

@@ -78,14 +78,17 @@ void Trainer::finish_step(StepContext& context) {
   for (const auto& hook : hooks_) hook->on_gradients_ready(context);
 }
 
-bool Trainer::apply_step(StepContext& context, std::span<const uint32_t> indices) {
+bool Trainer::apply_step(StepContext& context) {
   if (!numerics_ok(context)) return false;
   BoundPlan& plan = *context.plan;
   optimizer_->step(plan.gradients);
   step_loss_sum_ = context.loss_sum;
   if (context.local > 0) {
-    metrics_.update(
-        {plan.prediction, context.local, session_.classes(), indices, data_.train->labels()});
+    metrics_.update({.predictions = plan.prediction,
+                     .size = context.local,
+                     .width = session_.classes(),
+                     .encoding = data_.train->format().encoding,
+                     .labels = plan.labels});
   }
   return true;
 }

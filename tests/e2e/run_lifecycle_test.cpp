@@ -203,9 +203,9 @@ TEST(RunLifecycle, ValidationSplitIsTheLastFractionBeforeShuffling) {
   ASSERT_EQ(trainer.train_data().size(), 27000);
   ASSERT_EQ(trainer.validation_data()->size(), 3000);
   for (int64_t i = 0; i < 3000; ++i) {
-    ASSERT_EQ(trainer.validation_data()->labels()[size_t(i)], labels.data[size_t(27000 + i)]);
+    ASSERT_EQ(trainer.validation_data()->target_value(i), labels.data[size_t(27000 + i)]);
   }
-  EXPECT_EQ(trainer.train_data().labels()[0], labels.data[0]);
+  EXPECT_EQ(trainer.train_data().target_value(0), labels.data[0]);
 }
 
 TEST(RunLifecycle, EarlyStoppingRestoresTheBestWeights) {

@@ -93,8 +93,9 @@ TEST(Session, InferenceBuildsEachGraphOnceAndNoTrainingPlan) {
   const std::string config = directory.file("session.yaml");
   std::ofstream(config) << config_text(kData.string());
   Session session(load_experiment(config, {}, DataUse::inference));
-  const Dataset test = *load_data_set(session.experiment(), session.classes(), "test");
-  MetricSet metrics(session.experiment().trainer.metrics);
+  const Dataset test = *load_data_set(session.experiment(), session.classes(), nullptr, "test");
+  MetricSet metrics(session.experiment().trainer.metrics,
+                    metric_context(session.experiment(), session.classes()));
   const Evaluation evaluation = evaluate(session, metrics, test);
   EXPECT_EQ(evaluation.samples, 1000);
   EXPECT_EQ(evaluation.metrics.size(), 1u);

@@ -174,7 +174,7 @@ std::vector<BadDataCase> bad_data_cases() {
                    "idx element type 0x0d is not supported (expected 0x08, unsigned bytes)"});
   cases.push_back({"WrongSampleSize", "train-images",
                    [](const fs::path& file) { write_idx(file, images(kTrainSamples, 3, 3)); },
-                   "the images are [3, 3] (9 values) but the model input is [4] (4)"});
+                   "the samples are [3, 3] (9 values) but the model input is [4] (4)"});
   cases.push_back(
       {"ImagesOfRankOne", "train-images",
        [](const fs::path& file) { write_idx(file, IdxArray{.dims = {32}, .data = Bytes(32, 7)}); },
@@ -185,23 +185,25 @@ std::vector<BadDataCase> bad_data_cases() {
          write_idx(file, IdxArray{.dims = {kTrainSamples, 1}, .data = labels(kTrainSamples).data});
        },
        "expected labels with dimensions [count], got rank 2"});
-  cases.push_back({"LabelOutOfRange", "train-labels",
-                   [](const fs::path& file) {
-                     IdxArray array = labels(kTrainSamples);
-                     array.data[5] = 10;
-                     write_idx(file, array);
-                   },
-                   "label 10 of sample 5 is out of range for a model with 10 classes"});
-  cases.push_back({"TestLabelOutOfRange", "test-labels",
-                   [](const fs::path& file) {
-                     IdxArray array = labels(4);
-                     array.data[3] = 255;
-                     write_idx(file, array);
-                   },
-                   "label 255 of sample 3 is out of range for a model with 10 classes"});
+  cases.push_back(
+      {"LabelOutOfRange", "train-labels",
+       [](const fs::path& file) {
+         IdxArray array = labels(kTrainSamples);
+         array.data[5] = 10;
+         write_idx(file, array);
+       },
+       "the target of sample 5 is 10, not a class index 0..9 (the model output has 10 units)"});
+  cases.push_back(
+      {"TestLabelOutOfRange", "test-labels",
+       [](const fs::path& file) {
+         IdxArray array = labels(4);
+         array.data[3] = 255;
+         write_idx(file, array);
+       },
+       "the target of sample 3 is 255, not a class index 0..9 (the model output has 10 units)"});
   cases.push_back({"LabelCountDiffers", "train-labels",
                    [](const fs::path& file) { write_idx(file, labels(kTrainSamples - 1)); },
-                   "has 8 images but"});
+                   "has 8 samples but"});
   cases.push_back({"EmptyDataset", "train-images",
                    [](const fs::path& file) {
                      write_idx(file, IdxArray{.dims = {0, 2, 2}, .data = {}});

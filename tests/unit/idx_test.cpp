@@ -1,6 +1,5 @@
-// read_idx/write_idx and the datasets built on them, on small files made here: the format's
-// happy path (plain and gzipped), every way a file can be damaged, and the checks that tie
-// the data to the model (counts, label range, sample size), with labels or without.
+// read_idx/write_idx on small files made here: the format's happy path (plain and gzipped)
+// and every way a file can be damaged. The data set checks are in dataset_test.cpp.
 
 #include "engine/data/idx.hpp"
 
@@ -18,7 +17,6 @@
 #include <vector>
 
 #include "engine/core/error.hpp"
-#include "engine/data/dataset.hpp"
 #include "tests/support/rejection.hpp"
 #include "tests/support/run_command.hpp"
 
@@ -180,157 +178,6 @@ TEST(Idx, MissingFileIsAnError) {
   TemporaryDirectory dir;
   const std::string file = dir.file("absent.idx");
   expect_input_error([&] { read_idx(file); }, {file, "not found"});
-}
-
-// ---- load_dataset --------------------------------------------------------------------------
-
-// Writes `count` 4x4 images (pixel i of sample s is (s·16 + i)·7 mod 256, so samples differ)
-// and the given labels.
-DatasetSpec write_dataset(const TemporaryDirectory& dir, int64_t count,
-                          const std::vector<uint8_t>& labels) {
-  write_idx(dir.file("images.idx"), sequence_array({count, 4, 4}));
-  IdxArray label_array{.dims = {static_cast<int64_t>(labels.size())}, .data = labels};
-  write_idx(dir.file("labels.idx"), label_array);
-  DatasetSpec spec;
-  spec.images = dir.file("images.idx");
-  spec.labels = dir.file("labels.idx");
-  spec.where = "test.yaml:3:10: data.train";
-  return spec;
-}
-
-TEST(Dataset, LoadsImagesAndLabels) {
-  TemporaryDirectory dir;
-  const DatasetSpec spec = write_dataset(dir, 5, {3, 1, 4, 1, 5});
-  // [4, 4] images feed a flat [16] input: only the element count has to agree.
-  const Dataset data = load_dataset(spec, {16}, 10);
-  EXPECT_EQ(data.size(), 5);
-  EXPECT_EQ(data.sample_shape(), (Shape{4, 4}));
-  EXPECT_EQ(data.sample_size(), 16);
-  EXPECT_EQ(std::vector<uint8_t>(data.labels().begin(), data.labels().end()),
-            (std::vector<uint8_t>{3, 1, 4, 1, 5}));
-  EXPECT_EQ(data.image(2)[0], static_cast<uint8_t>(32 * 7 % 256));
-  EXPECT_EQ(data.image(4)[15], static_cast<uint8_t>(79 * 7 % 256));
-}
-
-TEST(Dataset, CountMismatchBetweenImagesAndLabelsIsAnError) {
-  TemporaryDirectory dir;
-  const DatasetSpec spec = write_dataset(dir, 5, {0, 1, 2, 3});
-  expect_input_error(
-      [&] { load_dataset(spec, {16}, 10); },
-      {spec.where, "5 images", "4 labels", spec.images.string(), spec.labels.string()});
-}
-
-TEST(Dataset, LabelOutOfRangeIsAnError) {
-  TemporaryDirectory dir;
-  const DatasetSpec spec = write_dataset(dir, 3, {0, 9, 10});
-  expect_input_error([&] { load_dataset(spec, {16}, 10); },
-                     {spec.labels.string(), "label 10 of sample 2", "10 classes"});
-}
-
-TEST(Dataset, SampleSizeMustMatchTheModelInput) {
-  TemporaryDirectory dir;
-  const DatasetSpec spec = write_dataset(dir, 3, {0, 1, 2});
-  expect_input_error([&] { load_dataset(spec, {784}, 10); },
-                     {spec.where, "[4, 4]", "16 values", "[784]"});
-}
-
-TEST(Dataset, LabelsMustBeOneDimensional) {
-  TemporaryDirectory dir;
-  DatasetSpec spec = write_dataset(dir, 3, {0, 1, 2});
-  write_idx(dir.file("labels2d.idx"), IdxArray{.dims = {3, 1}, .data = {0, 1, 2}});
-  spec.labels = dir.file("labels2d.idx");
-  expect_input_error([&] { load_dataset(spec, {16}, 10); }, {spec.labels.string(), "rank 2"});
-}
-
-TEST(Dataset, LimitKeepsTheFirstSamples) {
-  TemporaryDirectory dir;
-  DatasetSpec spec = write_dataset(dir, 5, {3, 1, 4, 1, 5});
-  const Dataset all = load_dataset(spec, {16}, 10);
-
-  spec.limit = 3;
-  const Dataset first = load_dataset(spec, {16}, 10);
-  EXPECT_EQ(first.size(), 3);
-  EXPECT_EQ(std::vector<uint8_t>(first.labels().begin(), first.labels().end()),
-            (std::vector<uint8_t>{3, 1, 4}));
-  for (int64_t i = 0; i < first.size(); ++i) {
-    EXPECT_TRUE(std::ranges::equal(first.image(i), all.image(i))) << "sample " << i;
-  }
-
-  // A limit beyond the file is not an error: there are simply fewer samples.
-  spec.limit = 50;
-  EXPECT_EQ(load_dataset(spec, {16}, 10).size(), 5);
-}
-
-// ---- load_unlabelled_images ----------------------------------------------------------------
-
-TEST(UnlabelledImages, LoadsImagesWithEveryLabelZero) {
-  TemporaryDirectory dir;
-  write_idx(dir.file("images.idx"), sequence_array({3, 4, 4}));
-  // [4, 4] images feed a flat [16] input: only the element count has to agree.
-  const Dataset data = load_unlabelled_images(dir.file("images.idx"), {16});
-  EXPECT_EQ(data.size(), 3);
-  EXPECT_EQ(data.sample_shape(), (Shape{4, 4}));
-  EXPECT_EQ(std::vector<uint8_t>(data.labels().begin(), data.labels().end()),
-            (std::vector<uint8_t>{0, 0, 0}));
-  EXPECT_EQ(data.image(2)[0], static_cast<uint8_t>(32 * 7 % 256));
-}
-
-TEST(UnlabelledImages, SampleSizeMustMatchTheModelInput) {
-  TemporaryDirectory dir;
-  const std::string file = dir.file("images.idx");
-  write_idx(file, sequence_array({3, 4, 4}));
-  expect_input_error([&] { load_unlabelled_images(file, {784}); },
-                     {file + ": expected images of 784 values each"});
-}
-
-TEST(UnlabelledImages, AOneDimensionalFileIsNotImages) {
-  TemporaryDirectory dir;
-  const std::string file = dir.file("labels.idx");
-  write_idx(file, sequence_array({16}));
-  expect_input_error([&] { load_unlabelled_images(file, {16}); },
-                     {file + ": expected images of 16 values each"});
-}
-
-// ---- gather_batch --------------------------------------------------------------------------
-
-TEST(GatherBatch, WritesScaledPixelsAndOneHotRows) {
-  TemporaryDirectory dir;
-  const DatasetSpec spec = write_dataset(dir, 5, {3, 1, 4, 1, 5});
-  const Dataset data = load_dataset(spec, {16}, 6);
-  const std::vector<uint32_t> indices = {4, 0, 2};
-  constexpr int64_t kClasses = 6;
-  // Filled with a marker so a row or a class that is not written shows up.
-  std::vector<float> images(3 * 16, -1.f);
-  std::vector<float> labels(3 * kClasses, -1.f);
-  const float scale = 1.f / 255.f;
-  gather_batch(data, indices, scale,
-               {images.data(), labels.data(), LabelEncoding::one_hot, kClasses});
-
-  for (size_t b = 0; b < indices.size(); ++b) {
-    const auto pixels = data.image(indices[b]);
-    for (size_t i = 0; i < 16; ++i) {
-      EXPECT_FLOAT_EQ(images[b * 16 + i], float(pixels[i]) * scale)
-          << "row " << b << " pixel " << i;
-    }
-    const uint8_t label = data.labels()[indices[b]];
-    for (int64_t c = 0; c < kClasses; ++c) {
-      EXPECT_EQ(labels[b * kClasses + size_t(c)], c == label ? 1.f : 0.f)
-          << "row " << b << " class " << c;
-    }
-  }
-}
-
-TEST(GatherBatch, WritesClassIndicesAsInt32) {
-  TemporaryDirectory dir;
-  const DatasetSpec spec = write_dataset(dir, 5, {3, 1, 4, 1, 5});
-  const Dataset data = load_dataset(spec, {16}, 6);
-  const std::vector<uint32_t> indices = {2, 4, 1, 0};
-  std::vector<float> images(indices.size() * 16);
-  // One extra slot: nothing may be written past the batch.
-  std::vector<int32_t> labels(indices.size() + 1, -7);
-  gather_batch(data, indices, 2.f, {images.data(), labels.data(), LabelEncoding::index, 6});
-  EXPECT_EQ(labels, (std::vector<int32_t>{4, 5, 1, 3, -7}));
-  EXPECT_FLOAT_EQ(images[16], float(data.image(4)[0]) * 2.f);
 }
 
 }  // namespace

@@ -48,19 +48,23 @@ int evaluate(const CommandOptions& options, const EvaluateSettings& command, Com
   Session session(load(options, DataUse::inference));
   session.load_weights(command.weights);
   const std::optional<Dataset> chosen =
-      load_data_set(session.experiment(), session.classes(), command.data);
+      load_data_set(session.experiment(), session.classes(), &session.class_names(), command.data);
   if (!chosen) {
     throw InputError("evaluate --data " + command.data + ": the config has no " + command.data +
                      " data");
   }
-  MetricSet metrics(session.experiment().trainer.metrics);
+  MetricSet metrics(session.experiment().trainer.metrics,
+                    metric_context(session.experiment(), session.classes()));
   const Evaluation evaluation = loom::evaluate(session, metrics, *chosen);
   std::printf("%s: %lld samples - loss: %.4f", command.data.c_str(),
               static_cast<long long>(evaluation.samples), evaluation.loss);
   for (size_t i = 0; i < evaluation.metrics.size(); ++i) {
     std::printf(" - %s: %.4f", metrics.names()[i].c_str(), evaluation.metrics[i]);
   }
-  std::printf("\n%s", confusion_text(evaluation, session.classes()).c_str());
+  std::printf("\n");
+  if (!evaluation.confusion.empty()) {
+    std::printf("%s", confusion_text(evaluation, session.classes()).c_str());
+  }
   return kSucceeded;
 }
 

@@ -1,11 +1,15 @@
-// `trainer predict`: class probabilities and the top class for each input image, as CSV
-// (index,p0,...,p<k-1>,predicted), from a checkpoint's weights.
+// `trainer predict`: the model's outputs for each input sample, as CSV, from a checkpoint's
+// weights. Classifiers give index,p0,...,p<k-1>,predicted (the class name when the training
+// data named its classes); a single sigmoid unit gives index,p,predicted (0/1 or the name);
+// anything else gives index,y0,...,y<k-1>.
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
 
+#include "engine/config/read_data.hpp"
 #include "engine/data/csv_samples.hpp"
 #include "engine/data/dataset.hpp"
 #include "engine/train/session.hpp"
@@ -24,10 +28,40 @@ struct PredictSettings {
   std::string output;
 };
 
-// --input: a .csv of pixel rows, anything else an idx file (plain or gzip).
-Dataset read_input(const fs::path& input, const Shape& sample) {
-  if (input.extension() == ".csv") return read_csv_samples(input, sample, "--input");
-  return load_unlabelled_images(input, sample);
+Dataset read_input(Session& session, const fs::path& input) {
+  const Experiment& experiment = session.experiment();
+  DatasetRequest request = dataset_request(experiment, session.classes(), &session.class_names());
+  request.targets_required = false;
+  if (const std::optional<DatasetSpec> spec = input_source(experiment.data, input)) {
+    return load_dataset(*spec, request);
+  }
+  const Shape& shape = experiment.model.input.shape;
+  return prepare_dataset({.features = read_csv_samples(input, shape, "--input")},
+                         {.where = "--input " + input.string()}, request);
+}
+
+// How the outputs read: classes (softmax), one probability, or plain values.
+enum class OutputKind { classes, probability, values };
+
+OutputKind output_kind(const Experiment& experiment, int64_t units) {
+  const TargetFamily family = experiment.trainer.loss.targets;
+  if (family == TargetFamily::class_index || family == TargetFamily::categorical) {
+    return OutputKind::classes;
+  }
+  if (family == TargetFamily::binary && units == 1) return OutputKind::probability;
+  return OutputKind::values;
+}
+
+std::string class_label(const std::vector<std::string>& names, int64_t index) {
+  return index < std::ssize(names) ? names[size_t(index)] : std::to_string(index);
+}
+
+std::string header(OutputKind kind, int64_t units) {
+  if (kind == OutputKind::probability) return "index,p,predicted\n";
+  std::string text = "index";
+  const char* prefix = kind == OutputKind::classes ? ",p" : ",y";
+  for (int64_t c = 0; c < units; ++c) text += prefix + std::to_string(c);
+  return text + (kind == OutputKind::classes ? ",predicted\n" : "\n");
 }
 
 int predict(const CommandOptions& options, const PredictSettings& command, Communicator& world) {
@@ -35,21 +69,28 @@ int predict(const CommandOptions& options, const PredictSettings& command, Commu
   apply_threads(options.threads);
   Session session(load(options, DataUse::inference));
   session.load_weights(command.weights);
-  const Dataset data = read_input(command.input, session.experiment().model.input.shape);
-  const int64_t classes = session.classes();
-  std::string text = "index";
-  for (int64_t c = 0; c < classes; ++c) text += ",p" + std::to_string(c);
-  text += ",predicted\n";
+  const Dataset data = read_input(session, command.input);
+  const int64_t units = session.classes();
+  const OutputKind kind = output_kind(session.experiment(), units);
+  const bool logits = session.experiment().trainer.loss.from_logits;
+  const std::vector<std::string>& names = session.class_names();
+  std::string text = header(kind, units);
   char cell[32];
   session.infer(data, {0, data.size()}, [&](const InferenceBatch& batch) {
     for (int64_t r = 0; r < std::ssize(batch.indices); ++r) {
-      const float* row = batch.predictions + r * classes;
+      const float* row = batch.predictions + r * units;
       text += std::to_string(batch.first + r);
-      for (int64_t c = 0; c < classes; ++c) {
-        std::snprintf(cell, sizeof cell, ",%.6g", row[c]);
+      for (int64_t c = 0; c < units; ++c) {
+        const float value = logits ? 1.f / (1.f + std::exp(-row[c])) : row[c];
+        std::snprintf(cell, sizeof cell, ",%.6g", value);
         text += cell;
       }
-      text += "," + std::to_string(std::max_element(row, row + classes) - row) + "\n";
+      if (kind == OutputKind::classes) {
+        text += "," + class_label(names, std::max_element(row, row + units) - row);
+      } else if (kind == OutputKind::probability) {
+        text += "," + class_label(names, (logits ? row[0] > 0 : row[0] > 0.5f) ? 1 : 0);
+      }
+      text += "\n";
     }
   });
   write_output(command.output, text);
@@ -63,7 +104,8 @@ void add_predict_flags(CLI::App& command, PredictFlags& flags) {
   command.add_option("--weights", flags.settings.weights, "a checkpoint")->required();
   command
       .add_option("--input", flags.settings.input,
-                  "images: an idx file (plain or .gz) or a .csv of pixel rows")
+                  "samples: .npy, .npz, .csv (the training set's columns, or pixel rows), an "
+                  "image or a folder of images, else an idx file (plain or .gz)")
       ->required();
   command.add_option("--output", flags.settings.output, "the CSV file (default: stdout)");
 }
@@ -72,8 +114,10 @@ void add_predict_flags(CLI::App& command, PredictFlags& flags) {
 
 Command predict_command() {
   return make_command<PredictSettings>(
-      "predict", "class probabilities and the top class for each input, as CSV", add_predict_flags,
-      [](const PredictFlags& flags, Communicator& world) {
+      "predict",
+      "the model's outputs for each input (class probabilities and the top class), "
+      "as CSV",
+      add_predict_flags, [](const PredictFlags& flags, Communicator& world) {
         return predict(flags.options, flags.settings, world);
       });
 }
