@@ -41,6 +41,10 @@ struct ParameterSpec {
   Initializer initializer;
   bool trainable = true;
   double l2 = 0.0;  // an L2 penalty l2·Σw² added to the loss (Keras's kernel_regularizer)
+  // A statistic of the training data (a normalization layer's), computed before training
+  // per index along the sample's `adapt_axis`: engine/train/adapt.hpp.
+  enum class Adapt { none, mean, variance, inverse_std } adapt = Adapt::none;
+  int64_t adapt_axis = 0;
   std::string where;
 };
 

@@ -28,12 +28,12 @@ class LayerExpander {
     const std::string kind = [&] {
       for (const char* candidate :
            {"dense", "conv2d", "max_pool2d", "avg_pool2d", "global_avg_pool2d", "batch_norm",
-            "dropout", "flatten", "activation"}) {
+            "dropout", "flatten", "normalization", "activation"}) {
         if (layer.yaml()[candidate]) return std::string(candidate);
       }
       layer.fail(
           "expected a layer: a map with one of the keys activation, avg_pool2d, batch_norm, "
-          "conv2d, dense, dropout, flatten, global_avg_pool2d, max_pool2d");
+          "conv2d, dense, dropout, flatten, global_avg_pool2d, max_pool2d, normalization");
     }();
     if (kind == "dense") {
       dense(layer);
@@ -49,6 +49,8 @@ class LayerExpander {
       dropout(layer);
     } else if (kind == "flatten") {
       flatten(layer);
+    } else if (kind == "normalization") {
+      normalization(layer);
     } else {
       const std::string name = layer_name(layer, "activation");
       activation(layer.at("activation"), name, layer.where());
@@ -291,6 +293,42 @@ class LayerExpander {
     }
     add_node(layer_name(layer, "flatten"), "flatten", {current_}, layer.where());
     features_ = {numel(features_)};
+  }
+
+  // Keras's Normalization layer: (x - mean) / max(sqrt(variance), 1e-7), the statistics per
+  // index along `axis` (default the last), adapted on the training data before training
+  // (engine/train/adapt.hpp) and kept in checkpoints like any weight. It reads the data, so
+  // it must be the first layer. The parameters broadcast against the sample: [C, 1, ..., 1].
+  void normalization(ConfigNode& layer) {
+    ConfigNode options = layer.at("normalization");
+    if (!options.is_null()) options.expect_map();
+    const auto rank = std::ssize(features_);
+    int64_t axis = rank - 1;
+    if (auto given = options.is_null() ? std::nullopt : options.find("axis")) {
+      axis = given->as_int(-rank, rank - 1);
+      if (axis < 0) axis += rank;
+    }
+    if (!options.is_null()) options.finish("for a normalization layer");
+    if (current_ != model_.input.name) {
+      layer.fail("normalization adapts to the data, so it must be the first layer");
+    }
+    const std::string name = layer_name(layer, "normalization");
+    Shape shape(size_t(rank - axis), 1);
+    shape[0] = features_[size_t(axis)];
+    std::vector<std::string> names;
+    for (const auto& [suffix, statistic, initial] :
+         {std::tuple{"mean", ParameterSpec::Adapt::mean, "zeros"},
+          std::tuple{"variance", ParameterSpec::Adapt::variance, "ones"},
+          std::tuple{"inverse_std", ParameterSpec::Adapt::inverse_std, "ones"}}) {
+      ParameterSpec spec = parameter(name + "/" + suffix, shape, initial, layer.where());
+      spec.trainable = false;
+      spec.adapt = statistic;
+      spec.adapt_axis = axis;
+      model_.parameters.push_back(spec);
+      names.push_back(spec.name);
+    }
+    add_node(name + "/center", "sub", {current_, names[0]}, layer.where());
+    add_node(name, "mul", {current_, names[2]}, layer.where());
   }
 
   void add_node(const std::string& name, const std::string& op, std::vector<std::string> inputs,

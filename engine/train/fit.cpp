@@ -103,6 +103,7 @@ EpochRecord Trainer::finish_epoch(double train_seconds, double epoch_seconds) {
     record.test_loss = evaluation.loss;
     record.test_metrics = std::move(evaluation.metrics);
   }
+  record.learning_rate = optimizer_->learning_rate();
   record.seconds = epoch_seconds;
   record.samples_per_second = double(state_.seen) / train_seconds;
   return record;

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <nlohmann/json.hpp>
@@ -58,7 +59,7 @@ void write_history_csv(const std::filesystem::path& file, std::span<const std::s
   for (const std::string& name : metric_names) text += "," + name;
   if (validation) header("val_");
   header("test_");
-  text += ",seconds,samples_per_second\n";
+  text += ",learning_rate,seconds,samples_per_second\n";
   char number[64];
   auto cells = [&](bool present, double loss, const std::vector<double>& metrics) {
     if (!present) {
@@ -82,6 +83,11 @@ void write_history_csv(const std::filesystem::path& file, std::span<const std::s
     }
     if (validation) cells(r.has_validation, r.val_loss, r.val_metrics);
     cells(r.has_test, r.test_loss, r.test_metrics);
+    text += ",";
+    if (std::isfinite(r.learning_rate)) {
+      std::snprintf(number, sizeof number, "%.9g", r.learning_rate);
+      text += number;
+    }
     std::snprintf(number, sizeof number, ",%.3f,%.1f\n", r.seconds, r.samples_per_second);
     text += number;
   }
@@ -94,6 +100,9 @@ std::string history_json(std::span<const std::string> metric_names,
   for (const EpochRecord& record : history) {
     nlohmann::json row = {{"epoch", record.epoch},
                           {"seconds", record.seconds},
+                          {"learning_rate", std::isfinite(record.learning_rate)
+                                                ? nlohmann::json(record.learning_rate)
+                                                : nlohmann::json()},
                           {"samples_per_second", record.samples_per_second}};
     for (const auto& [name, value] : named_values(record, metric_names)) row[name] = value;
     epochs.push_back(row);

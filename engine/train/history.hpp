@@ -11,7 +11,8 @@
 
 namespace loom {
 
-// Columns: epoch, loss, <metrics>, test_loss, test_<metrics>, seconds, samples_per_second.
+// Columns: epoch, loss, <metrics>, val_..., test_loss, test_<metrics>, learning_rate,
+// seconds, samples_per_second.
 void write_history_csv(const std::filesystem::path& file, std::span<const std::string> metric_names,
                        std::span<const EpochRecord> history);
 

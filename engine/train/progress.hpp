@@ -23,6 +23,9 @@ struct EpochRecord {
   bool has_test = false;
   double test_loss = 0;
   std::vector<double> test_metrics;
+  // The optimizer's learning rate at the epoch's end, before callbacks change it (Keras's
+  // history "learning_rate"); NaN when unknown (a history from an older checkpoint).
+  double learning_rate = 0;
   double seconds = 0;             // the whole epoch, test evaluation included
   double samples_per_second = 0;  // training samples over the training pass's time
 };

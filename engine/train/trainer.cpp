@@ -5,6 +5,7 @@
 #include <numeric>
 
 #include "engine/core/memory.hpp"
+#include "engine/train/adapt.hpp"
 #include "engine/train/callbacks.hpp"
 #include "engine/train/data_parallel_averaging.hpp"
 #include "engine/train/history.hpp"
@@ -47,6 +48,16 @@ std::atomic<bool>& Trainer::stop_requested() {
 
 Trainer::Trainer(Experiment experiment, std::optional<std::filesystem::path> run_directory,
                  Communicator& communicator)
+    : Trainer(std::move(experiment), std::optional<TrainingData>(), std::move(run_directory),
+              communicator) {}
+
+Trainer::Trainer(Experiment experiment, TrainingData data,
+                 std::optional<std::filesystem::path> run_directory, Communicator& communicator)
+    : Trainer(std::move(experiment), std::optional<TrainingData>(std::move(data)),
+              std::move(run_directory), communicator) {}
+
+Trainer::Trainer(Experiment experiment, std::optional<TrainingData> data,
+                 std::optional<std::filesystem::path> run_directory, Communicator& communicator)
     : session_(std::move(experiment)),
       run_directory_(std::move(run_directory)),
       communicator_(communicator),
@@ -61,8 +72,9 @@ Trainer::Trainer(Experiment experiment, std::optional<std::filesystem::path> run
   expect_fits_in_memory(
       e, estimate_training_memory(session_, communicator_.rank(), communicator_.size()),
       available_memory_bytes());
-  data_ = load_training_data(e, session_.classes());
+  data_ = data ? std::move(*data) : load_training_data(e, session_.classes());
   session_.set_class_names(data_.train->class_names());
+  adapt_normalization(e.model, *data_.train, session_.parameters());
   check_batch_size(e, data_.train->size(), communicator_.size());
   batches_ = TrainingBatches::of(e.trainer.batch_size, data_.train->size(), communicator_.rank(),
                                  communicator_.size());

@@ -50,7 +50,13 @@ class Trainer {
   // the checkpoints there.
   explicit Trainer(Experiment experiment, std::optional<std::filesystem::path> run_directory = {},
                    Communicator& communicator = single_process());
+  // With data sets already read (K-fold validation trains on parts of one set).
+  Trainer(Experiment experiment, TrainingData data,
+          std::optional<std::filesystem::path> run_directory = {},
+          Communicator& communicator = single_process());
   ~Trainer();
+  Trainer(const Trainer&) = delete;
+  Trainer& operator=(const Trainer&) = delete;
 
   // Continues the run a checkpoint was taken from: weights, optimizer state, position in the
   // epoch, random streams, history, callback state.
@@ -110,6 +116,8 @@ class Trainer {
   void save_checkpoint(const std::filesystem::path& file, RunPosition position);
 
  private:
+  Trainer(Experiment experiment, std::optional<TrainingData> data,
+          std::optional<std::filesystem::path> run_directory, Communicator& communicator);
   void create_optimizer();
   void compile_plans();
   void check_monitored_metric() const;

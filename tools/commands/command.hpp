@@ -53,5 +53,6 @@ Command graph_command();
 Command gradcheck_command();
 Command bench_command();
 Command options_command();
+Command kfold_command();
 
 }  // namespace loom
