@@ -18,8 +18,8 @@ namespace {
 
 constexpr std::string_view kNpySuffix = ".npy";
 
-// Dimension 0 counts the samples; the rest is each sample's shape as stored (a 1-D array holds
-// one value per sample: its samples have shape ()).
+// Dimension 0 counts the samples; the rest is each sample's shape as stored. A 1-D array holds
+// one value per sample, of shape [1] as in every source.
 Shape sample_shape_of(const NpyHeader& header, const std::string& name) {
   if (header.shape.empty()) {
     throw InputError(name +
@@ -33,6 +33,7 @@ Shape sample_shape_of(const NpyHeader& header, const std::string& name) {
     throw InputError(name + ": every sample is empty (shape " + numpy_shape_text(header.shape) +
                      ")");
   }
+  if (header.shape.size() == 1) return {1};
   return Shape(header.shape.begin() + 1, header.shape.end());
 }
 
