@@ -1,6 +1,6 @@
-// The .npy and .npz readers on files made here: every dtype, both byte orders, every header
-// version, stored and deflated archives (zip64 too), and every way a file can be damaged or
-// not what its name says. npy_real_files_test.cpp checks files NumPy itself wrote.
+// The .npy reader on files made here: every dtype, both byte orders, every header version, and
+// every way a file can be damaged or not be what its name says. npz_test.cpp reads archives,
+// numpy_files_test.cpp files NumPy itself wrote.
 
 #include "engine/data/npy.hpp"
 
