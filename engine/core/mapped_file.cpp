@@ -13,7 +13,7 @@
 namespace loom {
 
 std::shared_ptr<const MappedFile> MappedFile::open(const std::filesystem::path& file,
-                                                   std::string_view what) {
+                                                   std::string_view what, Use use) {
   InputFile opened(file, what);
   const int64_t size = opened.size();
   // mmap refuses a length of 0; an empty file simply has no bytes.
@@ -28,7 +28,8 @@ std::shared_ptr<const MappedFile> MappedFile::open(const std::filesystem::path& 
   // Read ahead in the background when the file fits in half the memory available (a training
   // set then costs one sequential read); otherwise the kernel's default of reading around each
   // touched page suits batches gathered from anywhere in the file.
-  if (size <= available_memory_bytes() / 2) ::madvise(address, size_t(size), MADV_WILLNEED);
+  if (use == Use::whole && size <= available_memory_bytes() / 2)
+    ::madvise(address, size_t(size), MADV_WILLNEED);
   return std::shared_ptr<const MappedFile>(
       new MappedFile(static_cast<const std::byte*>(address), size));
 }

@@ -15,11 +15,14 @@ namespace loom {
 
 class MappedFile {
  public:
+  // What the caller will read: all of it (a data set), or only headers (a size estimate).
+  enum class Use { whole, headers };
+
   // Opens `file` through InputFile (regular files only; `what` names it in errors) and maps
-  // it. The kernel is asked to read ahead the whole file when it fits comfortably in the
-  // memory available, and to read pages as they are touched otherwise.
+  // it. For Use::whole the kernel is asked to read ahead the whole file when it fits
+  // comfortably in the memory available; otherwise pages are read as they are touched.
   static std::shared_ptr<const MappedFile> open(const std::filesystem::path& file,
-                                                std::string_view what);
+                                                std::string_view what, Use use = Use::whole);
   ~MappedFile();
   MappedFile(const MappedFile&) = delete;
   MappedFile& operator=(const MappedFile&) = delete;

@@ -72,7 +72,8 @@ SampleArray read_npy_file(const std::filesystem::path& file) {
 
 // The header and what reading the file will hold in memory (0 for a mapped array).
 SourceSize inspect_npy_file(const std::filesystem::path& file) {
-  std::shared_ptr<const MappedFile> mapping = MappedFile::open(file, "data file");
+  std::shared_ptr<const MappedFile> mapping =
+      MappedFile::open(file, "data file", MappedFile::Use::headers);
   const NpyHeader header = parse_npy_header(mapping->bytes(), file.string());
   check_npy_size(header, mapping->size(), file.string());
   sample_shape_of(header, file.string());
@@ -189,7 +190,7 @@ SourceData read_npz_source(const NpzSource& source, const SourceContext& context
 }
 
 SourceSize inspect_npz_source(const NpzSource& source) {
-  const ZipArchive archive(source.file);
+  const ZipArchive archive(source.file, MappedFile::Use::headers);
   SourceSize size = inspect_npz_array(archive, source.features);
   if (!source.targets.empty()) size.bytes += inspect_npz_array(archive, source.targets).bytes;
   return size;

@@ -121,8 +121,8 @@ struct Inflater {
 
 }  // namespace
 
-ZipArchive::ZipArchive(const std::filesystem::path& file)
-    : name_(file.string()), file_(MappedFile::open(file, "data file")) {
+ZipArchive::ZipArchive(const std::filesystem::path& file, MappedFile::Use use)
+    : name_(file.string()), file_(MappedFile::open(file, "data file", use)) {
   read_central_directory();
 }
 

@@ -29,7 +29,8 @@ class ZipArchive {
  public:
   // Maps `file` and reads its central directory and each member's local header. InputError
   // naming the file: not a zip archive, truncated, a member reaching past the end, ...
-  explicit ZipArchive(const std::filesystem::path& file);
+  explicit ZipArchive(const std::filesystem::path& file,
+                      MappedFile::Use use = MappedFile::Use::whole);
 
   const std::string& name() const { return name_; }
   const std::vector<ZipMember>& members() const { return members_; }
