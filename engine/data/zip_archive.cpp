@@ -108,15 +108,43 @@ void read_zip64_extra(const std::byte* extra, int64_t length, uint64_t& size, ui
   }
 }
 
-// Releases zlib's state however inflating ends.
-struct Inflater {
-  z_stream stream{};
-  explicit Inflater(const std::string& name) {
-    if (inflateInit2(&stream, -MAX_WBITS) != Z_OK) throw RuntimeError(name + ": zlib failed");
+// A raw deflate stream (a zip member's data) inflated piece by piece; zlib's state is released
+// however inflating ends.
+class Inflater {
+ public:
+  Inflater(std::span<const std::byte> input, std::string what)
+      : input_(input), what_(std::move(what)) {
+    if (inflateInit2(&stream_, -MAX_WBITS) != Z_OK) throw RuntimeError(what_ + ": zlib failed");
   }
-  ~Inflater() { inflateEnd(&stream); }
+  ~Inflater() { inflateEnd(&stream_); }
   Inflater(const Inflater&) = delete;
   Inflater& operator=(const Inflater&) = delete;
+
+  // Fills `into` with up to `bytes` bytes; fewer only where the stream ends.
+  int64_t inflate_into(std::byte* into, int64_t bytes) {
+    stream_.next_out = reinterpret_cast<Bytef*>(into);
+    stream_.avail_out = uInt(bytes);
+    while (stream_.avail_out > 0 && status_ != Z_STREAM_END) {
+      if (stream_.avail_in == 0 && !input_.empty()) {
+        const size_t feed = std::min<size_t>(input_.size(), size_t{1} << 30);
+        stream_.next_in = reinterpret_cast<Bytef*>(const_cast<std::byte*>(input_.data()));
+        stream_.avail_in = uInt(feed);
+        input_ = input_.subspan(feed);
+      }
+      status_ = inflate(&stream_, Z_NO_FLUSH);
+      if (status_ != Z_OK && status_ != Z_STREAM_END) {
+        throw InputError(what_ + ": corrupt or truncated deflate data" +
+                         (stream_.msg ? " (" + std::string(stream_.msg) + ")" : std::string()));
+      }
+    }
+    return bytes - int64_t(stream_.avail_out);
+  }
+
+ private:
+  z_stream stream_{};
+  std::span<const std::byte> input_;  // not yet handed to zlib
+  std::string what_;
+  int status_ = Z_OK;
 };
 
 }  // namespace
@@ -217,38 +245,16 @@ std::vector<std::byte> ZipArchive::extract(const ZipMember& member, int64_t coun
     const auto bytes = stored_bytes(member).first(size_t(wanted));
     return {bytes.begin(), bytes.end()};
   }
-  Inflater inflater(name_);
-  z_stream& stream = inflater.stream;
-  const std::byte* input = file_->data() + member.data_offset;
-  int64_t input_left = member.compressed_size;
+  Inflater inflater(
+      file_->bytes().subspan(size_t(member.data_offset), size_t(member.compressed_size)), what);
   std::vector<std::byte> out;
   out.reserve(size_t(wanted));
-  int status = Z_OK;
   // Grown a slice at a time, so a member whose data ends early commits only what it filled.
   constexpr int64_t kSlice = int64_t{1} << 24;
-  auto inflate_into = [&](std::byte* into, int64_t bytes) {
-    stream.next_out = reinterpret_cast<Bytef*>(into);
-    stream.avail_out = uInt(bytes);
-    while (stream.avail_out > 0 && status != Z_STREAM_END) {
-      if (stream.avail_in == 0 && input_left > 0) {
-        const int64_t feed = std::min<int64_t>(input_left, int64_t{1} << 30);
-        stream.next_in = reinterpret_cast<Bytef*>(const_cast<std::byte*>(input));
-        stream.avail_in = uInt(feed);
-        input += feed;
-        input_left -= feed;
-      }
-      status = inflate(&stream, Z_NO_FLUSH);
-      if (status != Z_OK && status != Z_STREAM_END) {
-        throw InputError(what + ": corrupt or truncated deflate data" +
-                         (stream.msg ? " (" + std::string(stream.msg) + ")" : std::string()));
-      }
-    }
-    return bytes - int64_t(stream.avail_out);
-  };
   while (std::ssize(out) < wanted) {
     const int64_t filled = std::ssize(out);
     out.resize(size_t(filled + std::min(kSlice, wanted - filled)));
-    const int64_t produced = inflate_into(out.data() + filled, std::ssize(out) - filled);
+    const int64_t produced = inflater.inflate_into(out.data() + filled, std::ssize(out) - filled);
     if (filled + produced < std::ssize(out)) {
       throw InputError(what + " inflates to " + std::to_string(filled + produced) +
                        " bytes, less than its declared " + std::to_string(member.size));
@@ -256,7 +262,7 @@ std::vector<std::byte> ZipArchive::extract(const ZipMember& member, int64_t coun
   }
   if (wanted < member.size) return out;
   std::byte extra{};
-  if (inflate_into(&extra, 1) > 0) {
+  if (inflater.inflate_into(&extra, 1) > 0) {
     throw InputError(what + " inflates to more than its declared " + std::to_string(member.size) +
                      " bytes");
   }
