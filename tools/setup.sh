@@ -17,6 +17,7 @@ packages=(
   graphviz             # `trainer graph --format svg` draws graphs with its dot program
   clang libclang-rt-14-dev libomp-dev  # tools/fuzz.sh: libFuzzer ships with clang
   valgrind             # tools/memcheck.sh
+  python3-numpy        # tests read .npy and .npz files NumPy itself wrote
   libopenmpi-dev openmpi-bin  # data-parallel training: mpirun -np N build/trainer train ...
 )
 

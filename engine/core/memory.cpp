@@ -57,12 +57,30 @@ std::optional<int64_t> address_space_headroom() {
   return int64_t(limit.rlim_cur) - pages * int64_t(sysconf(_SC_PAGE_SIZE));
 }
 
+// What RLIMIT_DATA leaves above the private writable memory already mapped (VmData in
+// /proc/self/status, in KiB): the heap and anonymous mappings count, read-only file mappings
+// (a memory-mapped data set) do not.
+std::optional<int64_t> data_segment_headroom() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_DATA, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return std::nullopt;
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  int64_t used_kib = 0;
+  while (std::getline(in, line)) {
+    if (!line.starts_with("VmData:")) continue;
+    std::istringstream(line.substr(7)) >> used_kib;
+    break;
+  }
+  return int64_t(limit.rlim_cur) - used_kib * 1024;
+}
+
 }  // namespace
 
 int64_t available_memory_bytes() {
   int64_t available = mem_available().value_or(int64_t(sysconf(_SC_AVPHYS_PAGES)) *
                                                int64_t(sysconf(_SC_PAGE_SIZE)));
-  for (const auto& headroom : {cgroup_headroom(), address_space_headroom()}) {
+  for (const auto& headroom :
+       {cgroup_headroom(), address_space_headroom(), data_segment_headroom()}) {
     if (headroom) available = std::min(available, *headroom);
   }
   return std::max<int64_t>(available, 0);

@@ -9,8 +9,9 @@
 namespace loom {
 
 // The least of: MemAvailable (/proc/meminfo, else free physical pages), what the cgroup's
-// memory.max leaves above its current use, and what RLIMIT_AS leaves above this process's
-// address space. Never less than zero.
+// memory.max leaves above its current use, what RLIMIT_AS leaves above this process's
+// address space, and what RLIMIT_DATA leaves above its data (heap and anonymous mappings; a
+// read-only file mapping is not data). Never less than zero.
 int64_t available_memory_bytes();
 
 // "41.2 GiB", "512.0 MiB", "4.0 KiB", "12 bytes".

@@ -10,12 +10,21 @@
 #include "engine/core/error.hpp"
 #include "engine/core/input_file.hpp"
 #include "engine/core/memory.hpp"
+#include "engine/data/byte_order.hpp"
 
 namespace loom {
 
 namespace {
 
-constexpr uint8_t kUnsignedByte = 0x08;
+// The format's type codes, in its own order.
+struct IdxType {
+  uint8_t code;
+  ElementType type;
+};
+constexpr IdxType kIdxTypes[] = {
+    {0x08, ElementType::uint8}, {0x09, ElementType::int8},    {0x0B, ElementType::int16},
+    {0x0C, ElementType::int32}, {0x0D, ElementType::float32}, {0x0E, ElementType::float64},
+};
 constexpr int64_t kMaxBytes = int64_t{1} << 34;  // 16 GiB: larger is a corrupt header
 
 // Reads a file through zlib, which inflates gzip data and passes plain files through.
@@ -123,11 +132,13 @@ IdxHeader read_header(CompressedReader& reader, const std::string& name) {
     throw InputError(name + ": not an idx file (magic number " + hex(magic) +
                      ", expected 0x000008NN)");
   }
-  if (magic_bytes[2] != kUnsignedByte) {
-    char type[8];
-    std::snprintf(type, sizeof type, "0x%02x", magic_bytes[2]);
-    throw InputError(name + ": idx element type " + type +
-                     " is not supported (expected 0x08, unsigned bytes)");
+  const IdxType* type = std::ranges::find(kIdxTypes, magic_bytes[2], &IdxType::code);
+  if (type == std::end(kIdxTypes)) {
+    char code[8];
+    std::snprintf(code, sizeof code, "0x%02x", magic_bytes[2]);
+    throw InputError(name + ": idx element type " + code +
+                     " is not one the format defines (0x08 uint8, 0x09 int8, 0x0b int16, "
+                     "0x0c int32, 0x0d float32, 0x0e float64)");
   }
   std::vector<uint8_t> dims(4 * size_t(rank));
   if (const size_t count = reader.read(dims.data(), dims.size()); count < dims.size()) {
@@ -136,7 +147,8 @@ IdxHeader read_header(CompressedReader& reader, const std::string& name) {
                      std::to_string(4 + count) + ")");
   }
   IdxHeader header;
-  header.bytes = 1;
+  header.type = type->type;
+  header.bytes = element_bytes(header.type);
   for (size_t d = 0; d < rank; ++d) {
     const int64_t size = big_endian_u32(dims.data() + 4 * d);
     if (size == 0) throw InputError(name + ": dimension " + std::to_string(d) + " is 0");
@@ -159,11 +171,14 @@ IdxHeader read_header(CompressedReader& reader, const std::string& name) {
 }
 
 // Reads the payload in slices into a buffer reserved (not yet touched) for all of it, so a
-// header that promises more than the file holds commits only the memory the data fills.
-std::vector<uint8_t> read_payload(CompressedReader& reader, const std::string& name,
-                                  int64_t bytes) {
+// header that promises more than the file holds commits only the memory the data fills; then
+// converts it to native byte order. `Byte` is uint8_t for IdxArray, std::byte for SampleArray.
+template <typename Byte>
+std::vector<Byte> read_payload(CompressedReader& reader, const std::string& name,
+                               const IdxHeader& header) {
   constexpr int64_t kSlice = int64_t{1} << 24;
-  std::vector<uint8_t> data;
+  const int64_t bytes = header.bytes;
+  std::vector<Byte> data;
   data.reserve(static_cast<size_t>(bytes));
   while (std::ssize(data) < bytes) {
     const int64_t filled = std::ssize(data);
@@ -180,6 +195,8 @@ std::vector<uint8_t> read_payload(CompressedReader& reader, const std::string& n
                      std::to_string(trailing) +
                      " unexpected bytes after the data the header describes");
   }
+  const int64_t width = element_bytes(header.type);
+  reverse_element_bytes(reinterpret_cast<std::byte*>(data.data()), bytes / width, width);
   return data;
 }
 
@@ -195,24 +212,43 @@ IdxArray read_idx(const std::filesystem::path& file) {
   const std::string name = file.string();
   IdxHeader header = read_header(reader, name);
   IdxArray array;
-  array.data = read_payload(reader, name, header.bytes);
+  array.data = read_payload<uint8_t>(reader, name, header);
   array.dims = std::move(header.dims);
+  array.type = header.type;
   return array;
 }
 
 void write_idx(const std::filesystem::path& file, const IdxArray& array) {
+  const IdxType* type = std::ranges::find(kIdxTypes, array.type, &IdxType::type);
+  if (type == std::end(kIdxTypes)) {
+    throw RuntimeError(file.string() + ": idx has no element type " +
+                       std::string(element_name(array.type)));
+  }
   std::ofstream out(file, std::ios::binary);
   if (!out) throw RuntimeError(file.string() + ": cannot write");
-  const uint8_t magic[4] = {0, 0, kUnsignedByte, static_cast<uint8_t>(array.dims.size())};
+  const uint8_t magic[4] = {0, 0, type->code, static_cast<uint8_t>(array.dims.size())};
   out.write(reinterpret_cast<const char*>(magic), 4);
   for (int64_t dim : array.dims) {
     const uint8_t size[4] = {uint8_t(dim >> 24), uint8_t(dim >> 16), uint8_t(dim >> 8),
                              uint8_t(dim)};
     out.write(reinterpret_cast<const char*>(size), 4);
   }
-  out.write(reinterpret_cast<const char*>(array.data.data()),
-            static_cast<std::streamsize>(array.data.size()));
+  std::vector<uint8_t> big_endian = array.data;
+  const int64_t width = element_bytes(array.type);
+  reverse_element_bytes(reinterpret_cast<std::byte*>(big_endian.data()),
+                        std::ssize(big_endian) / width, width);
+  out.write(reinterpret_cast<const char*>(big_endian.data()),
+            static_cast<std::streamsize>(big_endian.size()));
   if (!out) throw RuntimeError(file.string() + ": write failed");
+}
+
+SampleArray read_idx_samples(const std::filesystem::path& file) {
+  CompressedReader reader(file);
+  const std::string name = file.string();
+  const IdxHeader header = read_header(reader, name);
+  std::vector<std::byte> data = read_payload<std::byte>(reader, name, header);
+  return SampleArray::owned(header.type, Shape(header.dims.begin() + 1, header.dims.end()),
+                            std::move(data));
 }
 
 }  // namespace loom

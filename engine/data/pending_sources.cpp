@@ -1,11 +1,10 @@
-// Placeholders for the source readers being written in parallel (npy/npz, CSV, image
+// Placeholders for the source readers being written in parallel (CSV, image
 // folders): each is deleted when its reader lands. They refuse the format with one clear
 // line rather than reading nothing.
 
 #include "engine/core/error.hpp"
 #include "engine/data/csv_source.hpp"
 #include "engine/data/image_folder.hpp"
-#include "engine/data/npy.hpp"
 
 namespace loom {
 
@@ -15,18 +14,6 @@ namespace {
 }
 }  // namespace
 
-SourceData read_npy_source(const NpySource&, const SourceContext&) {
-  not_yet("npy");
-}
-SourceSize inspect_npy_source(const NpySource&) {
-  not_yet("npy");
-}
-SourceData read_npz_source(const NpzSource&, const SourceContext&) {
-  not_yet("npz");
-}
-SourceSize inspect_npz_source(const NpzSource&) {
-  not_yet("npz");
-}
 SourceData read_csv_source(const CsvSource&, const SourceContext&) {
   not_yet("csv");
 }

@@ -168,10 +168,10 @@ std::vector<BadDataCase> bad_data_cases() {
   cases.push_back({"WrongElementType", "train-images",
                    [](const fs::path& file) {
                      Bytes bytes = read_bytes(file);
-                     bytes[2] = 0x0d;  // float
+                     bytes[2] = 0x0a;  // between the types the format defines
                      write_bytes(file, bytes);
                    },
-                   "idx element type 0x0d is not supported (expected 0x08, unsigned bytes)"});
+                   "idx element type 0x0a is not one the format defines"});
   cases.push_back({"WrongSampleSize", "train-images",
                    [](const fs::path& file) { write_idx(file, images(kTrainSamples, 3, 3)); },
                    "the samples are [3, 3] (9 values) but the model input is [4] (4)"});
@@ -179,12 +179,12 @@ std::vector<BadDataCase> bad_data_cases() {
       {"ImagesOfRankOne", "train-images",
        [](const fs::path& file) { write_idx(file, IdxArray{.dims = {32}, .data = Bytes(32, 7)}); },
        "expected images with dimensions [count, ...], got rank 1"});
-  cases.push_back(
-      {"LabelsWithTwoDimensions", "train-labels",
-       [](const fs::path& file) {
-         write_idx(file, IdxArray{.dims = {kTrainSamples, 1}, .data = labels(kTrainSamples).data});
-       },
-       "expected labels with dimensions [count], got rank 2"});
+  cases.push_back({"LabelsOfTheWrongWidth", "train-labels",
+                   [](const fs::path& file) {
+                     write_idx(file, IdxArray{.dims = {kTrainSamples, 2},
+                                              .data = labels(2 * kTrainSamples).data});
+                   },
+                   "2 target values per sample, but the model output has 10 units"});
   cases.push_back(
       {"LabelOutOfRange", "train-labels",
        [](const fs::path& file) {

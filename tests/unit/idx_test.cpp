@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -132,10 +133,142 @@ TEST(Idx, BadMagicNumberIsAnError) {
 TEST(Idx, UnsupportedElementTypeIsAnError) {
   TemporaryDirectory dir;
   const std::string file = dir.file("images.idx");
-  // 0x0D is idx's float type: a valid idx file, just not one of unsigned bytes.
-  write_bytes(file, {0x00, 0x00, 0x0D, 0x01, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x80, 0x3f});
-  // The type should read as the byte it is, in the same 0x.. notation as the expected one.
-  expect_input_error([&] { read_idx(file); }, {file, "element type 0x0d", "0x08"});
+  // 0x0A lies between the types the format defines (0x08, 0x09, 0x0B to 0x0E).
+  write_bytes(file, {0x00, 0x00, 0x0A, 0x01, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x80, 0x3f});
+  // The type should read as the byte it is, in the same 0x.. notation as the defined ones.
+  expect_input_error([&] { read_idx(file); }, {file, "element type 0x0a", "0x08 uint8", "0x0e"});
+}
+
+// The big-endian bytes of `values` (as the idx format stores them).
+template <typename T>
+std::vector<uint8_t> big_endian_bytes(const std::vector<T>& values) {
+  std::vector<uint8_t> bytes;
+  for (const T value : values) {
+    uint8_t native[sizeof(T)];
+    std::memcpy(native, &value, sizeof(T));
+    for (size_t i = sizeof(T); i-- > 0;) bytes.push_back(native[i]);
+  }
+  return bytes;
+}
+
+template <typename T>
+std::vector<uint8_t> native_bytes(const std::vector<T>& values) {
+  std::vector<uint8_t> bytes(values.size() * sizeof(T));
+  std::memcpy(bytes.data(), values.data(), bytes.size());
+  return bytes;
+}
+
+// A file written by hand in the format's byte order reads as the values; write_idx writes the
+// same bytes back.
+template <typename T>
+void expect_type_round_trip(uint8_t code, ElementType type, const std::vector<T>& values) {
+  TemporaryDirectory dir;
+  const std::string file = dir.file("values.idx");
+  std::vector<uint8_t> bytes = {0, 0, code, 2, 0, 0, 0, 2, 0, 0, 0, uint8_t(values.size() / 2)};
+  const std::vector<uint8_t> payload = big_endian_bytes(values);
+  bytes.insert(bytes.end(), payload.begin(), payload.end());
+  write_bytes(file, bytes);
+
+  const IdxArray read = read_idx(file);
+  EXPECT_EQ(read.type, type) << element_name(type);
+  EXPECT_EQ(read.dims, (std::vector<int64_t>{2, int64_t(values.size() / 2)}));
+  EXPECT_EQ(read.data, native_bytes(values)) << element_name(type);
+
+  write_idx(dir.file("copy.idx"), read);
+  EXPECT_EQ(read_bytes(dir.file("copy.idx")), bytes) << element_name(type);
+
+  const SourceData data =
+      read_idx_source({.images = file, .labels = {}}, {.targets_required = false});
+  EXPECT_EQ(data.features.type(), type);
+  EXPECT_EQ(data.features.count(), 2);
+  for (size_t i = 0; i < values.size(); ++i) {
+    EXPECT_EQ(
+        data.features.value(int64_t(i / (values.size() / 2)), int64_t(i % (values.size() / 2))),
+        double(values[i]))
+        << element_name(type) << " element " << i;
+  }
+}
+
+TEST(Idx, EveryElementTypeTheFormatDefinesRoundTrips) {
+  expect_type_round_trip<uint8_t>(0x08, ElementType::uint8, {0, 7, 200, 255});
+  expect_type_round_trip<int8_t>(0x09, ElementType::int8, {-128, -1, 0, 127});
+  expect_type_round_trip<int16_t>(0x0B, ElementType::int16, {-300, 1, 256, 32767});
+  expect_type_round_trip<int32_t>(0x0C, ElementType::int32, {-70000, 1, 1 << 24, -1});
+  expect_type_round_trip<float>(0x0D, ElementType::float32, {1.5f, -0.25f, 3e-8f, 1e30f});
+  expect_type_round_trip<double>(0x0E, ElementType::float64, {1.0 / 3.0, -2.5, 1e-300, 6.0});
+}
+
+TEST(Idx, GzippedFloatFilesReadIdentically) {
+  TemporaryDirectory dir;
+  const std::vector<float> values = {0.5f, -1.25f, 8.f, 1e-3f, 2.f, 3.f};
+  write_idx(dir.file("values.idx"),
+            IdxArray{.dims = {3, 2}, .data = native_bytes(values), .type = ElementType::float32});
+  gzip_file(dir.file("values.idx"), dir.file("values.idx.gz"));
+  const IdxArray read = read_idx(dir.file("values.idx.gz"));
+  EXPECT_EQ(read.type, ElementType::float32);
+  EXPECT_EQ(read.data, native_bytes(values));
+  const IdxHeader header = read_idx_header(dir.file("values.idx.gz"));
+  EXPECT_EQ(header.bytes, 24);
+  EXPECT_EQ(header.type, ElementType::float32);
+}
+
+TEST(Idx, TruncatedWideTypesCountBytesNotElements) {
+  TemporaryDirectory dir;
+  const std::string file = dir.file("values.idx");
+  write_idx(
+      file,
+      IdxArray{.dims = {2, 3}, .data = std::vector<uint8_t>(48, 1), .type = ElementType::float64});
+  fs::resize_file(file, fs::file_size(file) - 1);
+  expect_input_error([&] { read_idx(file); }, {file, "truncated", "48", "47"});
+}
+
+TEST(Idx, WriteRefusesTypesTheFormatLacks) {
+  TemporaryDirectory dir;
+  EXPECT_THROW(write_idx(dir.file("x.idx"),
+                         IdxArray{.dims = {1}, .data = {0, 0}, .type = ElementType::float16}),
+               RuntimeError);
+}
+
+// ---- read_idx_source -------------------------------------------------------------------------
+
+TEST(IdxSource, ReadsSamplesAndTargetsInTheirTypes) {
+  TemporaryDirectory dir;
+  write_idx(dir.file("x.idx"), IdxArray{.dims = {3, 2},
+                                        .data = native_bytes(std::vector<float>(6, 2.5f)),
+                                        .type = ElementType::float32});
+  write_idx(dir.file("y.idx"), IdxArray{.dims = {3},
+                                        .data = native_bytes(std::vector<int32_t>{-1, 0, 9}),
+                                        .type = ElementType::int32});
+  const IdxSource source{.images = dir.file("x.idx"), .labels = dir.file("y.idx")};
+  const SourceData data = read_idx_source(source, {.where = "t.yaml:2:3"});
+  EXPECT_EQ(data.features.sample_shape(), (Shape{2}));
+  EXPECT_EQ(data.features.value(2, 1), 2.5);
+  ASSERT_TRUE(data.targets);
+  EXPECT_EQ(data.targets->sample_shape(), Shape{1});  // one value per sample
+  EXPECT_EQ(data.targets->value(0, 0), -1.0);
+  EXPECT_EQ(data.targets->value(2, 0), 9.0);
+
+  const SourceSize size = inspect_idx_source(source);
+  EXPECT_EQ(size.samples, 3);
+  EXPECT_EQ(size.bytes, 24 + 12);
+}
+
+TEST(IdxSource, LabelsAreOptionalOnlyForPrediction) {
+  TemporaryDirectory dir;
+  write_idx(dir.file("x.idx"), sequence_array({3, 2}));
+  const IdxSource source{.images = dir.file("x.idx"), .labels = {}};
+  EXPECT_FALSE(read_idx_source(source, {.targets_required = false}).targets);
+  expect_input_error([&] { read_idx_source(source, {.where = "t.yaml:2:3"}); },
+                     {"t.yaml:2:3", "labels"});
+}
+
+TEST(IdxSource, CountsMustAgree) {
+  TemporaryDirectory dir;
+  write_idx(dir.file("images.idx"), sequence_array({100, 2}));
+  write_idx(dir.file("labels.idx"), sequence_array({99}));
+  const IdxSource source{.images = dir.file("images.idx"), .labels = dir.file("labels.idx")};
+  expect_input_error([&] { read_idx_source(source, {.where = "t.yaml"}); },
+                     {"images.idx has 100 samples but", "labels.idx has 99"});
 }
 
 TEST(Idx, TrailingBytesAreAnError) {
