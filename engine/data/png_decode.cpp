@@ -21,7 +21,8 @@ struct PngState {
   const png_byte* data = nullptr;
   size_t size = 0;
   size_t offset = 0;
-  char message[256] = "";
+  char message[512] = "";
+  char warning[256] = "";  // the last warning, which often says why an error follows
 };
 
 void read_from_memory(png_structp png, png_bytep out, size_t count) {
@@ -33,12 +34,20 @@ void read_from_memory(png_structp png, png_bytep out, size_t count) {
 
 void on_error(png_structp png, png_const_charp message) {
   auto* state = static_cast<PngState*>(png_get_error_ptr(png));
-  std::snprintf(state->message, sizeof state->message, "%s", message);
+  if (state->warning[0] != '\0') {
+    std::snprintf(state->message, sizeof state->message, "%s: %s", message, state->warning);
+  } else {
+    std::snprintf(state->message, sizeof state->message, "%s", message);
+  }
   png_longjmp(png, 1);
 }
 
-// Warnings (an odd colour profile, a text chunk's encoding) do not affect the pixels.
-void on_warning(png_structp, png_const_charp) {}
+// Warnings alone (an odd colour profile, a text chunk's encoding) do not affect the pixels;
+// the last one is kept for the error that may follow ("Invalid IHDR data" says no more).
+void on_warning(png_structp png, png_const_charp message) {
+  auto* state = static_cast<PngState*>(png_get_error_ptr(png));
+  std::snprintf(state->warning, sizeof state->warning, "%s", message);
+}
 
 class PngHandles {
  public:
