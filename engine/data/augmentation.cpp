@@ -105,10 +105,22 @@ struct Sampler {
     const double fy = std::floor(y), fx = std::floor(x);
     const float dy = float(y - fy), dx = float(x - fx);
     const int64_t top = int64_t(fy), left = int64_t(fx);
+    if (top >= 0 && left >= 0 && top + 1 < height && left + 1 < width) {
+      // Inside (most pixels): no neighbour needs checking.
+      const float* a = image + (top * width + left) * channels;
+      const float* c = a + width * channels;
+      for (int64_t k = 0; k < channels; ++k) {
+        const float upper = a[k] + (a[k + channels] - a[k]) * dx;
+        const float lower = c[k] + (c[k + channels] - c[k]) * dx;
+        out[k] = upper + (lower - upper) * dy;
+      }
+      return;
+    }
     const float* a = pixel(top, left);
     const float* b = pixel(top, left + 1);
     const float* c = pixel(top + 1, left);
     const float* d = pixel(top + 1, left + 1);
+    // A zero weight must not read a missing neighbour: the last row or column is exact.
     for (int64_t k = 0; k < channels; ++k) {
       const float upper = at(a, k) + (dx > 0 ? (at(b, k) - at(a, k)) * dx : 0.f);
       const float lower = at(c, k) + (dx > 0 ? (at(d, k) - at(c, k)) * dx : 0.f);
