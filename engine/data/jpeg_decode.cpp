@@ -1,9 +1,10 @@
 // JPEG through libjpeg-turbo's libjpeg API. libjpeg reports errors by calling error_exit,
 // which must not return: it longjmps back, so every setjmp below is in a function whose frame
 // holds no object with a destructor, and the decompressor itself is owned by the caller
-// (JpegDecompressor), which destroys it after any failure. Warnings (a truncated file, which
-// libjpeg would pad with gray, or corrupt entropy data) are errors here too, as they are
-// for TensorFlow's decoder.
+// (JpegDecompressor), which destroys it after any failure. The warnings that mean missing
+// data (a truncated file or segment, which libjpeg would pad with gray) are errors here, as
+// truncation is for TensorFlow's decoder; the others (extraneous bytes before a marker, as in
+// a few of the cats-and-dogs photos of the book's §8.2) leave a whole image and are accepted.
 
 #include <csetjmp>
 #include <cstddef>
@@ -11,6 +12,8 @@
 
 // After them: jpeglib.h uses size_t and FILE without including their headers.
 #include <jpeglib.h>
+// After jpeglib.h, which it extends.
+#include <jerror.h>
 
 #include "engine/data/image_codecs.hpp"
 
@@ -22,7 +25,7 @@ struct JpegErrors {
   jpeg_error_mgr manager;  // first: libjpeg sees only this part
   jmp_buf jump;
   char message[JMSG_LENGTH_MAX] = "";
-  bool warned = false;
+  bool data_missing = false;
 };
 
 JpegErrors& errors_of(j_common_ptr info) {
@@ -34,11 +37,14 @@ JpegErrors& errors_of(j_common_ptr info) {
   std::longjmp(errors_of(info).jump, 1);
 }
 
-// Level −1 is a warning about the data; the first one is kept. Higher levels are traces.
+// Level −1 is a warning about the data; the first one saying data is missing is kept.
+// Higher levels are traces.
 void on_message(j_common_ptr info, int level) {
-  if (level >= 0 || errors_of(info).warned) return;
+  const int code = info->err->msg_code;
+  if (level >= 0 || errors_of(info).data_missing) return;
+  if (code != JWRN_JPEG_EOF && code != JWRN_HIT_MARKER) return;
   (*info->err->format_message)(info, errors_of(info).message);
-  errors_of(info).warned = true;
+  errors_of(info).data_missing = true;
 }
 
 class JpegDecompressor {
@@ -119,7 +125,7 @@ DecodedImage decode_jpeg(std::span<const std::byte> bytes, const std::string& na
   if (!read_jpeg_pixels(info, decompressor.errors(), image.pixels.data(), row_bytes)) {
     refuse_image(name, decompressor.errors()->message);
   }
-  if (decompressor.errors()->warned) refuse_image(name, decompressor.errors()->message);
+  if (decompressor.errors()->data_missing) refuse_image(name, decompressor.errors()->message);
   return image;
 }
 

@@ -105,6 +105,18 @@ TEST(ImageDecode, RefusesTruncatedAndMisnamedFiles) {
   expect_input_error([&] { decode_file(dir.file("empty.jpg"), 1); }, {"not a decodable"});
 }
 
+TEST(ImageDecode, AcceptsAJpegWithExtraneousBytesBeforeAMarker) {
+  // libjpeg warns ("Corrupt JPEG data: 3 extraneous bytes before marker 0xd9") and decodes
+  // the whole image, as TensorFlow does.
+  TemporaryDirectory dir;
+  write_jpeg(dir.file("x.jpg"), 8, 8, 1, std::vector<uint8_t>(64, 90));
+  std::vector<uint8_t> bytes = read_file_bytes(dir.file("x.jpg"));
+  ASSERT_GE(bytes.size(), 2u);
+  bytes.insert(bytes.end() - 2, {1, 2, 3});
+  write_file_bytes(dir.file("x.jpg"), bytes);
+  for (uint8_t value : decode_file(dir.file("x.jpg"), 1).pixels) EXPECT_NEAR(value, 90, 1);
+}
+
 void put_u32(std::vector<uint8_t>& bytes, uint32_t value) {
   for (int shift = 24; shift >= 0; shift -= 8) bytes.push_back(uint8_t(value >> shift));
 }
