@@ -228,7 +228,9 @@ SourceData read_images_to_predict(const fs::path& file_or_directory, const Sourc
   if (fs::is_directory(file_or_directory, error)) {
     files = images_in(file_or_directory, false);
     if (files.empty()) {
-      throw InputError(file_or_directory.string() + ": no .png, .jpg or .jpeg images here");
+      throw InputError(file_or_directory.string() +
+                       ": no .png, .jpg or .jpeg images here (images to predict are read from "
+                       "one flat folder, not from class subfolders)");
     }
   } else {
     files = {file_or_directory};
