@@ -13,16 +13,11 @@
 
 #include <filesystem>
 
-#include <filesystem>
-
 #include "engine/data/source.hpp"
 
 namespace loom {
 
 SourceData read_image_folder(const ImageFolderSource& source, const SourceContext& context);
-// Samples to predict: one image file, or a folder of images (no class subfolders).
-SourceData read_images_to_predict(const std::filesystem::path& file_or_directory,
-                                  const SourceContext& context);
 SourceSize inspect_image_folder(const ImageFolderSource& source, const Shape& model_input);
 
 // `trainer predict --input`: one image file, or a flat folder of them (sorted by name, other
