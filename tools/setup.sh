@@ -12,6 +12,8 @@ packages=(
   libcli11-dev         # command-line parsing
   nlohmann-json3-dev   # JSON output (bench reports, history.json)
   zlib1g-dev           # reading .gz idx files
+  libpng-dev           # image folders: PNG
+  libjpeg62-turbo-dev  # image folders: JPEG (libjpeg-turbo)
   libgtest-dev libgmock-dev libbenchmark-dev
   dataset-fashion-mnist  # the real data the default job and the end-to-end test train on
   graphviz             # `trainer graph --format svg` draws graphs with its dot program

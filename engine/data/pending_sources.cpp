@@ -1,10 +1,8 @@
-// Placeholders for the source readers being written in parallel (CSV, image
-// folders): each is deleted when its reader lands. They refuse the format with one clear
-// line rather than reading nothing.
+// Placeholders for the CSV reader being written in parallel: deleted when it lands. They
+// refuse the format with one clear line rather than reading nothing.
 
 #include "engine/core/error.hpp"
 #include "engine/data/csv_source.hpp"
-#include "engine/data/image_folder.hpp"
 
 namespace loom {
 
@@ -19,15 +17,6 @@ SourceData read_csv_source(const CsvSource&, const SourceContext&) {
 }
 SourceSize inspect_csv_source(const CsvSource&) {
   not_yet("csv");
-}
-SourceData read_image_folder(const ImageFolderSource&, const SourceContext&) {
-  not_yet("image_folder");
-}
-SourceData read_images_to_predict(const std::filesystem::path&, const SourceContext&) {
-  not_yet("image_folder");
-}
-SourceSize inspect_image_folder(const ImageFolderSource&, const Shape&) {
-  not_yet("image_folder");
 }
 
 }  // namespace loom
