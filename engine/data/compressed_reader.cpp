@@ -1,5 +1,6 @@
 #include "engine/data/compressed_reader.hpp"
 
+#include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -15,6 +16,15 @@ namespace loom {
 CompressedReader::CompressedReader(const std::filesystem::path& file) : name_(file.string()) {
   InputFile opened(file, "data file");
   file_bytes_ = opened.size();
+  // The gzip trailer's last field, read with pread before zlib takes the descriptor (its
+  // offset stays at the start).
+  constexpr int64_t kSmallestGzip = 18, kSizeField = 4;
+  if (uint8_t size[kSizeField];
+      file_bytes_ >= kSmallestGzip &&
+      pread(opened.descriptor(), size, kSizeField, file_bytes_ - kSizeField) == kSizeField) {
+    gzip_size_hint_ =
+        int64_t(size[0]) | int64_t(size[1]) << 8 | int64_t(size[2]) << 16 | int64_t(size[3]) << 24;
+  }
   stream_ = gzdopen(opened.descriptor(), "rb");
   if (!stream_) throw InputError(name_ + ": cannot open (" + std::strerror(errno) + ")");
   opened.release();

@@ -35,6 +35,10 @@ class CompressedReader {
   int64_t skip_rest(int64_t limit);
 
   bool compressed() const;
+  // What a gzip file says it inflates to: its trailer's size field (the last member's size
+  // modulo 4 GiB; exact for the usual single member under 4 GiB). A hint to size a buffer and
+  // refuse a bomb before inflating it; zlib checks the field when the data ends.
+  int64_t gzip_size_hint() const { return gzip_size_hint_; }
   int64_t file_bytes() const { return file_bytes_; }  // on disk, as opened
 
  private:
@@ -42,6 +46,7 @@ class CompressedReader {
 
   std::string name_;
   int64_t file_bytes_ = 0;
+  int64_t gzip_size_hint_ = 0;
   gzFile_s* stream_ = nullptr;
 };
 

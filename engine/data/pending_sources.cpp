@@ -1,9 +1,8 @@
-// Placeholders for the source readers being written in parallel (npy/npz, CSV, image
+// Placeholders for the source readers being written in parallel (npy/npz, image
 // folders): each is deleted when its reader lands. They refuse the format with one clear
 // line rather than reading nothing.
 
 #include "engine/core/error.hpp"
-#include "engine/data/csv_source.hpp"
 #include "engine/data/image_folder.hpp"
 #include "engine/data/npy.hpp"
 
@@ -26,12 +25,6 @@ SourceData read_npz_source(const NpzSource&, const SourceContext&) {
 }
 SourceSize inspect_npz_source(const NpzSource&) {
   not_yet("npz");
-}
-SourceData read_csv_source(const CsvSource&, const SourceContext&) {
-  not_yet("csv");
-}
-SourceSize inspect_csv_source(const CsvSource&) {
-  not_yet("csv");
 }
 SourceData read_image_folder(const ImageFolderSource&, const SourceContext&) {
   not_yet("image_folder");
