@@ -14,9 +14,9 @@ namespace {
 constexpr std::string_view kByteOrderMark = "\xEF\xBB\xBF";  // spreadsheets write one
 
 // Reads everything `reader` yields into one string, refused as soon as it passes `limit`. The
-// size is known before reading (a plain file's, or the gzip trailer's), so the buffer is
-// allocated once and a size beyond `limit` is refused before anything is read; a gzip file
-// that inflates past what its trailer said grows slice by slice, still bounded.
+// size is known before reading (a plain file's, or what the gzip trailer says), so a size
+// beyond `limit` is refused before anything is read, and the buffer is reserved once: only
+// reserved, because a trailer may lie, and memory is touched only as data fills it.
 std::string read_bounded(CompressedReader& reader, const std::string& name, int64_t limit) {
   const int64_t expected = reader.compressed() ? reader.gzip_size_hint() : reader.file_bytes();
   if (expected > limit) {
@@ -26,9 +26,9 @@ std::string read_bounded(CompressedReader& reader, const std::string& name, int6
   }
   constexpr int64_t kSlice = int64_t{1} << 24;
   std::string text;
-  int64_t filled = 0;
-  // One byte more than expected, to notice data beyond it.
-  for (int64_t wanted = expected + 1;; wanted = kSlice) {
+  text.reserve(size_t(expected + 1));  // one byte more, to notice data beyond it
+  for (int64_t filled = 0;;) {
+    const int64_t wanted = kSlice;
     text.resize(size_t(filled + wanted));
     const size_t count = reader.read(text.data() + filled, size_t(wanted));
     filled += int64_t(count);
@@ -36,10 +36,11 @@ std::string read_bounded(CompressedReader& reader, const std::string& name, int6
       throw InputError(name + ": inflates to more than the " + format_bytes(limit) +
                        " of memory available");
     }
-    if (int64_t(count) < wanted) break;
+    if (int64_t(count) < wanted) {
+      text.resize(size_t(filled));
+      return text;
+    }
   }
-  text.resize(size_t(filled));
-  return text;
 }
 
 }  // namespace
@@ -66,7 +67,7 @@ int64_t CsvText::skip(int64_t lines) const {
 
 // Where a record that may hold quoted line breaks ends (its '\n', or the end of the text),
 // counting the line breaks inside quotes.
-int64_t CsvText::quoted_record_end(int64_t begin, int64_t& line_breaks) const {
+int64_t CsvText::quoted_record_end(int64_t begin, int64_t line, int64_t& line_breaks) const {
   bool quoted = false;
   int64_t opening = begin;
   const int64_t size = std::ssize(text_);
@@ -81,7 +82,7 @@ int64_t CsvText::quoted_record_end(int64_t begin, int64_t& line_breaks) const {
     }
   }
   if (quoted) {
-    throw InputError(position(CsvRecord{begin, size, 0}, opening) +
+    throw InputError(position(CsvRecord{begin, size, line}, opening) +
                      ": a quote that is never closed");
   }
   return size;
@@ -98,7 +99,7 @@ std::vector<CsvRecord> CsvText::records(int64_t skip_lines) const {
   for (int64_t begin = skip(skip_lines); begin < size;) {
     int64_t line_breaks = 0, end = 0;
     if (has_quotes_) {
-      end = quoted_record_end(begin, line_breaks);
+      end = quoted_record_end(begin, line, line_breaks);
     } else {
       const void* found = std::memchr(text_.data() + begin, '\n', size_t(size - begin));
       end = found ? static_cast<const char*>(found) - text_.data() : size;

@@ -41,7 +41,7 @@ class CsvText {
 
  private:
   int64_t skip(int64_t lines) const;  // the offset after the first `lines` lines
-  int64_t quoted_record_end(int64_t begin, int64_t& line_breaks) const;
+  int64_t quoted_record_end(int64_t begin, int64_t line, int64_t& line_breaks) const;
 
   std::string name_;
   std::string text_;
