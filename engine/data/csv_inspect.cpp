@@ -21,14 +21,13 @@ class LineCounter {
   explicit LineCounter(int64_t skip) : skip_(skip) {}
 
   void add(const char* data, size_t size) {
-    for (size_t i = 0; i < size; ++i) {
-      const char c = data[i];
-      if (c == '\n') {
-        end_line();
-      } else if (lines_ >= skip_) {
-        if (c != '\r') has_content_ = true;
-        if (non_empty_ == 0 && first_line_.size() < kFirstLineBytes) first_line_ += c;
-      }
+    const char* end = data + size;
+    for (const char* at = data; at < end;) {
+      const auto* found = static_cast<const char*>(std::memchr(at, '\n', size_t(end - at)));
+      const char* line_end = found ? found : end;
+      if (lines_ >= skip_) take(at, line_end);
+      if (found) end_line();
+      at = line_end + 1;
     }
   }
   void finish() {
@@ -49,6 +48,14 @@ class LineCounter {
 
  private:
   static constexpr size_t kFirstLineBytes = size_t{1} << 20;
+
+  // Part of a line (all of it, or up to the end of a chunk).
+  void take(const char* begin, const char* end) {
+    if (end > begin && !(end - begin == 1 && *begin == '\r')) has_content_ = true;
+    if (non_empty_ == 0 && first_line_.size() < kFirstLineBytes) {
+      first_line_.append(begin, size_t(std::min<ptrdiff_t>(end - begin, kFirstLineBytes)));
+    }
+  }
 
   void end_line() {
     if (lines_ >= skip_ && has_content_) ++non_empty_;

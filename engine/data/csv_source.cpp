@@ -64,6 +64,19 @@ std::optional<float> parse_number(std::string_view text) {
   if (text.size() > 1 && text.front() == '+' && text[1] != '-' && text[1] != '+') {
     text.remove_prefix(1);
   }
+  // Whole numbers (pixels, counts, class indices) are most cells of most files: read them
+  // without from_chars, to the same float (an exact integer below 2^53 rounded once).
+  const bool negative = text.starts_with('-');
+  if (const size_t digits = text.size() - negative; digits > 0 && digits <= 15) {
+    int64_t whole = 0;
+    size_t i = negative;
+    for (; i < text.size(); ++i) {
+      const auto digit = static_cast<unsigned>(text[i] - '0');
+      if (digit > 9) break;
+      whole = whole * 10 + digit;
+    }
+    if (i == text.size()) return static_cast<float>(negative ? -whole : whole);
+  }
   double value = 0;
   const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (error != std::errc{} || end != text.data() + text.size() || !std::isfinite(value)) {
