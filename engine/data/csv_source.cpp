@@ -3,9 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
-#include <cstring>
 #include <exception>
-#include <limits>
 #include <optional>
 #include <unordered_map>
 

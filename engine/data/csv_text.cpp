@@ -13,10 +13,16 @@ namespace {
 
 constexpr std::string_view kByteOrderMark = "\xEF\xBB\xBF";  // spreadsheets write one
 
-// Reads everything `reader` yields into one string, refused as soon as it passes `limit`. The
-// size is known before reading (a plain file's, or what the gzip trailer says), so a size
-// beyond `limit` is refused before anything is read, and the buffer is reserved once: only
-// reserved, because a trailer may lie, and memory is touched only as data fills it.
+[[noreturn]] void refuse_inflated(const std::string& name, int64_t limit) {
+  throw InputError(name + ": inflates to more than the " + format_bytes(limit) +
+                   " of memory available");
+}
+
+// Reads everything `reader` yields into one string. The size is known before reading (a plain
+// file's, or what the gzip trailer says), so a size beyond `limit` is refused before anything
+// is read, and the buffer is reserved once: only reserved, because a trailer may lie, and
+// memory is touched only as data fills it. Data beyond that grows the buffer only while the
+// old and the new buffer together fit in `limit`.
 std::string read_bounded(CompressedReader& reader, const std::string& name, int64_t limit) {
   const int64_t expected = reader.compressed() ? reader.gzip_size_hint() : reader.file_bytes();
   if (expected > limit) {
@@ -28,14 +34,18 @@ std::string read_bounded(CompressedReader& reader, const std::string& name, int6
   std::string text;
   text.reserve(size_t(expected + 1));  // one byte more, to notice data beyond it
   for (int64_t filled = 0;;) {
-    const int64_t wanted = kSlice;
+    const auto capacity = int64_t(text.capacity());
+    int64_t wanted = std::min(kSlice, capacity - filled);
+    if (wanted <= 0) {
+      wanted = kSlice;
+      const int64_t grown = std::max(2 * capacity, filled + wanted);
+      if (capacity + grown > limit) refuse_inflated(name, limit);
+      text.reserve(size_t(grown));
+    }
     text.resize(size_t(filled + wanted));
     const size_t count = reader.read(text.data() + filled, size_t(wanted));
     filled += int64_t(count);
-    if (filled > limit) {
-      throw InputError(name + ": inflates to more than the " + format_bytes(limit) +
-                       " of memory available");
-    }
+    if (filled > limit) refuse_inflated(name, limit);
     if (int64_t(count) < wanted) {
       text.resize(size_t(filled));
       return text;

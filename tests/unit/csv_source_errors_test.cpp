@@ -164,14 +164,14 @@ TEST(CsvSourceErrors, FilesThatAreNotCsvText) {
   expect_refused(source(gzip, {"y"}), {gzip + ": corrupt or truncated gzip data"});
 }
 
-// In a child process whose address space is limited to 16 MiB above what it uses, so
+// In a child process whose address space is limited to 32 MiB above what it uses, so
 // available_memory_bytes() is small: 0 when `csv` is refused with a message holding `expected`.
 int refused_under_memory_limit(const CsvSource& csv, const std::string& expected) {
   const pid_t child = fork();
   if (child == 0) {
     long pages = 0;
     std::ifstream("/proc/self/statm") >> pages;
-    const rlim_t limit = rlim_t(pages * sysconf(_SC_PAGESIZE)) + (rlim_t{16} << 20);
+    const rlim_t limit = rlim_t(pages * sysconf(_SC_PAGESIZE)) + (rlim_t{32} << 20);
     const rlimit bound{limit, limit};
     setrlimit(RLIMIT_AS, &bound);
     try {

@@ -111,11 +111,13 @@ TEST(CsvSource, WindowsLineEndsEmptyLinesAByteOrderMarkAndNoFinalLineEnd) {
 
 TEST(CsvSource, NumbersInEveryFormAndSpacesAroundThem) {
   TemporaryDirectory dir;
-  const auto file = write_text_file(dir, "d.csv", "7, -0.5 ,+3,.25,1e-3,1E2,-0,1e-50\n");
+  const auto file =
+      write_text_file(dir, "d.csv", "7, -0.5 ,+3,.25,1e-3,1E2,-0,1e-50,16777217,-12\n");
   CsvSource csv = source(file, {}, {});
   csv.header = false;
   const SourceData data = read_csv_source(csv, SourceContext{.targets_required = false});
-  EXPECT_EQ(values_of(data.features), (Values{7, -0.5, 3, 0.25, double(1e-3f), 100, 0, 0}));
+  EXPECT_EQ(values_of(data.features),
+            (Values{7, -0.5, 3, 0.25, double(1e-3f), 100, 0, 0, 16777216, -12}));
   EXPECT_FALSE(data.targets);
 }
 
