@@ -8,6 +8,7 @@
 #include <unordered_map>
 
 #include "engine/core/error.hpp"
+#include "engine/core/memory.hpp"
 #include "engine/data/csv_columns.hpp"
 #include "engine/data/csv_text.hpp"
 
@@ -146,6 +147,40 @@ void read_row(const CsvText& text, const CsvRecord& record, const RowPlan& plan,
   if (!problem.empty()) throw InputError(problem);
 }
 
+int64_t count_cells(const CsvText& text, const CsvRecord& record, char delimiter) {
+  CsvCells cells(text, record, delimiter);
+  int64_t count = 0;
+  for (CsvCell cell; cells.next(cell);) ++count;
+  return count;
+}
+
+// The arrays are allocated before the rows are read, so their size is checked first. Every
+// cell takes at least one byte (its delimiter or line end): when the header's column count
+// times the rows exceeds the text, some row is short, and it is reported as such rather than
+// allocating for cells that are not there (a header of 100,000 names over a million "1" rows).
+void check_arrays_fit(const CsvText& text, const std::vector<CsvRecord>& records,
+                      const RowPlan& plan) {
+  const auto rows = std::ssize(records);
+  const auto columns = std::ssize(plan.columns);
+  if (columns > (std::ssize(text.text()) + 1) / rows) {
+    for (const CsvRecord& record : records) {
+      if (const int64_t cells = count_cells(text, record, plan.delimiter); cells != columns) {
+        throw InputError(text.position(record) + ": expected " + std::to_string(columns) +
+                         " columns, got " + std::to_string(cells));
+      }
+    }
+  }
+  const int64_t label_bytes =
+      plan.kind == TargetKind::labels ? rows * int64_t(sizeof(LabelCell)) : 0;
+  const int64_t bytes = rows * (plan.features + plan.targets) * 4 + label_bytes;
+  if (const int64_t available = available_memory_bytes(); bytes > available) {
+    throw InputError(text.name() + ": " + std::to_string(rows) + " samples of " +
+                     std::to_string(plan.features + plan.targets) + " values need " +
+                     format_bytes(bytes) + ", more than the " + format_bytes(available) +
+                     " of memory available");
+  }
+}
+
 struct ParsedRows {
   std::vector<std::byte> features;  // float32
   std::vector<std::byte> targets;   // float32 values or int32 indices
@@ -157,6 +192,7 @@ struct ParsedRows {
 ParsedRows read_rows(const CsvText& text, const std::vector<CsvRecord>& records,
                      const RowPlan& plan) {
   const auto rows = std::ssize(records);
+  check_arrays_fit(text, records, plan);
   ParsedRows parsed;
   parsed.features.resize(size_t(rows * plan.features) * sizeof(float));
   if (plan.kind == TargetKind::labels) parsed.labels.resize(size_t(rows));
@@ -218,13 +254,6 @@ std::optional<CsvCell> cell_at(const CsvText& text, const CsvRecord& record, cha
     if (index == column) return cell;
   }
   return std::nullopt;
-}
-
-int64_t count_cells(const CsvText& text, const CsvRecord& record, char delimiter) {
-  CsvCells cells(text, record, delimiter);
-  int64_t count = 0;
-  for (CsvCell cell; cells.next(cell);) ++count;
-  return count;
 }
 
 // Numbers or class labels, from the first row's target cell: a class name known to the

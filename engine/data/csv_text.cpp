@@ -103,8 +103,18 @@ std::vector<CsvRecord> CsvText::records(int64_t skip_lines) const {
     throw InputError(name_ + ": not a text file (a NUL byte at offset " + std::to_string(nul) +
                      ")");
   }
-  std::vector<CsvRecord> records;
+  // One record per line at most: a file of short lines ("1\n" 500 million times) makes the
+  // list larger than the text, so its size is checked before it is allocated.
   const int64_t size = std::ssize(text_);
+  const int64_t lines = std::count(text_.begin(), text_.end(), '\n') + 1;
+  const int64_t bytes = lines * int64_t(sizeof(CsvRecord));
+  if (const int64_t available = available_memory_bytes(); bytes > available) {
+    throw InputError(name_ + ": " + std::to_string(lines) + " lines need " + format_bytes(bytes) +
+                     " to index, more than the " + format_bytes(available) +
+                     " of memory available");
+  }
+  std::vector<CsvRecord> records;
+  records.reserve(size_t(lines));
   int64_t line = 1 + skip_lines;
   for (int64_t begin = skip(skip_lines); begin < size;) {
     int64_t line_breaks = 0, end = 0;

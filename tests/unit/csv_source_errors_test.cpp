@@ -65,6 +65,12 @@ TEST(CsvSourceErrors, RaggedRowsNameTheirLineAndBothCounts) {
   CsvSource csv = source(long_row, {"-1"});
   csv.header = false;
   expect_refused(csv, {long_row + ":2: expected 3 columns, got 4"});
+  // A wide header over short rows is reported as ragged before the arrays are allocated.
+  std::string wide = "y";
+  for (int column = 1; column < 100000; ++column) wide += ",c" + std::to_string(column);
+  for (int row = 0; row < 1000; ++row) wide += "\n1";
+  const auto wide_file = write_text_file(dir, "w.csv", wide);
+  expect_refused(source(wide_file, {"y"}), {wide_file + ":2: expected 100000 columns, got 1"});
 }
 
 TEST(CsvSourceErrors, ALineAfterAQuotedLineBreakIsCountedRight) {
