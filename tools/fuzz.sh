@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fuzzes the three readers of untrusted bytes (experiment YAML, idx/idx.gz data, safetensors
+# Fuzzes the readers of untrusted bytes (experiment YAML, idx/idx.gz and CSV data, safetensors
 # checkpoints), the restoring of a checkpoint's metadata (fuzzer-chosen values in a validly
 # sealed checkpoint, given to Trainer::resume) and the explicit-graph builder (random node
 # lists) with libFuzzer under AddressSanitizer and UndefinedBehaviorSanitizer.
@@ -15,7 +15,7 @@ seconds=${1:-60}
 tools/setup.sh
 cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
   -DLOOM_FUZZ=ON -DLOOM_SANITIZE=address,undefined -DLOOM_BUILD_TESTS=OFF -DLOOM_NATIVE=OFF >/dev/null
-cmake --build build-fuzz -j2 --target fuzz_config fuzz_idx fuzz_checkpoint \
+cmake --build build-fuzz -j2 --target fuzz_config fuzz_idx fuzz_csv fuzz_checkpoint \
   fuzz_checkpoint_metadata fuzz_graph
 
 seed_corpus() {
@@ -25,6 +25,7 @@ seed_corpus() {
 }
 seed_corpus fuzz_config config
 seed_corpus fuzz_idx idx
+seed_corpus fuzz_csv csv
 seed_corpus fuzz_checkpoint checkpoint
 seed_corpus fuzz_checkpoint_metadata checkpoint_metadata
 seed_corpus fuzz_graph graph
@@ -33,7 +34,7 @@ cp -n configs/*.yaml configs/optimizers/*.yaml tests/bad_configs/*.yaml build-fu
 
 mkdir -p build-fuzz/crashes
 status=0
-for target in fuzz_config fuzz_idx fuzz_checkpoint fuzz_checkpoint_metadata fuzz_graph; do
+for target in fuzz_config fuzz_idx fuzz_csv fuzz_checkpoint fuzz_checkpoint_metadata fuzz_graph; do
   echo "fuzz: $target for ${seconds}s" >&2
   if ! ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
       "build-fuzz/$target" "build-fuzz/corpus/$target" -max_total_time="$seconds" \
