@@ -340,6 +340,15 @@ SourceData make_source_data(RowPlan& plan, ParsedRows& parsed) {
   return data;
 }
 
+// Samples to predict may come without the target columns: a file whose rows hold exactly the
+// model's input values is features alone, even where an index such as -1 would select one of
+// them as the target.
+bool features_only(const CsvSource& source, const SourceContext& context,
+                   const CsvColumnNames& names) {
+  return !context.targets_required && source.features.empty() && !context.model_input.empty() &&
+         names.count == numel(context.model_input);
+}
+
 }  // namespace
 
 SourceData read_csv_source(const CsvSource& source, const SourceContext& context) {
@@ -359,7 +368,9 @@ SourceData read_csv_source(const CsvSource& source, const SourceContext& context
                      ": no target columns: select them with targets: (a header name, an index "
                      "such as -1, or a range such as '13:')");
   }
-  const CsvColumns columns = resolve_csv_columns(source, names, context.targets_required);
+  const CsvColumns columns = features_only(source, context, names)
+                                 ? resolve_csv_columns(CsvSource{}, names, false)
+                                 : resolve_csv_columns(source, names, context.targets_required);
   if (columns.features.empty()) {
     throw InputError(context.where + ": every column of " + text.name() +
                      " is a target: no features are left");

@@ -23,6 +23,7 @@
 
 #include "engine/core/random.hpp"
 #include "tests/support/csv_sources.hpp"
+#include "tests/support/rejection.hpp"
 #include "tests/support/run_command.hpp"
 
 namespace loom::testing {
@@ -203,6 +204,55 @@ TEST(Tabular, BostonHousingRegressionBeatsTheMeanPredictor) {
   }
   std::printf("boston_housing: the mean predictor's validation MAE is %.2f\n", baseline);
   EXPECT_LT(train_on_split(table, "val_mae"), 0.5 * baseline);
+}
+
+// A model trained on a table predicts from a CSV file of features alone (the target column
+// left out), in the training file's layout, and names the classes.
+TEST(Tabular, PredictReadsRowsWithoutTheTargetAndNamesTheClasses) {
+  TemporaryDirectory directory;
+  const std::string config = source_path("configs/tabular/iris.yaml");
+  const std::string run = directory.file("run");
+  const CommandResult trained = run_command(trainer_path() + " train " + config + " --out " + run +
+                                            " --set trainer.epochs=2");
+  ASSERT_EQ(trained.exit_code, 0) << trained.err;
+  const std::string input = write_text_file(directory, "flowers.csv",
+                                            "3,4,setosa,versicolor,virginica\n5.1,3.5,1.4,0.2\n"
+                                            "6.4,3.2,4.5,1.5\n6.3,3.3,6.0,2.5\n");
+  const CommandResult predicted =
+      run_command(trainer_path() + " predict " + config + " --weights " + run +
+                  "/last.safetensors --input " + input);
+  ASSERT_EQ(predicted.exit_code, 0) << predicted.err;
+  std::istringstream lines(predicted.out);
+  std::vector<std::string> rows;
+  for (std::string line; std::getline(lines, line);) rows.push_back(line);
+  ASSERT_EQ(rows.size(), 4u) << predicted.out;
+  EXPECT_EQ(rows[0], "index,p0,p1,p2,predicted");
+  for (size_t row = 1; row < rows.size(); ++row) {
+    const std::string name = rows[row].substr(rows[row].rfind(',') + 1);
+    EXPECT_TRUE(name == "setosa" || name == "versicolor" || name == "virginica") << rows[row];
+  }
+}
+
+// A defect in the data stops the trainer before it writes anything: exit 2 and one line that
+// points at the cell.
+TEST(Tabular, ABadCellStopsTheTrainerWithOneLine) {
+  TemporaryDirectory directory;
+  const Table table{"configs/tabular/wine.yaml", "wine_data.csv", 1, false};
+  Rows split = read_split(table);
+  std::string text = csv_text(split.prefix, split.train);
+  text.replace(text.find('\n', text.find('\n') + 1) + 1, 5, "14.x3");  // the third line
+  write_text_file(directory, "train.csv", text);
+  write_text_file(directory, "validation.csv", csv_text(split.prefix, split.validation));
+  const std::string run = directory.file("run");
+  const CommandResult result = run_command(
+      trainer_path() + " train " +
+      config_on_split(table, directory, "train.csv", "validation.csv") + " --out " + run);
+  if (!expect_one_error_line(result)) return;
+  EXPECT_NE(result.err.find(directory.file("train.csv") + ":3:1: expected a number in column 0, "
+                                                          "got '14.x3"),
+            std::string::npos)
+      << result.err;
+  EXPECT_FALSE(std::filesystem::exists(run));
 }
 
 }  // namespace

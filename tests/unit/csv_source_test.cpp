@@ -193,6 +193,21 @@ TEST(CsvSource, SamplesToPredictMayLackTheTargetColumn) {
   EXPECT_EQ(values_of(labelled.features), (Values{1, 2}));
 }
 
+TEST(CsvSource, SamplesToPredictWithExactlyTheModelsInputsAreFeaturesAlone) {
+  TemporaryDirectory dir;
+  CsvSource csv = source(write_text_file(dir, "p.csv", "1,2,3\n4,5,6\n"), {"-1"});
+  csv.header = false;
+  const SourceData data = read_csv_source(
+      csv, SourceContext{.model_input = {3}, .targets_required = false, .where = "--input"});
+  EXPECT_FALSE(data.targets);
+  EXPECT_EQ(values_of(data.features), (Values{1, 2, 3, 4, 5, 6}));
+  // With the target column, as the training file has it.
+  const SourceData labelled = read_csv_source(
+      csv, SourceContext{.model_input = {2}, .targets_required = false, .where = "--input"});
+  EXPECT_EQ(values_of(labelled.features), (Values{1, 2, 4, 5}));
+  EXPECT_EQ(values_of(*labelled.targets), (Values{3, 6}));
+}
+
 TEST(CsvSource, ManyRowsReadInParallelGiveTheSameArraysAsOneThread) {
   TemporaryDirectory dir;
   std::string text = "a,b,c\n";
