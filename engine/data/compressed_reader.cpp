@@ -13,17 +13,22 @@
 
 namespace loom {
 
+namespace {
+constexpr int64_t kMaxDeflateRatio = 1032;  // deflate's best: 258 bytes from 2 bits
+}  // namespace
+
 CompressedReader::CompressedReader(const std::filesystem::path& file) : name_(file.string()) {
   InputFile opened(file, "data file");
   file_bytes_ = opened.size();
   // The gzip trailer's last field, read with pread before zlib takes the descriptor (its
-  // offset stays at the start).
+  // offset stays at the start). A size deflate cannot reach from this file is a lie: no hint.
   constexpr int64_t kSmallestGzip = 18, kSizeField = 4;
   if (uint8_t size[kSizeField];
       file_bytes_ >= kSmallestGzip &&
       pread(opened.descriptor(), size, kSizeField, file_bytes_ - kSizeField) == kSizeField) {
-    gzip_size_hint_ =
+    const int64_t claimed =
         int64_t(size[0]) | int64_t(size[1]) << 8 | int64_t(size[2]) << 16 | int64_t(size[3]) << 24;
+    if (claimed <= file_bytes_ * kMaxDeflateRatio) gzip_size_hint_ = claimed;
   }
   stream_ = gzdopen(opened.descriptor(), "rb");
   if (!stream_) throw InputError(name_ + ": cannot open (" + std::strerror(errno) + ")");
@@ -58,7 +63,6 @@ bool CompressedReader::compressed() const {
 }
 
 int64_t CompressedReader::max_remaining_bytes() const {
-  constexpr int64_t kMaxDeflateRatio = 1032;
   if (gzdirect(stream_)) return std::max<int64_t>(0, file_bytes_ - gztell(stream_));
   return file_bytes_ * kMaxDeflateRatio;
 }

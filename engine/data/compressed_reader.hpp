@@ -36,8 +36,9 @@ class CompressedReader {
 
   bool compressed() const;
   // What a gzip file says it inflates to: its trailer's size field (the last member's size
-  // modulo 4 GiB; exact for the usual single member under 4 GiB). A hint to size a buffer and
-  // refuse a bomb before inflating it; zlib checks the field when the data ends.
+  // modulo 4 GiB; exact for the usual single member under 4 GiB), or 0 when deflate could not
+  // expand the file that much. A hint to size a buffer and refuse a bomb before inflating
+  // it; zlib checks the field when the data ends.
   int64_t gzip_size_hint() const { return gzip_size_hint_; }
   int64_t file_bytes() const { return file_bytes_; }  // on disk, as opened
 
