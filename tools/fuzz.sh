@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
-# Fuzzes the readers of untrusted bytes (experiment YAML, idx/idx.gz data, .npy/.npz data,
+# Fuzzes the readers of untrusted bytes (experiment YAML, idx/idx.gz, .npy/.npz and CSV data,
 # PNG/JPEG images, safetensors checkpoints), the restoring of a checkpoint's metadata
 # (fuzzer-chosen values in a validly sealed checkpoint, given to Trainer::resume) and the
-# explicit-graph builder (random node
-# lists) with libFuzzer under AddressSanitizer and UndefinedBehaviorSanitizer.
+# explicit-graph builder (random node lists) with libFuzzer under AddressSanitizer and UndefinedBehaviorSanitizer.
 # Every input must end in a clean rejection (loom::InputError) or success; a crash, a leak,
 # a sanitizer report or any other exception fails the run and leaves the input in
 # build-fuzz/crashes/.
@@ -16,8 +15,8 @@ seconds=${1:-60}
 tools/setup.sh
 cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
   -DLOOM_FUZZ=ON -DLOOM_SANITIZE=address,undefined -DLOOM_BUILD_TESTS=OFF -DLOOM_NATIVE=OFF >/dev/null
-cmake --build build-fuzz -j2 --target fuzz_config fuzz_idx fuzz_npy fuzz_image fuzz_checkpoint \
-  fuzz_checkpoint_metadata fuzz_graph
+cmake --build build-fuzz -j2 --target fuzz_config fuzz_idx fuzz_npy fuzz_image fuzz_csv \
+  fuzz_checkpoint fuzz_checkpoint_metadata fuzz_graph
 
 seed_corpus() {
   local target=$1 seeds=$2
@@ -28,6 +27,7 @@ seed_corpus fuzz_config config
 seed_corpus fuzz_idx idx
 seed_corpus fuzz_npy npy
 seed_corpus fuzz_image image
+seed_corpus fuzz_csv csv
 seed_corpus fuzz_checkpoint checkpoint
 seed_corpus fuzz_checkpoint_metadata checkpoint_metadata
 seed_corpus fuzz_graph graph
@@ -36,10 +36,8 @@ cp -n configs/*.yaml configs/optimizers/*.yaml tests/bad_configs/*.yaml build-fu
 
 mkdir -p build-fuzz/crashes
 status=0
-# Fuzzes the readers of untrusted bytes (experiment YAML, idx/idx.gz data, .npy/.npz data,
-# PNG/JPEG images, safetensors checkpoints), the restoring of a checkpoint's metadata
-# (fuzzer-chosen values in a validly sealed checkpoint, given to Trainer::resume) and the
-# explicit-graph builder (random node
+for target in fuzz_config fuzz_idx fuzz_npy fuzz_image fuzz_csv fuzz_checkpoint \
+  fuzz_checkpoint_metadata fuzz_graph; do
   echo "fuzz: $target for ${seconds}s" >&2
   if ! ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
       "build-fuzz/$target" "build-fuzz/corpus/$target" -max_total_time="$seconds" \

@@ -11,11 +11,12 @@ packages=(
   libspdlog-dev        # logging
   libcli11-dev         # command-line parsing
   nlohmann-json3-dev   # JSON output (bench reports, history.json)
-  zlib1g-dev           # reading .gz idx files
+  zlib1g-dev           # reading .gz idx and CSV files
   libpng-dev           # image folders: PNG
   libjpeg62-turbo-dev  # image folders: JPEG (libjpeg-turbo)
   libgtest-dev libgmock-dev libbenchmark-dev
   dataset-fashion-mnist  # the real data the default job and the end-to-end test train on
+  python3-sklearn      # its UCI tables (sklearn/datasets/data/*.csv): configs/tabular
   graphviz             # `trainer graph --format svg` draws graphs with its dot program
   clang libclang-rt-14-dev libomp-dev  # tools/fuzz.sh: libFuzzer ships with clang
   valgrind             # tools/memcheck.sh

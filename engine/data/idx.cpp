@@ -1,16 +1,14 @@
 #include "engine/data/idx.hpp"
 
-#include <zlib.h>
-
 #include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <memory>
 
 #include "engine/core/error.hpp"
-#include "engine/core/input_file.hpp"
 #include "engine/core/memory.hpp"
 #include "engine/data/byte_order.hpp"
+#include "engine/data/compressed_reader.hpp"
 
 namespace loom {
 
@@ -26,81 +24,6 @@ constexpr IdxType kIdxTypes[] = {
     {0x0C, ElementType::int32}, {0x0D, ElementType::float32}, {0x0E, ElementType::float64},
 };
 constexpr int64_t kMaxBytes = int64_t{1} << 34;  // 16 GiB: larger is a corrupt header
-
-// Reads a file through zlib, which inflates gzip data and passes plain files through.
-// The idx header says how large the payload is, so the payload is read straight into its
-// final buffer: 47 MB of Fashion-MNIST images are never held twice.
-class CompressedReader {
- public:
-  // Opened as a regular file first (a FIFO or /dev/zero is refused, not read forever), then
-  // handed to zlib, which closes the descriptor.
-  explicit CompressedReader(const std::filesystem::path& file) : name_(file.string()) {
-    InputFile opened(file, "data file");
-    file_bytes_ = opened.size();
-    stream_ = gzdopen(opened.descriptor(), "rb");
-    if (!stream_) throw InputError(name_ + ": cannot open (" + std::strerror(errno) + ")");
-    opened.release();
-    gzbuffer(stream_, 1 << 18);
-  }
-  ~CompressedReader() { gzclose(stream_); }
-  CompressedReader(const CompressedReader&) = delete;
-  CompressedReader& operator=(const CompressedReader&) = delete;
-
-  // Reads up to `size` bytes; fewer only at the end of the data.
-  size_t read(void* into, size_t size) {
-    size_t total = 0;
-    auto* bytes = static_cast<uint8_t*>(into);
-    while (total < size) {
-      const unsigned chunk = static_cast<unsigned>(std::min<size_t>(size - total, 1u << 30));
-      const int count = gzread(stream_, bytes + total, chunk);
-      if (count < 0) {
-        int code = 0;
-        throw InputError(name_ + ": corrupt or truncated gzip data (" + gzerror(stream_, &code) +
-                         ")");
-      }
-      if (count == 0) break;
-      total += static_cast<size_t>(count);
-    }
-    if (total < size) check_clean_end();
-    return total;
-  }
-
-  // The most bytes the file can still yield, known before any is read: a corrupt header
-  // must not make the reader allocate gigabytes for data that is not there. Deflate expands
-  // at most 1032-fold, so a gzip file bounds its payload too.
-  int64_t max_remaining_bytes() const {
-    constexpr int64_t kMaxDeflateRatio = 1032;
-    if (gzdirect(stream_)) return std::max<int64_t>(0, file_bytes_ - gztell(stream_));
-    return file_bytes_ * kMaxDeflateRatio;
-  }
-
-  // Counts (and discards) what is left, up to `limit` bytes: trailing data is an error
-  // whatever its size, and a gzip bomb behind a small header must not be inflated in full.
-  int64_t skip_rest(int64_t limit) {
-    std::vector<uint8_t> chunk(1 << 16);
-    int64_t total = 0;
-    while (total < limit) {
-      const size_t count = read(chunk.data(), size_t(std::min<int64_t>(limit - total, 1 << 16)));
-      if (count == 0) break;
-      total += int64_t(count);
-    }
-    return total;
-  }
-
- private:
-  // zlib reports a gzip stream cut short only as an early end of file: ask it.
-  void check_clean_end() {
-    int code = 0;
-    gzerror(stream_, &code);
-    if ((code != Z_OK && code != Z_STREAM_END) || (!gzdirect(stream_) && !gzeof(stream_))) {
-      throw InputError(name_ + ": corrupt or truncated gzip data");
-    }
-  }
-
-  std::string name_;
-  int64_t file_bytes_ = 0;
-  gzFile stream_ = nullptr;
-};
 
 uint32_t big_endian_u32(const uint8_t* bytes) {
   return uint32_t(bytes[0]) << 24 | uint32_t(bytes[1]) << 16 | uint32_t(bytes[2]) << 8 |

@@ -22,6 +22,8 @@ using testing::TemporaryDirectory;
 
 // The MNIST configs read the same file names from a folder of their own.
 constexpr const char* kDataRoot = "/usr/share/datasets/fashion-mnist";
+// configs/tabular read Debian's python3-sklearn tables where the package puts them.
+constexpr const char* kTabularRoot = "/usr/lib/python3/dist-packages/sklearn/datasets/data";
 
 std::vector<fs::path> shipped_configs() {
   std::vector<fs::path> files;
@@ -38,7 +40,11 @@ TEST(ResolvedConfig, LoadingItGivesTheSameResolvedConfig) {
   ASSERT_GE(configs.size(), 10u);
   for (const fs::path& config : configs) {
     SCOPED_TRACE(config.string());
-    const Experiment first = load_experiment(config, {std::string("data.root=") + kDataRoot});
+    const bool tabular = config.parent_path().filename() == "tabular";
+    if (tabular && !fs::exists(kTabularRoot)) continue;  // python3-sklearn is not installed
+    const Experiment first =
+        load_experiment(config, tabular ? std::vector<std::string>{}
+                                        : std::vector{std::string("data.root=") + kDataRoot});
     const std::string written = YAML::Dump(first.resolved);
     TemporaryDirectory directory;
     std::ofstream(directory.file("config.yaml")) << written << "\n";
