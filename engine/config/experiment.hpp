@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "engine/config/config_node.hpp"
+#include "engine/data/augmentation.hpp"
 #include "engine/data/dataset_spec.hpp"
 #include "engine/data/metrics.hpp"
 #include "engine/data/targets.hpp"
@@ -27,6 +28,13 @@ struct DataSpec {
   double validation_split = 0.0;          // ...the last fraction of train, taken before shuffling
   std::optional<DatasetSpec> test;
   std::optional<double> scale;  // absent: default_scale (1/255 for uint8 images, else 1)
+  // Seeded random augmentation of the training set's images (engine/data/augmentation.hpp).
+  std::optional<AugmentationSpec> augmentation;
+  std::string augmentation_where;
+  // Keras's validation_split takes the last samples in file order; true takes them (and
+  // K-fold's parts) from a seeded shuffle of the training set instead, for files sorted by
+  // class or by date.
+  bool shuffle_before_split = false;
 };
 
 struct InputSpec {
@@ -77,13 +85,19 @@ struct LossSpec {
   std::string where;         // the options' config position: the loss op checks them at graph build
 };
 
-// Which way a monitored metric improves: "auto" means losses fall and accuracies rise.
+// Which way a monitored metric improves: "auto" means losses and errors fall, accuracies,
+// the AUC, precision and recall rise.
 struct MonitorSpec {
   std::string metric;  // loss, accuracy, val_loss, test_accuracy, ...
   std::string mode = "auto";
   std::string where;  // its config position, for messages about it
   bool maximize() const {
-    return mode == "max" || (mode == "auto" && metric.ends_with("accuracy"));
+    if (mode != "auto") return mode == "max";
+    // Keras's metric directions: accuracies, the AUC, precision and recall rise.
+    for (const char* rising : {"accuracy", "auc", "precision", "recall"}) {
+      if (metric.ends_with(rising)) return true;
+    }
+    return false;
   }
 };
 

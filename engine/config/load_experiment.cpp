@@ -181,6 +181,12 @@ Experiment read_experiment(ConfigNode root, const fs::path& source, const fs::pa
   experiment.seed = static_cast<uint64_t>(root.get_int("seed", 42, 0));
   experiment.data = read_data(root.at("data"), base, use);
   experiment.model = read_model(root.at("model"), experiment.seed);
+  if (experiment.data.augmentation && experiment.model.input.shape.size() != 3) {
+    throw InputError(experiment.data.augmentation_where +
+                     ": image augmentation needs a model input of "
+                     "[height, width, channels], not " +
+                     to_string(experiment.model.input.shape));
+  }
   experiment.trainer = read_trainer(root.at("trainer"), experiment.data);
   root.finish();
   // Shapes are checked by building the graph once, exactly as training will (which then

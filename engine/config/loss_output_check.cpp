@@ -1,6 +1,7 @@
 #include "engine/config/loss_output_check.hpp"
 
 #include "engine/core/error.hpp"
+#include "engine/graph/op.hpp"
 
 namespace loom {
 
@@ -15,7 +16,12 @@ std::string last_op(const ModelSpec& model) {
 }
 
 std::string ending(const std::string& op) {
-  return op.empty() ? "the model output is its input" : "the model ends with '" + op + "'";
+  if (op.empty()) return "the model output is its input";
+  const Op* found = OpRegistry::global().find(op);
+  if (found && found->signature().role == OpRole::activation) {
+    return "the model ends with a " + op + " activation";
+  }
+  return "the model's last layer has no activation (it ends with '" + op + "')";
 }
 
 }  // namespace

@@ -119,6 +119,12 @@ std::optional<OptionProblem> unknown_monitor(const Attributes& options) {
   if (!options.has("monitor")) return std::nullopt;
   const std::string& monitor = options.text("monitor");
   if (contains(monitorable_metrics(), monitor)) return std::nullopt;
+  // top_k_accuracy reports under its k: top_3_accuracy, val_top_3_accuracy, ...
+  for (const char* prefix : {"", "val_", "test_"}) {
+    if (monitor.starts_with(prefix) && top_k_of(monitor.substr(std::string(prefix).size()))) {
+      return std::nullopt;
+    }
+  }
   return OptionProblem{
       "monitor", std::nullopt,
       "unknown metric '" + monitor + "' (known: " + join_names(monitorable_metrics()) + ")"};

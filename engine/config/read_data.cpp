@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "engine/config/read_augmentation.hpp"
 #include "engine/config/read_values.hpp"
 #include "engine/core/error.hpp"
 #include "engine/core/input_file.hpp"
@@ -219,6 +220,11 @@ DataSpec read_data(ConfigNode node, const fs::path& config_directory, DataUse us
   }
   if (auto test = node.find("test")) spec.test = read_dataset(*test, root, true);
   spec.scale = read_scale(node);
+  if (auto augmentation = node.find("augmentation")) {
+    spec.augmentation = read_augmentation(*augmentation);
+    spec.augmentation_where = augmentation->where();
+  }
+  spec.shuffle_before_split = node.get_bool("shuffle_before_split", false);
   node.finish();
   return spec;
 }
@@ -254,6 +260,7 @@ std::optional<DatasetSpec> input_source(const DataSpec& data, const fs::path& in
     if (!csv) return std::nullopt;
     CsvSource options = *csv;
     options.file = input;
+    options.skip_rows = 0;  // a count line or a preamble belongs to the training file
     spec.source = options;
   } else if (fs::is_directory(input, error) || extension == ".png" || extension == ".jpg" ||
              extension == ".jpeg") {
@@ -277,6 +284,8 @@ YAML::Node data_yaml(const DataSpec& data) {
   } else {
     node["scale"] = "auto";
   }
+  if (data.augmentation) node["augmentation"] = augmentation_yaml(*data.augmentation);
+  node["shuffle_before_split"] = data.shuffle_before_split;
   return node;
 }
 

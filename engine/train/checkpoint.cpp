@@ -113,9 +113,8 @@ std::vector<EpochRecord> read_history(const CheckpointFields& fields,
     // Absent or null in histories written before the rate was recorded.
     record.learning_rate = std::numeric_limits<double>::quiet_NaN();
     if (row.contains("learning_rate") && !row["learning_rate"].is_null()) {
-      record.learning_rate =
-          fields.finite(row["learning_rate"], where + ".learning_rate", 0,
-                        std::numeric_limits<double>::max());
+      record.learning_rate = fields.finite(row["learning_rate"], where + ".learning_rate", 0,
+                                           std::numeric_limits<double>::max());
     }
     record.seconds = fields.finite(fields.member(row, "seconds", where), where + ".seconds", 0,
                                    std::numeric_limits<double>::max());

@@ -98,12 +98,12 @@ std::string history_json(std::span<const std::string> metric_names,
                          std::span<const EpochRecord> history) {
   nlohmann::json epochs = nlohmann::json::array();
   for (const EpochRecord& record : history) {
-    nlohmann::json row = {{"epoch", record.epoch},
-                          {"seconds", record.seconds},
-                          {"learning_rate", std::isfinite(record.learning_rate)
-                                                ? nlohmann::json(record.learning_rate)
-                                                : nlohmann::json()},
-                          {"samples_per_second", record.samples_per_second}};
+    nlohmann::json row = {
+        {"epoch", record.epoch},
+        {"seconds", record.seconds},
+        {"learning_rate", std::isfinite(record.learning_rate) ? nlohmann::json(record.learning_rate)
+                                                              : nlohmann::json()},
+        {"samples_per_second", record.samples_per_second}};
     for (const auto& [name, value] : named_values(record, metric_names)) row[name] = value;
     epochs.push_back(row);
   }

@@ -116,6 +116,8 @@ class Trainer {
   void save_checkpoint(const std::filesystem::path& file, RunPosition position);
 
  private:
+  // data.augmentation on the batch just gathered into `plan`.
+  void augment(const BoundPlan& plan, std::span<const uint32_t> indices);
   Trainer(Experiment experiment, std::optional<TrainingData> data,
           std::optional<std::filesystem::path> run_directory, Communicator& communicator);
   void create_optimizer();

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "engine/core/error.hpp"
+#include "engine/core/random.hpp"
 
 namespace loom {
 
@@ -16,10 +17,28 @@ std::pair<Dataset, Dataset> split_off_validation(const Dataset& data, double fra
   return {data.slice(0, train_size), data.slice(train_size, data.size())};
 }
 
+namespace {
+
+constexpr uint64_t kSplitStream = 0x5b117;  // the split's own stream of the experiment seed
+
+// The training set as the splits see it: in file order, or in a seeded shuffle
+// (data.shuffle_before_split), the same for every command that reads it.
+Dataset training_set(const Experiment& experiment, const DatasetRequest& request) {
+  Dataset train = load_dataset(experiment.data.train, request);
+  if (!experiment.data.shuffle_before_split) return train;
+  std::vector<int64_t> order(size_t(train.size()));
+  for (size_t i = 0; i < order.size(); ++i) order[i] = int64_t(i);
+  Random random(derive_seed(experiment.seed, kSplitStream));
+  for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[random.below(i)]);
+  return train.subset(order);
+}
+
+}  // namespace
+
 TrainingData load_training_data(const Experiment& experiment, int64_t units) {
   const DataSpec& data = experiment.data;
   TrainingData loaded;
-  loaded.train.emplace(load_dataset(data.train, dataset_request(experiment, units, nullptr)));
+  loaded.train.emplace(training_set(experiment, dataset_request(experiment, units, nullptr)));
   const DatasetRequest others = dataset_request(experiment, units, &loaded.train->class_names());
   if (data.validation) loaded.validation.emplace(load_dataset(*data.validation, others));
   if (data.validation_split > 0) {
@@ -42,7 +61,7 @@ std::optional<Dataset> load_data_set(const Experiment& experiment, int64_t units
   }
   if (which == "validation" && data.validation) return load_dataset(*data.validation, request);
   if (which == "validation" && data.validation_split <= 0) return std::nullopt;
-  Dataset train = load_dataset(data.train, request);
+  Dataset train = training_set(experiment, request);
   if (data.validation_split <= 0) return train;
   auto [kept, validation] = split_off_validation(train, data.validation_split);
   return which == "validation" ? std::move(validation) : std::move(kept);

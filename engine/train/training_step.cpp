@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "engine/core/random.hpp"
 #include "engine/train/trainer.hpp"
 
 namespace loom {
@@ -56,10 +57,30 @@ StepContext Trainer::begin_step(std::span<const uint32_t> indices, int64_t globa
                       .stop = stop_requested().load(std::memory_order_relaxed)};
   if (context.local > 0) {
     session_.load_batch(*context.plan, *data_.train, indices);
+    if (session_.experiment().data.augmentation) augment(*context.plan, indices);
     session_.runtime().step = optimizer_->iterations();  // dropout's stream follows the step
   }
   for (const auto& hook : hooks_) hook->on_step_start(context);
   return context;
+}
+
+// Each sample's draws come from (seed, epoch, its row in the file): the same augmentation
+// whatever the thread count, the shard or a resume in the middle of an epoch.
+void Trainer::augment(const BoundPlan& plan, std::span<const uint32_t> indices) {
+  constexpr uint64_t kAugmentationStream = 0xa06;
+  const Experiment& e = session_.experiment();
+  const Dataset& train = *data_.train;
+  const Shape& shape = train.sample_shape();
+  const uint64_t epoch_seed =
+      derive_seed(derive_seed(e.seed, kAugmentationStream), uint64_t(state_.position.epoch));
+  const int64_t size = train.sample_size();
+  const auto count = std::ssize(indices);
+#pragma omp parallel for
+  for (int64_t b = 0; b < count; ++b) {
+    const auto row = uint64_t(train.row(indices[size_t(b)]));
+    augment_image(*e.data.augmentation, derive_seed(epoch_seed, row), plan.images + b * size,
+                  shape[0], shape[1], shape[2]);
+  }
 }
 
 // In checking mode (trainer.check_numerics) the plan runs node by node, every output checked.

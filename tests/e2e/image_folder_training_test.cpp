@@ -65,6 +65,7 @@ std::string config_text(const std::string& root) {
          "\n"
          "  train: {format: image_folder, directory: train, color: grayscale}\n"
          "  validation: {format: image_folder, directory: validation, color: grayscale}\n"
+         "  augmentation: {flip: horizontal_and_vertical, rotation: 0.05, zoom: 0.1}\n"
          "model:\n"
          "  input: [16, 16, 1]\n"
          "  layers:\n"
