@@ -46,8 +46,10 @@ TEST(FashionMnist, BookModelLearnsOnASlice) {
 
   const auto rows = read_csv(out + "/history.csv");
   ASSERT_EQ(rows.size(), 3u);
-  EXPECT_EQ(rows[0], (std::vector<std::string>{"epoch", "loss", "accuracy", "test_loss",
-                                               "test_accuracy", "seconds", "samples_per_second"}));
+  EXPECT_EQ(rows[0],
+            (std::vector<std::string>{"epoch", "loss", "accuracy", "test_loss", "test_accuracy",
+                                      "learning_rate", "seconds", "samples_per_second"}));
+  EXPECT_EQ(rows[1][5], "0.001");  // rmsprop's default learning rate
   const double first_loss = std::stod(rows[1][1]);
   const double last_loss = std::stod(rows[2][1]);
   const double test_accuracy = std::stod(rows[2][4]);
