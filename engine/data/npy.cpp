@@ -65,8 +65,7 @@ SampleArray samples_in(std::span<const std::byte> npy, const NpyHeader& header,
 SampleArray read_npy_file(const std::filesystem::path& file) {
   std::shared_ptr<const MappedFile> mapping = MappedFile::open(file, "data file");
   const std::string name = file.string();
-  const NpyHeader header = parse_npy_header(mapping->bytes(), name);
-  check_npy_size(header, mapping->size(), name);
+  const NpyHeader header = parse_whole_npy(mapping->bytes(), name);
   return samples_in(mapping->bytes(), header, mapping, name);
 }
 
@@ -74,8 +73,7 @@ SampleArray read_npy_file(const std::filesystem::path& file) {
 SourceSize inspect_npy_file(const std::filesystem::path& file) {
   std::shared_ptr<const MappedFile> mapping =
       MappedFile::open(file, "data file", MappedFile::Use::headers);
-  const NpyHeader header = parse_npy_header(mapping->bytes(), file.string());
-  check_npy_size(header, mapping->size(), file.string());
+  const NpyHeader header = parse_whole_npy(mapping->bytes(), file.string());
   sample_shape_of(header, file.string());
   return {header.shape[0], header.big_endian ? header.data_bytes : 0};
 }
@@ -121,13 +119,11 @@ SampleArray read_npz_array(const ZipArchive& archive, const std::string& key) {
   const std::string name = array_name(archive, key);
   if (!member.deflated) {
     const std::span<const std::byte> bytes = archive.stored_bytes(member);
-    const NpyHeader header = parse_npy_header(bytes, name);
-    check_npy_size(header, std::ssize(bytes), name);
+    const NpyHeader header = parse_whole_npy(bytes, name);
     return samples_in(bytes, header, archive.mapping(), name);
   }
   auto bytes = std::make_shared<std::vector<std::byte>>(archive.extract(member, member.size));
-  NpyHeader header = parse_npy_header(*bytes, name);
-  check_npy_size(header, std::ssize(*bytes), name);
+  const NpyHeader header = parse_whole_npy(*bytes, name);
   std::byte* data = bytes->data() + header.data_offset;
   if (header.big_endian) {
     reverse_element_bytes(data, header.data_bytes / element_bytes(header.type),
@@ -143,8 +139,7 @@ SourceSize inspect_npz_array(const ZipArchive& archive, const std::string& key) 
   const std::string name = array_name(archive, key);
   if (!member.deflated) {
     const std::span<const std::byte> bytes = archive.stored_bytes(member);
-    const NpyHeader header = parse_npy_header(bytes, name);
-    check_npy_size(header, std::ssize(bytes), name);
+    const NpyHeader header = parse_whole_npy(bytes, name);
     sample_shape_of(header, name);
     return {header.shape[0], header.big_endian ? header.data_bytes : 0};
   }

@@ -269,4 +269,10 @@ std::string numpy_shape_text(const Shape& shape) {
   return text + (shape.size() == 1 ? ",)" : ")");
 }
 
+NpyHeader parse_whole_npy(std::span<const std::byte> bytes, const std::string& name) {
+  NpyHeader header = parse_npy_header(bytes, name);
+  check_npy_size(header, std::ssize(bytes), name);
+  return header;
+}
+
 }  // namespace loom

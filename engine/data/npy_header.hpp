@@ -35,6 +35,9 @@ NpyHeader parse_npy_header(std::span<const std::byte> bytes, const std::string& 
 // it describes: shorter is truncated, longer has trailing bytes.
 void check_npy_size(const NpyHeader& header, int64_t total_bytes, const std::string& name);
 
+// A whole .npy file's bytes: its header parsed and its size checked against it.
+NpyHeader parse_whole_npy(std::span<const std::byte> bytes, const std::string& name);
+
 // "(60000, 28, 28)", "(5,)", "()": a shape as NumPy prints it.
 std::string numpy_shape_text(const Shape& shape);
 
