@@ -107,7 +107,8 @@ Dataset load_dataset(const DatasetSpec& spec, const DatasetRequest& request) {
   const SourceContext context{.model_input = request.model_input,
                               .classes = request.classes,
                               .targets_required = request.targets_required,
-                              .where = spec.where};
+                              .where = spec.where,
+                              .limit = spec.limit};
   return prepare_dataset(read_source(spec, context), spec, request);
 }
 

@@ -205,6 +205,10 @@ SampleArray decode_all(const std::vector<fs::path>& files, const ImageShape& sha
 SourceData read_image_folder(const ImageFolderSource& source, const SourceContext& context) {
   const ImageShape shape = image_shape(context.model_input, &source.color, context.where);
   ImageListing listing = list_classes(source.directory, context);
+  if (context.limit > 0 && context.limit < std::ssize(listing.files)) {
+    listing.files.resize(size_t(context.limit));  // decode only what the set keeps
+    listing.labels.resize(size_t(context.limit));
+  }
   SourceData data{.features = decode_all(listing.files, shape, source.directory),
                   .class_names = std::move(listing.class_names)};
   std::vector<std::byte> labels(listing.labels.size() * sizeof(int32_t));

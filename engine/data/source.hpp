@@ -27,7 +27,10 @@ struct SourceContext {
   // through them (a label outside them is an error). Empty when reading the training set.
   const std::vector<std::string>* classes = nullptr;
   bool targets_required = true;  // false: samples to predict (targets read if present)
-  std::string where;             // config position, for messages
+  std::string where;  // config position, for messages
+  // The set's `limit` (0: none): a reader whose samples cost work each (decoding an image)
+  // may stop after that many; the data set keeps only that many anyway.
+  int64_t limit = 0;
 };
 
 // What reading will hold, from headers and directory listings alone: the samples (before

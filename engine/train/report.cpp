@@ -113,7 +113,10 @@ std::vector<Series> series_for(const std::string& metric, std::span<const std::s
 }
 
 std::string confusion_table(const ReportContent& content) {
-  if (content.confusion.empty()) return "<p>No evaluation data.</p>\n";
+  if (content.confusion.empty()) {
+    return "<p>No confusion matrix: no validation or test data, or a loss that is not over "
+           "classes.</p>\n";
+  }
   int64_t most = 1;
   for (int64_t count : content.confusion) most = std::max(most, count);
   std::ostringstream html;

@@ -231,6 +231,20 @@ TEST(ImageFolder, ClassesAreSortedSubfoldersAndOtherFilesAreIgnored) {
   EXPECT_EQ(size.bytes, 4 * (4 + 4));
 }
 
+TEST(ImageFolder, ALimitDecodesOnlyTheImagesTheSetKeeps) {
+  TemporaryDirectory dir;
+  const fs::path root = dir.path();
+  add_images(root / "a", 2, 10);
+  add_images(root / "b", 2, 20);
+  std::ofstream(root / "b" / "img9.png") << "not decodable";  // past the limit: never read
+  SourceContext context = context_for({2, 2, 1});
+  context.limit = 3;
+  const SourceData data = read_image_folder({root, kGray}, context);
+  EXPECT_EQ(data.features.count(), 3);
+  EXPECT_EQ(labels_of(data), (std::vector<int32_t>{0, 0, 1}));
+  EXPECT_EQ(data.class_names, (std::vector<std::string>{"a", "b"}));
+}
+
 TEST(ImageFolder, ValidationClassesMapToTheTrainingIndices) {
   TemporaryDirectory dir;
   add_images(fs::path(dir.path()) / "dog", 2, 50);
