@@ -60,6 +60,28 @@ NodeSpec read_node(ConfigNode node) {
   return spec;
 }
 
+// A normalization layer's statistic of the model input, as the resolved config writes it:
+// `adapt: mean` (variance, inverse_std) and `adapt_axis`, the input axis it is computed per
+// index along (engine/train/adapt.hpp).
+void read_adapt(ConfigNode& entry, ParameterSpec& spec, const Shape& input) {
+  auto adapt = entry.find("adapt");
+  if (!adapt) return;
+  const std::string statistic = choose(*adapt, {"inverse_std", "mean", "variance"}, "statistic");
+  spec.adapt = statistic == "mean"       ? ParameterSpec::Adapt::mean
+               : statistic == "variance" ? ParameterSpec::Adapt::variance
+                                         : ParameterSpec::Adapt::inverse_std;
+  if (spec.trainable) adapt->fail("an adapted statistic must be trainable: false");
+  ConfigNode axis = entry.at("adapt_axis");
+  spec.adapt_axis = axis.as_int(0, std::ssize(input) - 1);
+  // One statistic per index along the axis: the parameter holds exactly that many.
+  const int64_t extent = input[size_t(spec.adapt_axis)];
+  if (numel(spec.shape) != extent) {
+    adapt->fail("the statistics along axis " + std::to_string(spec.adapt_axis) + " of the input " +
+                to_string(input) + " are " + std::to_string(extent) + " values; the parameter " +
+                to_string(spec.shape) + " holds " + std::to_string(numel(spec.shape)));
+  }
+}
+
 void read_explicit_model(ConfigNode& node, ModelSpec& model) {
   ConfigNode inputs = node.at("inputs");
   inputs.expect_map();
@@ -83,6 +105,7 @@ void read_explicit_model(ConfigNode& node, ModelSpec& model) {
         spec.initializer.value = value->as_real();
       }
       spec.trainable = entry.get_bool("trainable", true);
+      read_adapt(entry, spec, model.input.shape);
       if (auto regularizer = entry.find("regularizer")) spec.l2 = read_l2(*regularizer);
       entry.finish();
       if (!sources.insert(name).second) entry.fail("the name '" + name + "' is defined twice");

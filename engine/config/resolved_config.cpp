@@ -8,6 +8,21 @@ namespace loom {
 
 namespace {
 
+// The config's word for a normalization statistic (read back by load_experiment's read_adapt).
+const char* adapt_name(ParameterSpec::Adapt adapt) {
+  switch (adapt) {
+    case ParameterSpec::Adapt::mean:
+      return "mean";
+    case ParameterSpec::Adapt::variance:
+      return "variance";
+    case ParameterSpec::Adapt::inverse_std:
+      return "inverse_std";
+    case ParameterSpec::Adapt::none:
+      break;
+  }
+  return "none";
+}
+
 YAML::Node flow_list(YAML::Node list) {
   list.SetStyle(YAML::EmitterStyle::Flow);
   return list;
@@ -86,6 +101,10 @@ YAML::Node model_yaml(const ModelSpec& model) {
     if (parameter.initializer.name == "constant") entry["value"] = parameter.initializer.value;
     entry["trainable"] = parameter.trainable;
     if (parameter.l2 > 0.0) entry["regularizer"]["l2"] = parameter.l2;
+    if (parameter.adapt != ParameterSpec::Adapt::none) {
+      entry["adapt"] = adapt_name(parameter.adapt);
+      entry["adapt_axis"] = parameter.adapt_axis;
+    }
     node["params"][parameter.name] = entry;
   }
   for (const NodeSpec& spec : model.nodes) {
