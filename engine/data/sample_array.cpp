@@ -45,28 +45,50 @@ double read_one(const std::byte* at) {
   return double(value);
 }
 
-}  // namespace
+// A float16 as stored: its bits, converted when read.
+struct Half {
+  uint16_t bits;
+  explicit operator float() const { return half_to_float(bits); }
+  explicit operator double() const { return half_to_float(bits); }
+};
+static_assert(sizeof(Half) == 2);
 
-int64_t element_bytes(ElementType type) {
+// Calls `f` with a value of the C++ type an element of `type` is stored as: the one switch
+// over element types that sizes, conversions and reads share.
+template <typename F>
+decltype(auto) with_stored_type(ElementType type, F&& f) {
   switch (type) {
     case ElementType::boolean:
     case ElementType::uint8:
+      return f(uint8_t{});
     case ElementType::int8:
-      return 1;
+      return f(int8_t{});
     case ElementType::uint16:
+      return f(uint16_t{});
     case ElementType::int16:
-    case ElementType::float16:
-      return 2;
+      return f(int16_t{});
     case ElementType::uint32:
+      return f(uint32_t{});
     case ElementType::int32:
-    case ElementType::float32:
-      return 4;
+      return f(int32_t{});
     case ElementType::uint64:
+      return f(uint64_t{});
     case ElementType::int64:
+      return f(int64_t{});
+    case ElementType::float16:
+      return f(Half{});
+    case ElementType::float32:
+      return f(float{});
     case ElementType::float64:
-      return 8;
+      return f(double{});
   }
-  return 1;
+  return f(uint8_t{});
+}
+
+}  // namespace
+
+int64_t element_bytes(ElementType type) {
+  return with_stored_type(type, [](auto stored) { return int64_t(sizeof stored); });
 }
 
 std::string_view element_name(ElementType type) {
@@ -106,36 +128,7 @@ bool is_integer(ElementType type) {
 
 void convert_to_float(ElementType type, const std::byte* from, int64_t count, float scale,
                       float* out) {
-  switch (type) {
-    case ElementType::boolean:
-    case ElementType::uint8:
-      return convert<uint8_t>(from, count, scale, out);
-    case ElementType::int8:
-      return convert<int8_t>(from, count, scale, out);
-    case ElementType::uint16:
-      return convert<uint16_t>(from, count, scale, out);
-    case ElementType::int16:
-      return convert<int16_t>(from, count, scale, out);
-    case ElementType::uint32:
-      return convert<uint32_t>(from, count, scale, out);
-    case ElementType::int32:
-      return convert<int32_t>(from, count, scale, out);
-    case ElementType::uint64:
-      return convert<uint64_t>(from, count, scale, out);
-    case ElementType::int64:
-      return convert<int64_t>(from, count, scale, out);
-    case ElementType::float32:
-      return convert<float>(from, count, scale, out);
-    case ElementType::float64:
-      return convert<double>(from, count, scale, out);
-    case ElementType::float16:
-      for (int64_t i = 0; i < count; ++i) {
-        uint16_t half;
-        std::memcpy(&half, from + 2 * i, 2);
-        out[i] = half_to_float(half) * scale;
-      }
-      return;
-  }
+  with_stored_type(type, [&](auto stored) { convert<decltype(stored)>(from, count, scale, out); });
 }
 
 SampleArray SampleArray::owned(ElementType type, Shape sample_shape, std::vector<std::byte> bytes) {
@@ -162,35 +155,7 @@ void SampleArray::to_float(int64_t index, float scale, float* out) const {
 
 double SampleArray::value(int64_t index, int64_t element) const {
   const std::byte* at = data_ + index * sample_bytes() + element * element_bytes(type_);
-  switch (type_) {
-    case ElementType::boolean:
-    case ElementType::uint8:
-      return read_one<uint8_t>(at);
-    case ElementType::int8:
-      return read_one<int8_t>(at);
-    case ElementType::uint16:
-      return read_one<uint16_t>(at);
-    case ElementType::int16:
-      return read_one<int16_t>(at);
-    case ElementType::uint32:
-      return read_one<uint32_t>(at);
-    case ElementType::int32:
-      return read_one<int32_t>(at);
-    case ElementType::uint64:
-      return read_one<uint64_t>(at);
-    case ElementType::int64:
-      return read_one<int64_t>(at);
-    case ElementType::float32:
-      return read_one<float>(at);
-    case ElementType::float64:
-      return read_one<double>(at);
-    case ElementType::float16: {
-      float converted;
-      convert_to_float(type_, at, 1, 1.f, &converted);
-      return converted;
-    }
-  }
-  return 0;
+  return with_stored_type(type_, [&](auto stored) { return read_one<decltype(stored)>(at); });
 }
 
 SampleArray SampleArray::first(int64_t count) const {
