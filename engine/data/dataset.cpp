@@ -78,17 +78,17 @@ SourceData read_source(const DatasetSpec& spec, const SourceContext& context) {
 void fit_to_model(SourceData& data, const DatasetSpec& spec, const Shape& model_input) {
   const SampleArray& features = data.features;
   if (features.sample_values() != numel(model_input)) {
-    throw InputError(spec.where + ": " + features_file(spec.source) + ": the samples are " +
+    throw InputError(spec.where + ": " + source_files(spec.source).features + ": the samples are " +
                      to_string(features.sample_shape()) + " (" +
                      std::to_string(features.sample_values()) + " values) but the model input is " +
                      to_string(model_input) + " (" + std::to_string(numel(model_input)) + ")");
   }
   data.features = features.reshaped(model_input);
   if (data.targets && data.targets->count() != features.count()) {
-    throw InputError(spec.where + ": " + features_file(spec.source) + " has " +
+    throw InputError(spec.where + ": " + source_files(spec.source).features + " has " +
                      std::to_string(features.count()) + " samples but " +
-                     targets_file(spec.source) + " has " + std::to_string(data.targets->count()) +
-                     " targets");
+                     source_files(spec.source).targets + " has " +
+                     std::to_string(data.targets->count()) + " targets");
   }
   if (spec.limit > 0 && spec.limit < features.count()) {
     data.features = data.features.first(spec.limit);
@@ -122,7 +122,7 @@ Dataset prepare_dataset(SourceData data, const DatasetSpec& spec, const DatasetR
                      .width = request.targets.width};
   if (data.targets) {
     format.encoding = check_targets(*data.targets, request.targets,
-                                    spec.where + ": " + targets_file(spec.source));
+                                    spec.where + ": " + source_files(spec.source).targets);
   } else {
     format.encoding = request.targets.family == TargetFamily::class_index ? LabelEncoding::index
                                                                           : LabelEncoding::dense;

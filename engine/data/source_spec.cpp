@@ -13,26 +13,23 @@ std::string format_name(const DataSource& source) {
   return std::visit(Name{}, source);
 }
 
-std::string features_file(const DataSource& source) {
-  struct File {
-    std::string operator()(const IdxSource& s) const { return s.images.string(); }
-    std::string operator()(const NpySource& s) const { return s.features.string(); }
-    std::string operator()(const NpzSource& s) const { return s.file.string() + ":" + s.features; }
-    std::string operator()(const CsvSource& s) const { return s.file.string(); }
-    std::string operator()(const ImageFolderSource& s) const { return s.directory.string(); }
+SourceFiles source_files(const DataSource& source) {
+  struct Files {
+    SourceFiles operator()(const IdxSource& s) const {
+      return {s.images.string(), s.labels.string()};
+    }
+    SourceFiles operator()(const NpySource& s) const {
+      return {s.features.string(), s.targets.string()};
+    }
+    SourceFiles operator()(const NpzSource& s) const {
+      return {s.file.string() + ":" + s.features, s.file.string() + ":" + s.targets};
+    }
+    SourceFiles operator()(const CsvSource& s) const { return {s.file.string(), s.file.string()}; }
+    SourceFiles operator()(const ImageFolderSource& s) const {
+      return {s.directory.string(), s.directory.string()};
+    }
   };
-  return std::visit(File{}, source);
-}
-
-std::string targets_file(const DataSource& source) {
-  struct File {
-    std::string operator()(const IdxSource& s) const { return s.labels.string(); }
-    std::string operator()(const NpySource& s) const { return s.targets.string(); }
-    std::string operator()(const NpzSource& s) const { return s.file.string() + ":" + s.targets; }
-    std::string operator()(const CsvSource& s) const { return s.file.string(); }
-    std::string operator()(const ImageFolderSource& s) const { return s.directory.string(); }
-  };
-  return std::visit(File{}, source);
+  return std::visit(Files{}, source);
 }
 
 }  // namespace loom

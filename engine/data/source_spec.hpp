@@ -64,8 +64,11 @@ struct ImageFolderSource {
 using DataSource = std::variant<IdxSource, NpySource, NpzSource, CsvSource, ImageFolderSource>;
 
 // The files a source reads its features and its targets from, for messages ("d.npz:x_train").
-std::string features_file(const DataSource& source);
-std::string targets_file(const DataSource& source);
+struct SourceFiles {
+  std::string features;
+  std::string targets;
+};
+SourceFiles source_files(const DataSource& source);
 
 // The format's name as a config writes it: "idx", "npy", "npz", "csv", "image_folder".
 std::string format_name(const DataSource& source);
