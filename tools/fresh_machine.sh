@@ -28,9 +28,11 @@ fail() {
 # (NAME), unless it finds exactly both.
 readme_commands() {
   local name=$1 found number
+  # awk reads to the end rather than exiting at the block's end: a writer into a pipe (git show)
+  # would otherwise die of SIGPIPE once the README outgrows the pipe's buffer, failing the step.
   found=$(awk '
     !opened && /^```sh[[:space:]]*$/ { opened = 1; inside = 1; next }
-    inside && /^```/ { exit }
+    inside && /^```/ { inside = 0; next }
     inside && /^# 1\./ { wanted = 1; next }
     inside && /^# 2\./ { wanted = 2; next }
     inside && wanted && NF && !/^[[:space:]]*#/ { print wanted "\t" $0; wanted = 0 }
@@ -143,7 +145,7 @@ remove_root() {
     echo "fresh machine: keeping the root $ROOT" >&2
     return
   fi
-  if findmnt -rn -o TARGET | grep -q -F "$ROOT/"; then
+  if findmnt -rn -o TARGET | grep -F "$ROOT/" >/dev/null; then
     echo "fresh machine: not deleting $ROOT: something is still mounted inside it" >&2
     return 1
   fi
