@@ -2,12 +2,12 @@
 // Keras's BatchNormalization over the last axis (channels last; x is [N, C] or [N, H, W, C]).
 //   training graph: y = gamma·(x - mean_B)/sqrt(var_B + epsilon) + beta with the batch's mean
 //     and (biased) variance, and moving = momentum·moving + (1 - momentum)·batch statistic;
-//   any other graph: the moving statistics instead.
-// Attributes momentum (Keras: 0.99) and epsilon (Keras: 1e-3). The batch statistics are
-// outputs so that batch_norm_backward can use them: (dy, x, gamma, beta, mean, variance) ->
-// (dx, dgamma, dbeta). Differentiated in any other graph (a frozen batch norm, Keras's
-// trainable=False), it is an affine map of x with the moving statistics as constants:
-// dx = gamma·dy/sqrt(moving_variance + epsilon).
+//   any other graph, or with `frozen: true`: the moving statistics instead, left unchanged.
+// Attributes momentum (Keras: 0.99), epsilon (Keras: 1e-3) and frozen (Keras runs a layer with
+// trainable=False in inference mode, in training too, so fine-tuning keeps its statistics). The
+// batch statistics are outputs so that batch_norm_backward can use them: (dy, x, gamma, beta, mean,
+// variance) -> (dx, dgamma, dbeta). Differentiated in any other graph, or frozen, it is an affine
+// map of x with the moving statistics as constants: dx = gamma·dy/sqrt(moving_variance + epsilon).
 //
 // oneDNN 2.6 sums a channel in float32, forward and backward: at a convnet's 43,264 values per
 // channel the batch mean is up to 1e-4 (relative) off and the preceding convolution's update
@@ -49,6 +49,11 @@ float epsilon_of(const Node& node) {
   return float(epsilon_attribute(node));
 }
 
+// Whether the node normalizes with its batch's statistics (and updates the moving ones).
+bool uses_batch_statistics(const Node& node, bool training_graph) {
+  return training_graph && !node.attributes.get_bool("frozen", false);
+}
+
 // The layout x is normalized in: the one it arrives in, when the statistics loops can walk it.
 Layout walkable(const Layout& arriving) {
   if (arriving.is_plain()) return arriving;
@@ -84,7 +89,10 @@ class BatchNorm final : public Op {
   OpSignature signature() const override {
     return {.inputs = {"x", "gamma", "beta", "moving_mean", "moving_variance"},
             .attributes = {{"momentum", AttributeKind::real, "of the moving statistics (0.99)"},
-                           {"epsilon", AttributeKind::real, "added to the variance (0.001)"}},
+                           {"epsilon", AttributeKind::real, "added to the variance (0.001)"},
+                           {"frozen", AttributeKind::boolean,
+                            "normalize with the moving statistics and keep them, in training "
+                            "too (Keras's trainable=False; false)"}},
             .auxiliary_outputs = 2};
   }
 
@@ -118,7 +126,7 @@ class BatchNorm final : public Op {
   std::unique_ptr<Kernel> compile(const Node& node, CompileContext& context) const override {
     const Shape& x = context.type(node.inputs[0]).shape;
     const auto desc = context.held_desc(node.inputs[0], data_desc(x));
-    if (!context.graph().training()) {
+    if (!uses_batch_statistics(node, context.graph().training())) {
       return normalize_kernel(node, context, desc, node.inputs[3], node.inputs[4]);
     }
     auto normalize = normalize_kernel(node, context, desc, node.outputs[1], node.outputs[2]);
@@ -151,7 +159,7 @@ class BatchNorm final : public Op {
     const size_t channels = gamma.size();
     const auto rows = double(x.size() / channels);
     std::vector<double> mean(channels, 0.0), variance(channels, 0.0);
-    if (call.training) {
+    if (uses_batch_statistics(call.node, call.training)) {
       for (size_t i = 0; i < x.size(); ++i) mean[i % channels] += x[i];
       for (double& m : mean) m /= rows;
       for (size_t i = 0; i < x.size(); ++i) {
@@ -177,7 +185,7 @@ class BatchNorm final : public Op {
     const Node& node = request.node;
     // A training graph normalized with the batch's statistics (outputs 1 and 2), any other
     // graph with the moving ones (inputs 3 and 4), which are constants to its gradient.
-    const bool training = builder.graph().training();
+    const bool training = uses_batch_statistics(node, builder.graph().training());
     Attributes attributes = node.attributes;
     attributes.set("moving_statistics", !training);
     const std::vector<ValueId> gradients = builder.emit_multi(
@@ -199,6 +207,7 @@ class BatchNormBackward final : public Op {
     return {.inputs = {"dy", "x", "gamma", "beta", "mean", "variance"},
             .attributes = {{"momentum", AttributeKind::real, ""},
                            {"epsilon", AttributeKind::real, ""},
+                           {"frozen", AttributeKind::boolean, ""},
                            {"moving_statistics", AttributeKind::boolean,
                             "mean and variance are the moving statistics (an inference graph)"}},
             .internal = true};

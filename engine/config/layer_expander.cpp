@@ -35,6 +35,16 @@ class LayerExpander {
           "expected a layer: a map with one of the keys activation, avg_pool2d, batch_norm, "
           "conv2d, dense, dropout, flatten, global_avg_pool2d, max_pool2d, normalization");
     }();
+    const bool trainable = layer.get_bool("trainable", true);
+    const size_t first_parameter = model_.parameters.size(), first_node = model_.nodes.size();
+    add_layer(layer, kind);
+    if (!trainable) freeze(first_parameter, first_node);
+  }
+
+  void finish() { model_.output = current_; }
+
+ private:
+  void add_layer(ConfigNode& layer, const std::string& kind) {
     if (kind == "dense") {
       dense(layer);
     } else if (kind == "conv2d") {
@@ -63,9 +73,17 @@ class LayerExpander {
     layer.finish("for a " + kind + " layer");
   }
 
-  void finish() { model_.output = current_; }
+  // Keras's `trainable: false` on a layer: the parameters it added get no gradient and no
+  // optimizer slots, and its batch normalizations run in inference mode (frozen).
+  void freeze(size_t first_parameter, size_t first_node) {
+    for (size_t i = first_parameter; i < model_.parameters.size(); ++i) {
+      model_.parameters[i].trainable = false;
+    }
+    for (size_t i = first_node; i < model_.nodes.size(); ++i) {
+      if (model_.nodes[i].op == "batch_norm") model_.nodes[i].attributes.set("frozen", true);
+    }
+  }
 
- private:
   std::string layer_name(ConfigNode& layer, const std::string& kind) {
     if (auto given = layer.find("name")) {
       const std::string name = given->as_string();

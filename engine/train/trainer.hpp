@@ -27,6 +27,7 @@
 #include "engine/train/callback.hpp"
 #include "engine/train/checkpoint.hpp"
 #include "engine/train/evaluation.hpp"
+#include "engine/train/initial_weights.hpp"
 #include "engine/train/metric_set.hpp"
 #include "engine/train/progress.hpp"
 #include "engine/train/session.hpp"
@@ -61,9 +62,11 @@ class Trainer {
   // Continues the run a checkpoint was taken from: weights, optimizer state, position in the
   // epoch, random streams, history, callback state.
   void resume(const std::filesystem::path& checkpoint);
-  // Starts from a checkpoint's weights only (fresh optimizer, epoch 1).
-  void initialize_weights(const std::filesystem::path& checkpoint) {
-    session_.load_weights(checkpoint);
+  // Starts from a checkpoint's weights only (fresh optimizer, epoch 1; the class names stay
+  // the training set's): engine/train/initial_weights.hpp.
+  WeightLoadReport initialize_weights(const std::filesystem::path& checkpoint,
+                                      WeightMatching matching = {}) {
+    return load_initial_weights(SafetensorsFile::read(checkpoint), session_.parameters(), matching);
   }
   // Where fit() writes, once the tool has created and locked it (its final name may differ
   // from the one given at construction).

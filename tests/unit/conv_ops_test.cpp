@@ -249,6 +249,16 @@ TEST(BatchNorm, EvaluationUsesTheMovingStatistics) {
     }
 }
 
+// Keras's trainable=False: inference mode in a training graph too, its moving statistics left
+// as they are, and the gradients those of the affine map they define.
+TEST(BatchNorm, FrozenUsesAndKeepsTheMovingStatisticsInTraining) {
+  OpUnderTest test = batch_norm_case(true, {5, 4});
+  test.attributes.set("frozen", true);
+  OpUnderTest inference = batch_norm_case(false, {5, 4});
+  EXPECT_EQ(run_forward(test)[0], run_forward(inference)[0]);
+  expect_gradients_pass(test, {.step = 1e-3});
+}
+
 TEST(BatchNorm, GradientsOfInputGammaAndBeta) {
   expect_gradients_pass(batch_norm_case(true, {4, 3, 2, 3}), {.step = 1e-3});
   expect_gradients_pass(batch_norm_case(true, {6, 5}), {.step = 1e-3});

@@ -37,6 +37,7 @@ struct TrainSettings {
   bool overwrite = false;    // a non-empty --out: replace its run files
   std::string resume;        // a run directory to continue
   std::string init_weights;  // a checkpoint to start a new run from
+  WeightMatching matching;   // how its weights are matched to the model's parameters
 };
 
 std::string resolved_config_text(const Experiment& experiment) {
@@ -132,8 +133,11 @@ fs::path check_run_flags(CommandOptions& options, const TrainSettings& command) 
 // ends them all (agree_on_setup). Rank 0 alone writes the run directory; the other ranks read
 // a resumed run's checkpoint from the same path (a shared file system, or a copy on every
 // machine). `trained` is filled in place: the plans hold addresses inside the Trainer.
-void set_up_trainer(const CommandOptions& options, const TrainSettings& command,
-                    fs::path& run_directory, std::optional<Trainer>& trained, Communicator& world) {
+// Returns what --init-weights loaded, for the log.
+std::string set_up_trainer(const CommandOptions& options, const TrainSettings& command,
+                           fs::path& run_directory, std::optional<Trainer>& trained,
+                           Communicator& world) {
+  std::string loaded_weights;
   agree_on_setup(world, [&] {
     // A directory that holds another run is refused before any work is done (and again,
     // under the lock, before the first write).
@@ -149,12 +153,17 @@ void set_up_trainer(const CommandOptions& options, const TrainSettings& command,
     trained.emplace(std::move(experiment),
                     world.is_root() ? std::optional(run_directory) : std::nullopt, world);
     if (!command.resume.empty()) trained->resume(run_directory / "last.safetensors");
-    if (!command.init_weights.empty()) trained->initialize_weights(command.init_weights);
+    if (!command.init_weights.empty()) {
+      loaded_weights =
+          trained->initialize_weights(command.init_weights, command.matching).summary();
+    }
   });
+  return loaded_weights;
 }
 
 void log_run_start(Trainer& trainer, const TrainSettings& command, const fs::path& run_directory,
-                   Communicator& world, Clock::time_point started) {
+                   Communicator& world, Clock::time_point started,
+                   const std::string& loaded_weights) {
   const Experiment& e = trainer.experiment();
   const Plan& plan = *trainer.training_plan().plan;
   spdlog::info("experiment '{}' from {} (seed {}, {} threads{})", e.name, e.source.string(), e.seed,
@@ -179,7 +188,9 @@ void log_run_start(Trainer& trainer, const TrainSettings& command, const fs::pat
     spdlog::info("resumed at optimizer step {} ({} epochs done)", trainer.optimizer().iterations(),
                  trainer.history().size());
   }
-  if (!command.init_weights.empty()) spdlog::info("weights from {}", command.init_weights);
+  if (!command.init_weights.empty()) {
+    spdlog::info("weights from {}: {}", command.init_weights, loaded_weights);
+  }
   spdlog::info("run directory: {}", run_directory.string());
   spdlog::info("setup took {:.2f} s",
                std::chrono::duration<double>(Clock::now() - started).count());
@@ -219,7 +230,8 @@ int train(CommandOptions options, const TrainSettings& command, Communicator& wo
   apply_threads(options.threads);
   const auto started = Clock::now();
   std::optional<Trainer> trained;
-  set_up_trainer(options, command, run_directory, trained, world);
+  const std::string loaded_weights =
+      set_up_trainer(options, command, run_directory, trained, world);
   Trainer& trainer = *trained;
   if (!world.is_root()) return fit_as_peer(trainer);
 
@@ -235,7 +247,7 @@ int train(CommandOptions options, const TrainSettings& command, Communicator& wo
     write_file_atomically(run_directory / "config.yaml",
                           resolved_config_text(trainer.experiment()) + "\n");
   }
-  log_run_start(trainer, command, run_directory, world, started);
+  log_run_start(trainer, command, run_directory, world, started, loaded_weights);
 
   const auto progress = make_progress_reporter(stdout);
   set_ranks_in_step(world.size() > 1);
@@ -255,8 +267,18 @@ void add_train_flags(CLI::App& command, TrainFlags& flags) {
                    "let a new run replace the run files in a non-empty --out directory");
   command.add_option("--resume", flags.settings.resume,
                      "continue the run in this directory exactly where it stopped");
-  command.add_option("--init-weights", flags.settings.init_weights,
-                     "start a new run from this checkpoint's weights (fresh optimizer)");
+  CLI::Option* init_weights =
+      command.add_option("--init-weights", flags.settings.init_weights,
+                         "start a new run from this checkpoint's weights (fresh optimizer); "
+                         "every parameter must match by name and shape unless --by-name");
+  command
+      .add_flag("--by-name", flags.settings.matching.by_name,
+                "--init-weights loads the parameters of the same name and lists the others")
+      ->needs(init_weights);
+  command
+      .add_flag("--skip-mismatch", flags.settings.matching.skip_mismatch,
+                "with --by-name: skip (and list) a parameter whose shape differs")
+      ->needs(init_weights);
 }
 
 }  // namespace
