@@ -91,9 +91,9 @@ void expect_single_process(Communicator& world, const char* command) {
   }
 }
 
-void add_common_options(CLI::App& command, CommandOptions& options, bool config_required) {
-  command.add_option("config", options.config, "the experiment file (YAML)")
-      ->required(config_required);
+void add_common_options(CLI::App& command, CommandOptions& options, bool config_required,
+                        const char* config_help) {
+  command.add_option("config", options.config, config_help)->required(config_required);
   command.add_option("--plugin", options.plugins,
                      "load ops and optimizers from this shared library first (repeatable)");
   command.add_option("--set", options.overrides,

@@ -67,7 +67,9 @@ struct CommandOptions {
   int threads = 0;
 };
 
-void add_common_options(CLI::App& command, CommandOptions& options, bool config_required = true);
+// `config_help`: what the positional argument is, for commands that take more than a config.
+void add_common_options(CLI::App& command, CommandOptions& options, bool config_required = true,
+                        const char* config_help = "the experiment file (YAML)");
 
 // Loads the plugins, then the experiment with the overrides (and --seed) applied. Inference
 // (evaluate, predict) checks the training set's files only when it reads them.

@@ -97,9 +97,9 @@ int main(int argc, char** argv) {
   CLI::App app{"trainer: train neural networks described in YAML experiment files, on oneDNN"};
   app.set_version_flag("--version", std::string(LOOM_VERSION));
   app.require_subcommand(1);
-  const std::vector<Command> commands = {train_command(), evaluate_command(),  predict_command(),
-                                         graph_command(), gradcheck_command(), bench_command(),
-                                         kfold_command(), options_command()};
+  const std::vector<Command> commands = {
+      train_command(), evaluate_command(),  predict_command(), export_command(), summary_command(),
+      graph_command(), gradcheck_command(), bench_command(),   kfold_command(),  options_command()};
   std::vector<const CLI::App*> subcommands;
   for (const Command& command : commands) {
     CLI::App* subcommand = app.add_subcommand(command.name, command.description);

@@ -156,8 +156,9 @@ struct Experiment {
 };
 
 // What a command reads: training reads every data file; evaluation and prediction read at
-// most the set they evaluate, and may run where the training set is not.
-enum class DataUse { training, inference };
+// most the set they evaluate, and may run where the training set is not; a model file's
+// config (engine/train/model_file.hpp) describes data that need not exist where it is used.
+enum class DataUse { training, inference, model };
 
 // Loads and validates a config; `overrides` are "key.path=value" strings (--set).
 // Data files must exist (for DataUse::inference, the training set's are only checked when
@@ -166,7 +167,9 @@ Experiment load_experiment(const std::filesystem::path& file,
                            const std::vector<std::string>& overrides = {},
                            DataUse use = DataUse::training);
 Experiment parse_experiment(const std::string& text, const std::string& label,
-                            const std::filesystem::path& base_directory);
+                            const std::filesystem::path& base_directory,
+                            DataUse use = DataUse::training,
+                            const std::vector<std::string>& overrides = {});
 
 // An op attribute written in YAML, read as the kind the op declares.
 AttributeValue read_attribute(const ConfigNode& node, AttributeKind kind);

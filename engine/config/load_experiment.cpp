@@ -225,8 +225,11 @@ Experiment read_experiment(ConfigNode root, const fs::path& source, const fs::pa
 }  // namespace
 
 Experiment parse_experiment(const std::string& text, const std::string& label,
-                            const fs::path& base_directory) {
-  return read_experiment(ConfigNode::parse(text, label), label, base_directory, DataUse::training);
+                            const fs::path& base_directory, DataUse use,
+                            const std::vector<std::string>& overrides) {
+  ConfigNode root = ConfigNode::parse(text, label);
+  for (const std::string& assignment : overrides) root.apply_override(assignment);
+  return read_experiment(root, label, base_directory, use);
 }
 
 Experiment load_experiment(const fs::path& file, const std::vector<std::string>& overrides,

@@ -207,18 +207,21 @@ DataSpec read_data(ConfigNode node, const fs::path& config_directory, DataUse us
     root = fs::path(given->as_string());
     if (root.is_relative()) root = config_directory / root;
     std::error_code error;
-    if (!fs::is_directory(root, error)) given->fail("not a directory: " + root.string());
+    if (use != DataUse::model && !fs::is_directory(root, error)) {
+      given->fail("not a directory: " + root.string());
+    }
   }
   spec.train = read_dataset(node.at("train"), root, use == DataUse::training);
+  const bool sets_checked = use != DataUse::model;
   if (auto validation = node.find("validation")) {
-    spec.validation = read_dataset(*validation, root, true);
+    spec.validation = read_dataset(*validation, root, sets_checked);
   }
   if (auto split = node.find("validation_split")) {
     if (spec.validation)
       split->fail("give either data.validation or data.validation_split, not both");
     spec.validation_split = split->as_real(0.0, 0.99);
   }
-  if (auto test = node.find("test")) spec.test = read_dataset(*test, root, true);
+  if (auto test = node.find("test")) spec.test = read_dataset(*test, root, sets_checked);
   spec.scale = read_scale(node);
   if (auto augmentation = node.find("augmentation")) {
     spec.augmentation = read_augmentation(*augmentation);
@@ -239,36 +242,82 @@ DatasetRequest dataset_request(const Experiment& experiment, int64_t units,
           .classes = classes && !classes->empty() ? classes : nullptr};
 }
 
-std::optional<DatasetSpec> input_source(const DataSpec& data, const fs::path& input) {
-  const DataSource& trained = data.train.source;
-  DatasetSpec spec{.where = "--input " + input.string()};
+namespace {
+
+enum class InputKind { npy, npz, csv, images, idx };
+
+InputKind input_kind(const fs::path& input) {
   std::string extension = input.extension().string();
   std::ranges::transform(extension, extension.begin(),
                          [](unsigned char c) { return std::tolower(c); });
   std::error_code error;
-  if (extension == ".npy") {
-    spec.source = NpySource{.features = input};
-  } else if (extension == ".npz") {
-    const auto* npz = std::get_if<NpzSource>(&trained);
-    if (!npz)
-      throw InputError(spec.where +
-                       ": an .npz input needs a model trained on npz data "
-                       "(its features key names the array)");
-    spec.source = NpzSource{.file = input, .features = npz->features};
-  } else if (extension == ".csv" || input.string().ends_with(".csv.gz")) {
-    const auto* csv = std::get_if<CsvSource>(&trained);
-    if (!csv) return std::nullopt;
-    CsvSource options = *csv;
-    options.file = input;
-    options.skip_rows = 0;  // a count line or a preamble belongs to the training file
-    spec.source = options;
-  } else if (fs::is_directory(input, error) || extension == ".png" || extension == ".jpg" ||
-             extension == ".jpeg") {
-    const auto* folder = std::get_if<ImageFolderSource>(&trained);
-    spec.source = ImageFolderSource{
-        .directory = input, .color = folder ? folder->color : ImageFolderSource::Color::rgb};
-  } else {
-    spec.source = IdxSource{.images = input};
+  if (extension == ".npy") return InputKind::npy;
+  if (extension == ".npz") return InputKind::npz;
+  if (extension == ".csv" || input.string().ends_with(".csv.gz")) return InputKind::csv;
+  if (fs::is_directory(input, error) || extension == ".png" || extension == ".jpg" ||
+      extension == ".jpeg") {
+    return InputKind::images;
+  }
+  return InputKind::idx;
+}
+
+// npy and idx keep their targets in a file of their own; the others hold them (a key, columns,
+// class folders).
+void check_targets_file(InputKind kind, const std::string& where,
+                        const std::optional<fs::path>& targets) {
+  if (!targets) return;
+  const bool separate = kind == InputKind::npy || kind == InputKind::idx;
+  if (separate && targets->empty())
+    throw InputError(where + ": give its targets with --targets FILE");
+  if (!separate && !targets->empty()) {
+    throw InputError("--targets " + targets->string() + ": " + where +
+                     " holds its own targets (the training set's key or columns, or class "
+                     "folders)");
+  }
+}
+
+}  // namespace
+
+std::optional<DatasetSpec> input_source(const DataSpec& data, const fs::path& input,
+                                        const std::optional<fs::path>& targets) {
+  const DataSource& trained = data.train.source;
+  DatasetSpec spec{.where = "--input " + input.string()};
+  const InputKind kind = input_kind(input);
+  check_targets_file(kind, spec.where, targets);
+  const fs::path targets_file = targets.value_or(fs::path());
+  switch (kind) {
+    case InputKind::npy:
+      spec.source = NpySource{.features = input, .targets = targets_file};
+      break;
+    case InputKind::npz: {
+      const auto* npz = std::get_if<NpzSource>(&trained);
+      if (!npz) {
+        throw InputError(spec.where +
+                         ": an .npz input needs a model trained on npz data "
+                         "(its features key names the array)");
+      }
+      spec.source = NpzSource{
+          .file = input, .features = npz->features, .targets = targets ? npz->targets : ""};
+      break;
+    }
+    case InputKind::csv: {
+      const auto* csv = std::get_if<CsvSource>(&trained);
+      if (!csv) return std::nullopt;
+      CsvSource options = *csv;
+      options.file = input;
+      options.skip_rows = 0;  // a count line or a preamble belongs to the training file
+      spec.source = options;
+      break;
+    }
+    case InputKind::images: {
+      const auto* folder = std::get_if<ImageFolderSource>(&trained);
+      spec.source = ImageFolderSource{
+          .directory = input, .color = folder ? folder->color : ImageFolderSource::Color::rgb};
+      break;
+    }
+    case InputKind::idx:
+      spec.source = IdxSource{.images = input, .labels = targets_file};
+      break;
   }
   return spec;
 }

@@ -17,11 +17,15 @@ DataSpec read_data(ConfigNode node, const std::filesystem::path& config_director
 DatasetRequest dataset_request(const Experiment& experiment, int64_t units,
                                const std::vector<std::string>* classes);
 
-// Where `trainer predict --input` reads its samples from: a .npy file, an .npz file (under the
-// training set's features key), a CSV file read with the training set's CSV options, an image
-// or a folder of images, else an idx file. nullopt: a CSV of pixel rows for a model trained
-// on another format (engine/data/csv_samples.hpp).
-std::optional<DatasetSpec> input_source(const DataSpec& data, const std::filesystem::path& input);
+// Where `trainer predict --input` (and evaluate --input) reads its samples from: a .npy file, an
+// .npz file (under the training set's features key), a CSV file read with the training set's CSV
+// options, an image or a folder of images, else an idx file. nullopt: a CSV of pixel rows for a
+// model trained on another format (engine/data/csv_samples.hpp). `targets` (evaluate --input): the
+// set's targets too, from the file given (.npy, idx), the training set's targets key (.npz) or
+// columns (CSV), or an image folder's class subfolders.
+std::optional<DatasetSpec> input_source(
+    const DataSpec& data, const std::filesystem::path& input,
+    const std::optional<std::filesystem::path>& targets = std::nullopt);
 
 // The section as the resolved config writes it: every option with its value.
 YAML::Node data_yaml(const DataSpec& data);

@@ -1,6 +1,7 @@
 #include "engine/train/checkpoint.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <nlohmann/json.hpp>
 
@@ -218,7 +219,8 @@ void write_checkpoint(const std::filesystem::path& file, const CheckpointParts& 
                           {"seen", std::to_string(state.seen)},
                           {"metric_state", metric_state.dump()},
                           {"history", history_json(parts.metrics.names(), state.history)},
-                          {"class_names", nlohmann::json(parts.class_names).dump()}});
+                          {"class_names", nlohmann::json(parts.class_names).dump()},
+                          {"input_scale", nlohmann::json(double(parts.input_scale)).dump()}});
   write_safetensors(file, tensors, writer.metadata);
 }
 
@@ -234,6 +236,17 @@ std::vector<std::string> class_names_from(const SafetensorsFile& file) {
     result.push_back(name.get<std::string>());
   }
   return result;
+}
+
+std::optional<double> input_scale_from(const SafetensorsFile& file) {
+  const auto found = file.metadata().find("input_scale");
+  if (found == file.metadata().end()) return std::nullopt;
+  const nlohmann::json scale = nlohmann::json::parse(found->second, nullptr, false);
+  if (!scale.is_number() || !std::isfinite(scale.get<double>()) || scale.get<double>() < 0) {
+    throw InputError(file.path().string() + ": input_scale: expected a number >= 0, found '" +
+                     found->second + "'");
+  }
+  return scale.get<double>();
 }
 
 // Every tensor is checked before any is copied: a refused file leaves the weights as they were.

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -53,7 +54,8 @@ struct CheckpointParts {
   MetricSet& metrics;
   std::span<Callback* const> callbacks;
   const std::vector<std::string>& class_names;  // the training set's (may be empty)
-  bool has_validation = false;                  // the history's columns
+  float input_scale = 1.f;      // what the training set's features were multiplied by (data.scale)
+  bool has_validation = false;  // the history's columns
   bool has_test = false;
 };
 
@@ -88,5 +90,8 @@ void read_checkpoint(const std::filesystem::path& file, const CheckpointParts& p
 void load_weights_from(const SafetensorsFile& file, ParameterStore& parameters);
 // The class names a checkpoint records (none: empty; older checkpoints record none).
 std::vector<std::string> class_names_from(const SafetensorsFile& file);
+// The scale a checkpoint's training set was read with; nothing in checkpoints from before it
+// was recorded.
+std::optional<double> input_scale_from(const SafetensorsFile& file);
 
 }  // namespace loom

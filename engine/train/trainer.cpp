@@ -167,6 +167,7 @@ CheckpointParts Trainer::checkpoint_parts() {
           .metrics = metrics_,
           .callbacks = callback_views_,
           .class_names = session_.class_names(),
+          .input_scale = data_.train->format().scale,
           .has_validation = data_.validation.has_value(),
           .has_test = data_.test.has_value()};
 }

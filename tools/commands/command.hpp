@@ -54,5 +54,7 @@ Command gradcheck_command();
 Command bench_command();
 Command options_command();
 Command kfold_command();
+Command export_command();
+Command summary_command();
 
 }  // namespace loom

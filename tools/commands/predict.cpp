@@ -1,7 +1,7 @@
-// `trainer predict`: the model's outputs for each input sample, as CSV, from a checkpoint's
-// weights. Classifiers give index,p0,...,p<k-1>,predicted (the class name when the training
-// data named its classes); a single sigmoid unit gives index,p,predicted (0/1 or the name);
-// anything else gives index,y0,...,y<k-1>.
+// `trainer predict`: the model's outputs for each input sample, as CSV, from a model file, a
+// run directory, or a config with a checkpoint. Classifiers give index,p0,...,p<k-1>,predicted (the
+// class name when the training data named its classes); a single sigmoid unit gives
+// index,p,predicted (0/1 or the name); anything else gives index,y0,...,y<k-1>.
 
 #include <algorithm>
 #include <cmath>
@@ -15,6 +15,7 @@
 #include "engine/train/session.hpp"
 #include "tools/command_support.hpp"
 #include "tools/commands/command.hpp"
+#include "tools/trained_model.hpp"
 
 namespace loom {
 
@@ -67,8 +68,8 @@ std::string header(OutputKind kind, int64_t units) {
 int predict(const CommandOptions& options, const PredictSettings& command, Communicator& world) {
   expect_single_process(world, "predict");
   apply_threads(options.threads);
-  Session session(load(options, DataUse::inference));
-  session.load_weights(command.weights);
+  const std::unique_ptr<Session> opened = open_trained_model(options, command.weights);
+  Session& session = *opened;
   const Dataset data = read_input(session, command.input);
   const int64_t units = session.classes();
   const OutputKind kind = output_kind(session.experiment(), units);
@@ -100,8 +101,9 @@ int predict(const CommandOptions& options, const PredictSettings& command, Commu
 using PredictFlags = CommandFlags<PredictSettings>;
 
 void add_predict_flags(CLI::App& command, PredictFlags& flags) {
-  add_common_options(command, flags.options);
-  command.add_option("--weights", flags.settings.weights, "a checkpoint")->required();
+  add_common_options(command, flags.options, true, kTrainedModelHelp);
+  command.add_option("--weights", flags.settings.weights,
+                     "a checkpoint (with a config; a run directory's default: best, else last)");
   command
       .add_option("--input", flags.settings.input,
                   "samples: .npy, .npz, .csv (the training set's columns, or pixel rows), an "

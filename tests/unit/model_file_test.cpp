@@ -1,0 +1,156 @@
+// Models that leave their run: `trainer export` writes one file that evaluate, predict and
+// summary use with no training data on disk; its scale and class names travel with it; other
+// files given as a model are refused with the reason. Small data made here.
+
+#include "engine/train/model_file.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <vector>
+
+#include "engine/train/safetensors.hpp"
+#include "tests/support/npy_writer.hpp"
+#include "tests/support/run_command.hpp"
+
+namespace loom::testing {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Tiny 4×4 grayscale images as uint8 (so `scale: auto` is 1/255), two classes by brightness,
+// trained in `data/`, which the tests delete before using the exported model.
+struct ExportedRun {
+  TemporaryDirectory directory;
+  std::vector<uint8_t> images;
+  std::vector<int32_t> labels;
+  std::string run = directory.file("run"), model = directory.file("model.loom");
+
+  ExportedRun() {
+    for (int i = 0; i < 96; ++i) {
+      const bool bright = i % 2 == 0;
+      for (int p = 0; p < 16; ++p)
+        images.push_back(uint8_t((bright ? 160 : 40) + (i * 7 + p) % 60));
+      labels.push_back(bright ? 1 : 0);
+    }
+    fs::create_directory(directory.file("data"));
+    write_file(directory.file("data/x.npy"), npy_header("|u1", "(96, 4, 4, 1)") + bytes_of(images));
+    write_file(directory.file("data/y.npy"), npy_header("<i4", "(96,)") + bytes_of(labels));
+    std::ofstream(directory.file("config.yaml"))
+        << "name: tiny\nseed: 1\n"
+           "data: {root: data, train: {format: npy, features: x.npy, targets: y.npy}}\n"
+           "model:\n  input: [4, 4, 1]\n  layers:\n    - {flatten: {}}\n"
+           "    - {dense: 8, activation: relu}\n    - {dense: 2, activation: softmax}\n"
+           "trainer: {optimizer: {adam: {learning_rate: 0.01}}, loss: "
+           "sparse_categorical_crossentropy, metrics: [accuracy], batch_size: 16, epochs: 20}\n";
+    const CommandResult trained =
+        run_command(trainer_path() + " train " + directory.file("config.yaml") + " --out " + run);
+    EXPECT_EQ(trained.exit_code, 0) << trained.err;
+    // The inputs the tests predict on, outside data/.
+    write_file(directory.file("u8.npy"), npy_header("|u1", "(96, 4, 4, 1)") + bytes_of(images));
+    std::vector<float> as_floats(images.begin(), images.end());
+    write_file(directory.file("f32.npy"), npy_header("<f4", "(96, 4, 4, 1)") + bytes_of(as_floats));
+    write_file(directory.file("labels.npy"), npy_header("<i4", "(96,)") + bytes_of(labels));
+  }
+  CommandResult trainer(const std::string& arguments) const {
+    return run_command(trainer_path() + " " + arguments);
+  }
+};
+
+TEST(ModelFile, PredictsAndEvaluatesWithoutTheTrainingData) {
+  ExportedRun r;
+  const CommandResult from_run =
+      r.trainer("predict " + r.run + " --input " + r.directory.file("u8.npy"));
+  ASSERT_EQ(from_run.exit_code, 0) << from_run.err;
+  const std::string labelled =
+      " --input " + r.directory.file("u8.npy") + " --targets " + r.directory.file("labels.npy");
+  const CommandResult evaluated_run = r.trainer("evaluate " + r.run + labelled);
+  ASSERT_EQ(evaluated_run.exit_code, 0) << evaluated_run.err;
+  const CommandResult exported = r.trainer("export " + r.run + " --output " + r.model);
+  ASSERT_EQ(exported.exit_code, 0) << exported.err;
+  fs::remove_all(r.directory.file("data"));
+
+  const CommandResult from_model =
+      r.trainer("predict " + r.model + " --input " + r.directory.file("u8.npy"));
+  ASSERT_EQ(from_model.exit_code, 0) << from_model.err;
+  EXPECT_EQ(from_model.out, from_run.out);
+  // The scale the training set was read with (1/255 for its uint8 images) comes with the model:
+  // the same values as float32 predict the same.
+  const CommandResult floats =
+      r.trainer("predict " + r.model + " --input " + r.directory.file("f32.npy"));
+  ASSERT_EQ(floats.exit_code, 0) << floats.err;
+  EXPECT_EQ(floats.out, from_model.out);
+
+  const CommandResult evaluated = r.trainer("evaluate " + r.model + labelled);
+  ASSERT_EQ(evaluated.exit_code, 0) << evaluated.err;
+  EXPECT_EQ(evaluated.out, evaluated_run.out);
+  EXPECT_NE(evaluated.out.find("96 samples - loss: "), std::string::npos) << evaluated.out;
+  EXPECT_NE(evaluated.out.find("accuracy: 1.0000"), std::string::npos) << evaluated.out;
+}
+
+TEST(ModelFile, HoldsTheGraphTheScaleAndTheVersion) {
+  ExportedRun r;
+  ASSERT_EQ(r.trainer("export " + r.run + " --checkpoint best --output " + r.model).exit_code, 0);
+  const SafetensorsFile model = SafetensorsFile::read(r.model);
+  EXPECT_EQ(model.metadata("format"), kModelFormat);
+  EXPECT_EQ(model.metadata("engine_version"), LOOM_VERSION);
+  const Experiment experiment = model_experiment(model);
+  ASSERT_TRUE(experiment.data.scale.has_value());
+  EXPECT_FLOAT_EQ(float(*experiment.data.scale), 1.f / 255.f);
+  EXPECT_EQ(experiment.model.nodes.size(), 7u);  // flatten, 2 × (matmul, bias_add, activation)
+  EXPECT_TRUE(model.contains("weights/dense/kernel"));
+  EXPECT_FALSE(model.contains("optimizer/dense/kernel/m"));  // no training state
+}
+
+TEST(ModelFile, SummaryOfAConfigAModelAndARun) {
+  ExportedRun r;
+  ASSERT_EQ(r.trainer("export " + r.run + " --output " + r.model).exit_code, 0);
+  for (const std::string& source : {r.directory.file("config.yaml"), r.model, r.run}) {
+    const CommandResult summary = r.trainer("summary " + source);
+    ASSERT_EQ(summary.exit_code, 0) << summary.err;
+    // 16·8 + 8 and 8·2 + 2, as Keras counts them.
+    EXPECT_NE(summary.out.find("dense (matmul, bias_add, relu)"), std::string::npos) << summary.out;
+    EXPECT_NE(summary.out.find("(None, 8)"), std::string::npos) << summary.out;
+    EXPECT_NE(summary.out.find("Total params: 154"), std::string::npos) << summary.out;
+    EXPECT_NE(summary.out.find("Non-trainable params: 0"), std::string::npos) << summary.out;
+  }
+}
+
+TEST(ModelFile, WhatIsNotAModelIsRefusedWithTheReason) {
+  ExportedRun r;
+  ASSERT_EQ(r.trainer("export " + r.run + " --output " + r.model).exit_code, 0);
+  const auto refused = [&](const std::string& arguments, const std::string& reason) {
+    const CommandResult result = r.trainer(arguments);
+    EXPECT_EQ(result.exit_code, 2) << arguments;
+    EXPECT_NE(result.err.find(reason), std::string::npos) << arguments << ": " << result.err;
+  };
+  const std::string input = " --input " + r.directory.file("u8.npy");
+  refused("predict " + r.run + "/last.safetensors" + input,
+          "a training checkpoint, not a model file: give its run directory, or export it");
+  refused("predict " + r.model + " --weights " + r.run + "/last.safetensors" + input,
+          "is a model file, which holds its own weights");
+  refused("predict " + r.directory.file("config.yaml") + input, "a config needs --weights");
+  refused("export " + r.directory.file("config.yaml") + " --output x.loom", "not a run directory");
+  refused("export " + r.directory.file("data") + " --output x.loom", "no config.yaml");
+  refused("export " + r.run + " --output " + r.run + "/best.safetensors",
+          "exists and is not a model file; export replaces only a model file");
+  EXPECT_EQ(r.trainer("export " + r.run + " --output " + r.model).exit_code, 0);  // a model: yes
+  refused("evaluate " + r.model + input, "give its targets with --targets FILE");
+
+  // A model from a later format names the version that wrote it.
+  const SafetensorsFile model = SafetensorsFile::read(r.model);
+  std::vector<TensorBytes> tensors;
+  for (const std::string& name : model.names()) tensors.push_back(model.tensor(name));
+  std::map<std::string, std::string> metadata = model.metadata();
+  metadata["format"] = "loom-model-7";
+  metadata["engine_version"] = "9.0.0";
+  write_safetensors(r.directory.file("future.loom"), tensors, metadata);
+  refused("predict " + r.directory.file("future.loom") + input,
+          "not a model this loom reads (format 'loom-model-7', written by loom 9.0.0); loom " +
+              std::string(LOOM_VERSION) + " reads loom-model-1");
+}
+
+}  // namespace
+}  // namespace loom::testing
