@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "engine/train/safetensors.hpp"
+#include "tests/support/exported_model.hpp"
 #include "tests/support/npy_writer.hpp"
 #include "tests/support/run_command.hpp"
 
@@ -20,47 +21,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Tiny 4×4 grayscale images as uint8 (so `scale: auto` is 1/255), two classes by brightness,
-// trained in `data/`, which the tests delete before using the exported model.
-struct ExportedRun {
-  TemporaryDirectory directory;
-  std::vector<uint8_t> images;
-  std::vector<int32_t> labels;
-  std::string run = directory.file("run"), model = directory.file("model.loom");
-
-  ExportedRun() {
-    for (int i = 0; i < 96; ++i) {
-      const bool bright = i % 2 == 0;
-      for (int p = 0; p < 16; ++p)
-        images.push_back(uint8_t((bright ? 160 : 40) + (i * 7 + p) % 60));
-      labels.push_back(bright ? 1 : 0);
-    }
-    fs::create_directory(directory.file("data"));
-    write_file(directory.file("data/x.npy"), npy_header("|u1", "(96, 4, 4, 1)") + bytes_of(images));
-    write_file(directory.file("data/y.npy"), npy_header("<i4", "(96,)") + bytes_of(labels));
-    std::ofstream(directory.file("config.yaml"))
-        << "name: tiny\nseed: 1\n"
-           "data: {root: data, train: {format: npy, features: x.npy, targets: y.npy}}\n"
-           "model:\n  input: [4, 4, 1]\n  layers:\n    - {flatten: {}}\n"
-           "    - {dense: 8, activation: relu}\n    - {dense: 2, activation: softmax}\n"
-           "trainer: {optimizer: {adam: {learning_rate: 0.01}}, loss: "
-           "sparse_categorical_crossentropy, metrics: [accuracy], batch_size: 16, epochs: 20}\n";
-    const CommandResult trained =
-        run_command(trainer_path() + " train " + directory.file("config.yaml") + " --out " + run);
-    EXPECT_EQ(trained.exit_code, 0) << trained.err;
-    // The inputs the tests predict on, outside data/.
-    write_file(directory.file("u8.npy"), npy_header("|u1", "(96, 4, 4, 1)") + bytes_of(images));
-    std::vector<float> as_floats(images.begin(), images.end());
-    write_file(directory.file("f32.npy"), npy_header("<f4", "(96, 4, 4, 1)") + bytes_of(as_floats));
-    write_file(directory.file("labels.npy"), npy_header("<i4", "(96,)") + bytes_of(labels));
-  }
-  CommandResult trainer(const std::string& arguments) const {
-    return run_command(trainer_path() + " " + arguments);
-  }
-};
-
 TEST(ModelFile, PredictsAndEvaluatesWithoutTheTrainingData) {
-  ExportedRun r;
+  const ExportedRun r;
   const CommandResult from_run =
       r.trainer("predict " + r.run + " --input " + r.directory.file("u8.npy"));
   ASSERT_EQ(from_run.exit_code, 0) << from_run.err;
@@ -91,7 +53,7 @@ TEST(ModelFile, PredictsAndEvaluatesWithoutTheTrainingData) {
 }
 
 TEST(ModelFile, HoldsTheGraphTheScaleAndTheVersion) {
-  ExportedRun r;
+  const ExportedRun r;
   ASSERT_EQ(r.trainer("export " + r.run + " --checkpoint best --output " + r.model).exit_code, 0);
   const SafetensorsFile model = SafetensorsFile::read(r.model);
   EXPECT_EQ(model.metadata("format"), kModelFormat);
@@ -105,7 +67,7 @@ TEST(ModelFile, HoldsTheGraphTheScaleAndTheVersion) {
 }
 
 TEST(ModelFile, SummaryOfAConfigAModelAndARun) {
-  ExportedRun r;
+  const ExportedRun r;
   ASSERT_EQ(r.trainer("export " + r.run + " --output " + r.model).exit_code, 0);
   for (const std::string& source : {r.directory.file("config.yaml"), r.model, r.run}) {
     const CommandResult summary = r.trainer("summary " + source);
@@ -119,7 +81,7 @@ TEST(ModelFile, SummaryOfAConfigAModelAndARun) {
 }
 
 TEST(ModelFile, WhatIsNotAModelIsRefusedWithTheReason) {
-  ExportedRun r;
+  const ExportedRun r;
   ASSERT_EQ(r.trainer("export " + r.run + " --output " + r.model).exit_code, 0);
   const auto refused = [&](const std::string& arguments, const std::string& reason) {
     const CommandResult result = r.trainer(arguments);

@@ -1,57 +1,17 @@
 // The compiled plan: the memory planner never lets two live values share bytes, reuse makes
 // the arena smaller than one buffer per value, and a training step allocates nothing.
 
-#include <dlfcn.h>
 #include <gtest/gtest.h>
 
-#include <atomic>
-#include <cstdlib>
 #include <cstring>
-#include <new>
 #include <numeric>
 
 #include "engine/config/build_graph.hpp"
 #include "engine/config/experiment.hpp"
 #include "engine/exec/memory_plan.hpp"
 #include "engine/train/trainer.hpp"
+#include "tests/support/allocation_counter.hpp"
 #include "tests/support/run_command.hpp"
-
-// Counts heap allocations made while enabled, split by who asked: oneDNN 2.6 itself
-// allocates inside dnnl_primitive_execute (it rebuilds an argument map and std::functions on
-// every call, beyond our reach); everything else, the engine's step included, must not.
-namespace {
-std::atomic<bool> counting{false};
-std::atomic<int64_t> engine_allocations{0};
-std::atomic<int64_t> onednn_allocations{0};
-thread_local bool inside_hook = false;
-
-void record_allocation(void* caller) {
-  if (!counting.load(std::memory_order_relaxed) || inside_hook) return;
-  inside_hook = true;
-  Dl_info info{};
-  const bool from_onednn = dladdr(caller, &info) != 0 && info.dli_fname != nullptr &&
-                           std::strstr(info.dli_fname, "libdnnl") != nullptr;
-  (from_onednn ? onednn_allocations : engine_allocations).fetch_add(1, std::memory_order_relaxed);
-  inside_hook = false;
-}
-}  // namespace
-
-// A replacement operator delete must free what the replacement operator new malloc'ed; GCC 12
-// cannot tell a replacement from a mismatch.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-void* operator new(size_t size) {
-  record_allocation(__builtin_return_address(0));
-  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
-  throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept {
-  std::free(p);
-}
-void operator delete(void* p, size_t) noexcept {
-  std::free(p);
-}
-#pragma GCC diagnostic pop
 
 namespace loom::testing {
 namespace {
@@ -114,13 +74,11 @@ TEST(Plan, ATrainingStepAllocatesNothing) {
   std::iota(indices.begin(), indices.end(), 0u);
   trainer.step(indices, 32);  // warm-up: oneDNN JIT-compiles kernels on first use
   trainer.step(indices, 32);
-  engine_allocations = 0;
-  onednn_allocations = 0;
-  counting = true;
-  for (int step = 0; step < 10; ++step) trainer.step(indices, 32);
-  counting = false;
-  EXPECT_EQ(engine_allocations.load(), 0) << "heap allocations outside oneDNN in 10 steps";
-  std::printf("oneDNN's own allocations per step: %.1f\n", onednn_allocations.load() / 10.0);
+  const AllocationCount count = count_allocations([&] {
+    for (int step = 0; step < 10; ++step) trainer.step(indices, 32);
+  });
+  EXPECT_EQ(count.engine, 0) << "heap allocations outside oneDNN in 10 steps";
+  std::printf("oneDNN's own allocations per step: %.1f\n", double(count.onednn) / 10.0);
 }
 
 TEST(Trainer, EvaluationCountsEveryImageIncludingTheLastPartialBatch) {

@@ -12,6 +12,7 @@
 #include "engine/config/read_data.hpp"
 #include "engine/data/csv_samples.hpp"
 #include "engine/data/dataset.hpp"
+#include "engine/train/prediction.hpp"
 #include "engine/train/session.hpp"
 #include "tools/command_support.hpp"
 #include "tools/commands/command.hpp"
@@ -41,18 +42,6 @@ Dataset read_input(Session& session, const fs::path& input) {
                          {.where = "--input " + input.string()}, request);
 }
 
-// How the outputs read: classes (softmax), one probability, or plain values.
-enum class OutputKind { classes, probability, values };
-
-OutputKind output_kind(const Experiment& experiment, int64_t units) {
-  const TargetFamily family = experiment.trainer.loss.targets;
-  if (family == TargetFamily::class_index || family == TargetFamily::categorical) {
-    return OutputKind::classes;
-  }
-  if (family == TargetFamily::binary && units == 1) return OutputKind::probability;
-  return OutputKind::values;
-}
-
 std::string class_label(const std::vector<std::string>& names, int64_t index) {
   return index < std::ssize(names) ? names[size_t(index)] : std::to_string(index);
 }
@@ -72,24 +61,21 @@ int predict(const CommandOptions& options, const PredictSettings& command, Commu
   Session& session = *opened;
   const Dataset data = read_input(session, command.input);
   const int64_t units = session.classes();
-  const OutputKind kind = output_kind(session.experiment(), units);
-  const bool logits = session.experiment().trainer.loss.from_logits;
+  const OutputReading reading = output_reading(session.experiment(), units);
   const std::vector<std::string>& names = session.class_names();
-  std::string text = header(kind, units);
+  std::string text = header(reading.kind, units);
+  std::vector<float> row(size_t(units), 0.f);
   char cell[32];
   session.infer(data, {0, data.size()}, [&](const InferenceBatch& batch) {
     for (int64_t r = 0; r < std::ssize(batch.indices); ++r) {
-      const float* row = batch.predictions + r * units;
+      reading.read(batch.predictions + r * units, row.data());
       text += std::to_string(batch.first + r);
-      for (int64_t c = 0; c < units; ++c) {
-        const float value = logits ? 1.f / (1.f + std::exp(-row[c])) : row[c];
+      for (const float value : row) {
         std::snprintf(cell, sizeof cell, ",%.6g", value);
         text += cell;
       }
-      if (kind == OutputKind::classes) {
-        text += "," + class_label(names, std::max_element(row, row + units) - row);
-      } else if (kind == OutputKind::probability) {
-        text += "," + class_label(names, (logits ? row[0] > 0 : row[0] > 0.5f) ? 1 : 0);
+      if (reading.kind != OutputKind::values) {
+        text += "," + class_label(names, reading.predicted_class(row.data()));
       }
       text += "\n";
     }
