@@ -1,13 +1,16 @@
 #include "engine/config/layer_expander.hpp"
 
+#include <algorithm>
 #include <set>
 #include <string>
 #include <tuple>
 #include <vector>
 
+#include "engine/config/plugin_layer.hpp"
 #include "engine/config/read_values.hpp"
 #include "engine/core/checked.hpp"
 #include "engine/core/error.hpp"
+#include "engine/core/join_names.hpp"
 #include "engine/graph/conv_geometry.hpp"
 
 namespace loom {
@@ -24,16 +27,20 @@ class LayerExpander {
 
   void expand(ConfigNode layer) {
     layer.expect_map();
-    // The layer's kind is its first key of these; dense also takes an `activation` option.
+    // The layer's kind is its first key of these (dense also takes an `activation` option,
+    // so `activation` comes last), else a plugin's layer.
     const std::string kind = [&] {
       for (const char* candidate :
            {"dense", "conv2d", "max_pool2d", "avg_pool2d", "global_avg_pool2d", "batch_norm",
             "dropout", "flatten", "normalization", "activation"}) {
         if (layer.yaml()[candidate]) return std::string(candidate);
       }
-      layer.fail(
-          "expected a layer: a map with one of the keys activation, avg_pool2d, batch_norm, "
-          "conv2d, dense, dropout, flatten, global_avg_pool2d, max_pool2d, normalization");
+      std::string plugin_kind;
+      if (find_plugin_layer(layer, plugin_kind)) return plugin_kind;
+      std::vector<std::string> kinds = kBuiltinLayerKinds;
+      for (const std::string& name : LayerRegistry::global().names()) kinds.push_back(name);
+      std::ranges::sort(kinds);
+      layer.fail("expected a layer: a map with one of the keys " + join_names(kinds));
     }();
     const bool trainable = layer.get_bool("trainable", true);
     const size_t first_parameter = model_.parameters.size(), first_node = model_.nodes.size();
@@ -61,6 +68,9 @@ class LayerExpander {
       flatten(layer);
     } else if (kind == "normalization") {
       normalization(layer);
+    } else if (const LayerDefinition* plugin = LayerRegistry::global().find(kind)) {
+      expand_plugin_layer(layer, kind, layer_name(layer, kind), *plugin,
+                          {.model = model_, .current = current_, .features = features_});
     } else {
       const std::string name = layer_name(layer, "activation");
       activation(layer.at("activation"), name, layer.where());

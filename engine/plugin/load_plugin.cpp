@@ -112,7 +112,8 @@ void load_plugin(const std::filesystem::path& file) {
                      std::to_string(built_for) + ", this engine has version " +
                      std::to_string(LOOM_PLUGIN_API_VERSION) + ": rebuild it");
   }
-  PluginRegistrar registrar{OpRegistry::global(), OptimizerRegistry::global()};
+  PluginRegistrar registrar{OpRegistry::global(), OptimizerRegistry::global(),
+                            LayerRegistry::global()};
   try {
     const PluginCrashGuard guard(name, "registering");
     register_plugin(registrar);

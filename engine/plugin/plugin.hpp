@@ -1,7 +1,7 @@
 #pragma once
-// The plugin interface. A plugin is a shared library that adds ops and optimizers to the
-// engine's registries; the trainer loads it with dlopen from a config's `plugins:` list or
-// from `--plugin FILE`. A plugin is one .cpp file:
+// The plugin interface. A plugin is a shared library that adds ops, optimizers and layers
+// (engine/plugin/layer.hpp) to the engine's registries; the trainer loads it with dlopen from a
+// config's `plugins:` list or from `--plugin FILE`. A plugin is one .cpp file:
 //
 //   #include "engine/plugin/plugin.hpp"
 //   LOOM_PLUGIN(registrar) {
@@ -17,19 +17,22 @@
 #include "engine/exec/kernel.hpp"
 #include "engine/graph/op.hpp"
 #include "engine/optim/optimizer.hpp"
+#include "engine/plugin/layer.hpp"
 
 // Raised whenever a type a plugin sees (Op, Kernel, Optimizer, the registries) changes in a
 // way that breaks plugins built earlier; the loader refuses a plugin built for another value.
 // 2: Optimizer, LearningRateSchedule and Metric gained checkpoint validation.
 // 3: Op gained has_reference() and reference(), the double-precision forward.
 // 4: OptimizerDefinition declares its options' schema and creates from typed options.
-#define LOOM_PLUGIN_API_VERSION 4
+// 5: PluginRegistrar gained the layer registry.
+#define LOOM_PLUGIN_API_VERSION 5
 
 namespace loom {
 
 struct PluginRegistrar {
   OpRegistry& ops;
   OptimizerRegistry& optimizers;
+  LayerRegistry& layers;
 };
 
 }  // namespace loom

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 
+#include "engine/core/error.hpp"
 #include "engine/exec/compile_context.hpp"
 #include "engine/exec/loop_kernel.hpp"
 #include "engine/plugin/plugin.hpp"
@@ -112,9 +113,26 @@ class PReluBackward final : public Op {
   }
 };
 
+// The op as a layer for the `layers:` form, {prelu: {}, alpha: 0.25}: a slope per feature,
+// a parameter named <layer>/alpha, after a dense layer without an activation.
+void expand_prelu_layer(LayerBuilder& layer, const Attributes& options) {
+  if (layer.input_shape().size() != 1) {
+    throw InputError("prelu needs a flat input per sample, got " + to_string(layer.input_shape()));
+  }
+  const std::string alpha = layer.add_parameter(
+      "alpha", layer.input_shape(), {.name = "constant", .value = options.get_real("alpha", 0.25)});
+  layer.add_node("", "prelu", {layer.input(), alpha});
+}
+
 }  // namespace
 
 LOOM_PLUGIN(registrar) {
   registrar.ops.add(std::make_unique<PRelu>());
   registrar.ops.add(std::make_unique<PReluBackward>());
+  registrar.layers.add("prelu",
+                       {.options = {real_option("alpha", 0.25, any_value(),
+                                                "the initial slope of every feature (He et al.; "
+                                                "Keras's PReLU starts at 0)")},
+                        .expand = expand_prelu_layer,
+                        .description = "a relu with a learned negative slope per feature"});
 }
