@@ -43,7 +43,10 @@ bool is_safetensors_file(const fs::path& file) {
   if (input.size() < 9 || pread(input.descriptor(), start, sizeof start, 0) != 9) return false;
   uint64_t header = 0;
   for (int i = 7; i >= 0; --i) header = header << 8 | start[i];
-  return start[8] == '{' && header <= uint64_t(input.size()) - 8;
+  // Text (a YAML config) has bytes of 0x09 and above in every position, so its first 8 bytes
+  // read as a length beyond 2^56; a safetensors header is far below 2^32 even when the file
+  // is truncated (which SafetensorsFile::read then reports).
+  return start[8] == '{' && header < (uint64_t{1} << 32);
 }
 
 Experiment export_model(const fs::path& run_directory, const fs::path& checkpoint,

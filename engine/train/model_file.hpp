@@ -21,8 +21,8 @@ namespace loom {
 
 inline constexpr const char* kModelFormat = "loom-model-1";
 
-// Whether `file` is a safetensors file (a model or a checkpoint) rather than a config: its
-// first 8 bytes are a header length that fits in the file, followed by '{'.
+// Whether `file` is a safetensors file (a model or a checkpoint, whole or truncated) rather
+// than a config: its first 8 bytes are a little-endian header length below 2^32, then '{'.
 bool is_safetensors_file(const std::filesystem::path& file);
 
 // Writes a model file from a run directory's config.yaml and one of its checkpoints; the

@@ -21,6 +21,11 @@ namespace {
 
 namespace fs = std::filesystem;
 
+std::string read_file_bytes_as_string(const std::string& file) {
+  std::ifstream in(file, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
 TEST(ModelFile, PredictsAndEvaluatesWithoutTheTrainingData) {
   const ExportedRun r;
   const CommandResult from_run =
@@ -100,6 +105,13 @@ TEST(ModelFile, WhatIsNotAModelIsRefusedWithTheReason) {
           "exists and is not a model file; export replaces only a model file");
   EXPECT_EQ(r.trainer("export " + r.run + " --output " + r.model).exit_code, 0);  // a model: yes
   refused("evaluate " + r.model + input, "give its targets with --targets FILE");
+  refused("export " + r.run + " --output " + r.directory.path(), "a directory; give the model");
+  refused("export " + r.run + " --output " + r.directory.file("none/m.loom"),
+          "the directory " + r.directory.file("none") + " does not exist");
+  // A truncated model is a damaged model file, not a config.
+  const std::string bytes = read_file_bytes_as_string(r.model);
+  write_file(r.directory.file("truncated.loom"), bytes.substr(0, bytes.size() / 2));
+  refused("predict " + r.directory.file("truncated.loom") + input, "truncated");
 
   // A model from a later format names the version that wrote it.
   const SafetensorsFile model = SafetensorsFile::read(r.model);

@@ -24,9 +24,18 @@ struct ExportSettings {
   std::string output;
 };
 
-// --output may replace an earlier model file, never anything else (a checkpoint, a config).
+// --output goes into an existing directory and may replace an earlier model file, never
+// anything else (a checkpoint, a config).
 void expect_replaceable(const fs::path& output) {
   std::error_code error;
+  const fs::path directory = output.has_parent_path() ? output.parent_path() : fs::path(".");
+  if (!fs::is_directory(directory, error)) {
+    throw InputError("--output " + output.string() + ": the directory " + directory.string() +
+                     " does not exist");
+  }
+  if (fs::is_directory(output, error)) {
+    throw InputError("--output " + output.string() + ": a directory; give the model file's name");
+  }
   if (!fs::exists(output, error)) return;
   const bool model = is_safetensors_file(output) && [&] {
     const SafetensorsFile file = SafetensorsFile::read(output);
