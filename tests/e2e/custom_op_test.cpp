@@ -48,11 +48,14 @@ TEST(CustomOp, BothGradientsMatchFiniteDifferences) {
   }
 }
 
+// The layers form with the plugin's prelu layer; the plugin named both in the config and by
+// --plugin is loaded once.
 TEST(CustomOp, TheExampleConfigTrains) {
   TemporaryDirectory directory;
   const CommandResult result = run_command(
       trainer_path() + " train " + source_path("examples/custom_op/prelu_mlp.yaml") +
-      " --set 'plugins=[" + std::string(LOOM_EXAMPLE_PLUGIN) + "]'" +
+      " --set 'plugins=[" + std::string(LOOM_EXAMPLE_PLUGIN) + "]' --plugin " +
+      std::string(LOOM_EXAMPLE_PLUGIN) +
       " --set data.train.limit=10000 --set trainer.epochs=1 --out " + directory.file("run"));
   ASSERT_EQ(result.exit_code, 0) << result.err;
   EXPECT_NE(result.out.find("Epoch 1/1"), std::string::npos);
