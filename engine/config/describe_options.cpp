@@ -9,6 +9,7 @@
 #include "engine/core/join_names.hpp"
 #include "engine/data/metrics.hpp"
 #include "engine/optim/optimizer.hpp"
+#include "engine/plugin/layer.hpp"
 
 namespace loom {
 
@@ -100,10 +101,20 @@ std::vector<std::pair<std::string, std::vector<Entry>>> option_sections() {
   for (const CallbackDefinition& callback : callback_definitions()) {
     callbacks.emplace_back(callback.name, callback.options);
   }
-  return {{"optimizers (trainer.optimizer: NAME, or {NAME: {options}})", optimizers},
-          {"learning-rate schedules (learning_rate: NUMBER, or {NAME: {options}})", schedules},
-          {"metrics (trainer.metrics: [NAME, or {NAME: {options}}])", metrics},
-          {"callbacks (trainer.callbacks: {NAME: {options}})", callbacks}};
+  std::vector<std::pair<std::string, std::vector<Entry>>> sections = {
+      {"optimizers (trainer.optimizer: NAME, or {NAME: {options}})", optimizers},
+      {"learning-rate schedules (learning_rate: NUMBER, or {NAME: {options}})", schedules},
+      {"metrics (trainer.metrics: [NAME, or {NAME: {options}}])", metrics},
+      {"callbacks (trainer.callbacks: {NAME: {options}})", callbacks}};
+  // Plugins' layers (the built-in kinds are in the README): listed when a plugin adds some.
+  std::vector<Entry> layers;
+  for (const std::string& name : LayerRegistry::global().names()) {
+    layers.emplace_back(name, LayerRegistry::global().find(name)->options);
+  }
+  if (!layers.empty()) {
+    sections.emplace_back("plugin layers (model.layers: [{NAME: {}, option: value}])", layers);
+  }
+  return sections;
 }
 
 }  // namespace
@@ -150,7 +161,7 @@ std::string describe_options_of(const std::string& name) {
     }
   }
   std::ranges::sort(known);
-  throw InputError("unknown optimizer, schedule, metric or callback '" + name +
+  throw InputError("unknown optimizer, schedule, metric, callback or plugin layer '" + name +
                    "' (known: " + join_names(known) + ")");
 }
 

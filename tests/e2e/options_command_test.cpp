@@ -30,7 +30,9 @@ TEST(OptionsCommand, OneNameShowsItsOptionsOnly) {
 TEST(OptionsCommand, AnUnknownNameIsOneLineAndExitCode2) {
   const CommandResult result = run_command(trainer_path() + " options rmsprob");
   EXPECT_EQ(result.exit_code, 2);
-  EXPECT_EQ(result.err.find("error: unknown optimizer, schedule, metric or callback 'rmsprob'"), 0u)
+  EXPECT_EQ(result.err.find(
+                "error: unknown optimizer, schedule, metric, callback or plugin layer 'rmsprob'"),
+            0u)
       << result.err;
   EXPECT_EQ(result.err.find('\n'), result.err.size() - 1) << result.err;
 }

@@ -66,7 +66,7 @@ TEST(DescribeOptions, AnUnknownNameListsTheKnownOnes) {
     FAIL() << "expected an InputError";
   } catch (const InputError& error) {
     const std::string what = error.what();
-    EXPECT_NE(what.find("unknown optimizer, schedule, metric or callback 'rmsprob'"),
+    EXPECT_NE(what.find("unknown optimizer, schedule, metric, callback or plugin layer 'rmsprob'"),
               std::string::npos)
         << what;
     EXPECT_NE(what.find("rmsprop"), std::string::npos) << what;

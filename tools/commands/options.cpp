@@ -1,6 +1,6 @@
 // `trainer options [NAME]`: what a config may write for optimizers, learning-rate schedules,
-// metrics and callbacks, printed from the schemas the config reads them with (so the listing
-// cannot drift from what is accepted). Plugins named with --plugin add theirs.
+// metrics, callbacks and plugin layers, printed from the schemas the config reads them with (so the
+// listing cannot drift from what is accepted). Plugins named with --plugin add theirs.
 
 #include <cstdio>
 #include <memory>
