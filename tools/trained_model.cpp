@@ -33,7 +33,8 @@ std::unique_ptr<Session> open_trained_model(const CommandOptions& options,
   if (fs::is_directory(given, error)) {
     CommandOptions run = options;
     run.config = (given / "config.yaml").string();
-    auto session = std::make_unique<Session>(load(run, DataUse::inference));
+    // As a model file: the data the run names need not be here (a set evaluate reads must).
+    auto session = std::make_unique<Session>(load(run, DataUse::model));
     session->load_weights(run_checkpoint(given, weights));
     return session;
   }

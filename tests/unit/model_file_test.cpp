@@ -38,6 +38,10 @@ TEST(ModelFile, PredictsAndEvaluatesWithoutTheTrainingData) {
   const CommandResult exported = r.trainer("export " + r.run + " --output " + r.model);
   ASSERT_EQ(exported.exit_code, 0) << exported.err;
   fs::remove_all(r.directory.file("data"));
+  const CommandResult from_run_without_data =
+      r.trainer("predict " + r.run + " --input " + r.directory.file("u8.npy"));
+  ASSERT_EQ(from_run_without_data.exit_code, 0) << from_run_without_data.err;
+  EXPECT_EQ(from_run_without_data.out, from_run.out);
 
   const CommandResult from_model =
       r.trainer("predict " + r.model + " --input " + r.directory.file("u8.npy"));
