@@ -89,6 +89,24 @@ TEST(ModelFile, SummaryOfAConfigAModelAndARun) {
   }
 }
 
+TEST(ModelFile, BenchTimesItThroughTheApiAtThreeBatchSizes) {
+  const ExportedRun r;
+  ASSERT_EQ(r.trainer("export " + r.run + " --output " + r.model).exit_code, 0);
+  const CommandResult bench = r.trainer("bench --inference " + r.model + " --steps 5 --threads 1");
+  ASSERT_EQ(bench.exit_code, 0) << bench.err;
+  EXPECT_NE(bench.out.find("inference of 'tiny' through the C++ API (1 threads)"),
+            std::string::npos)
+      << bench.out;
+  for (const char* batch :
+       {"\n       1        5 ", "\n      32        5 ", "\n     256        5 "}) {
+    EXPECT_NE(bench.out.find(batch), std::string::npos) << bench.out;
+  }
+  const CommandResult config =
+      r.trainer("bench --inference " + r.directory.file("config.yaml") + " --steps 5");
+  EXPECT_EQ(config.exit_code, 2);
+  EXPECT_NE(config.err.find("bench --inference takes a model file"), std::string::npos);
+}
+
 TEST(ModelFile, WhatIsNotAModelIsRefusedWithTheReason) {
   const ExportedRun r;
   ASSERT_EQ(r.trainer("export " + r.run + " --output " + r.model).exit_code, 0);

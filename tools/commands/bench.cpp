@@ -7,6 +7,7 @@
 #include <omp.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <optional>
 
@@ -14,6 +15,7 @@
 #include "engine/plugin/load_plugin.hpp"
 #include "engine/train/bench_json.hpp"
 #include "engine/train/history.hpp"
+#include "engine/train/model_file.hpp"
 #include "engine/train/trainer.hpp"
 #include "tools/command_support.hpp"
 #include "tools/commands/command.hpp"
@@ -40,7 +42,18 @@ int bench_inference(const CommandOptions& options, const BenchSettings& command,
         "exported: --set, --batch and --json do not apply");
   }
   apply_threads(options.threads);
-  Model model = Model::load(options.config);
+  std::error_code error;
+  if (!std::filesystem::exists(options.config, error) || !is_safetensors_file(options.config)) {
+    throw InputError(options.config +
+                     ": bench --inference takes a model file (written by trainer export)");
+  }
+  Model model = [&] {
+    try {
+      return Model::load(options.config);
+    } catch (const ModelError& refused) {  // a damaged or foreign file: the user's input
+      throw InputError(refused.what());
+    }
+  }();
   const std::vector<InferenceTiming> timings = time_inference(model, {1, 32, 256}, command.steps);
   std::fputs(format_inference_timings(model, timings, omp_get_max_threads()).c_str(), stdout);
   return kSucceeded;
