@@ -36,6 +36,13 @@ std::vector<ColumnSelector> columns(const std::vector<std::string>& texts,
   return selectors;
 }
 
+CsvSource source(const std::string& file, const std::vector<std::string>& targets,
+                 const std::vector<std::string>& features) {
+  return CsvSource{.file = file,
+                   .features = columns(features, "data.train.features"),
+                   .targets = columns(targets, "data.train.targets")};
+}
+
 std::string write_text_file(const TemporaryDirectory& dir, const std::string& name,
                             const std::string& text, bool gzip) {
   const std::string file = dir.file(name);

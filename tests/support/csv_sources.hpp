@@ -16,6 +16,11 @@ ColumnSelector column(const std::string& text, const std::string& where = "data.
 std::vector<ColumnSelector> columns(const std::vector<std::string>& texts,
                                     const std::string& where = "data.train.columns");
 
+// A source over `file` selecting `targets` and `features` (empty: every other column), as
+// data.train writes them.
+CsvSource source(const std::string& file, const std::vector<std::string>& targets,
+                 const std::vector<std::string>& features = {});
+
 // Writes `text` to `name` in `dir` (gzip-compressed with zlib when `gzip`); its path.
 std::string write_text_file(const TemporaryDirectory& dir, const std::string& name,
                             const std::string& text, bool gzip = false);

@@ -25,13 +25,6 @@ using namespace loom::testing;
 
 const SourceContext kTraining{.where = "data.train"};
 
-CsvSource source(const std::string& file, const std::vector<std::string>& targets,
-                 const std::vector<std::string>& features = {}) {
-  return CsvSource{.file = file,
-                   .features = columns(features, "data.train.features"),
-                   .targets = columns(targets, "data.train.targets")};
-}
-
 void expect_refused(const CsvSource& csv, std::initializer_list<std::string> parts,
                     const SourceContext& context = kTraining) {
   expect_input_error([&] { read_csv_source(csv, context); }, parts);

@@ -24,13 +24,6 @@ using Names = std::vector<std::string>;
 
 const SourceContext kTraining{.where = "data.train"};
 
-CsvSource source(const std::string& file, const std::vector<std::string>& targets,
-                 const std::vector<std::string>& features = {}) {
-  return CsvSource{.file = file,
-                   .features = columns(features, "data.train.features"),
-                   .targets = columns(targets, "data.train.targets")};
-}
-
 TEST(CsvSource, AHeaderNamesTheColumnsAndFeaturesAreEveryOtherColumn) {
   TemporaryDirectory dir;
   const auto file = write_text_file(dir, "d.csv", "a,b,price,c\n1,2,3.5,4\n5,6,7.25,-8e1\n");
