@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-60}
 
 tools/setup.sh
-cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
+cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=Check -DCMAKE_CXX_COMPILER=clang++ \
   -DLOOM_FUZZ=ON -DLOOM_SANITIZE=address,undefined -DLOOM_BUILD_TESTS=OFF -DLOOM_NATIVE=OFF >/dev/null
 cmake --build build-fuzz -j2 --target fuzz_config fuzz_idx fuzz_npy fuzz_image fuzz_csv \
   fuzz_checkpoint fuzz_checkpoint_metadata fuzz_graph

@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/setup.sh
-cmake -S . -B build-memcheck -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLOOM_NATIVE=OFF \
+cmake -S . -B build-memcheck -G Ninja -DCMAKE_BUILD_TYPE=Check -DLOOM_NATIVE=OFF \
   -DLOOM_BUILD_TESTS=OFF >/dev/null
 cmake --build build-memcheck -j2 --target trainer
 out=$(mktemp -d)

@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/setup.sh
-cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Check \
   -DLOOM_SANITIZE=address,undefined -DLOOM_NATIVE=OFF >/dev/null
 cmake --build build-asan -j2
 # oneDNN's JIT kernels are generated at run time and are not instrumented; the engine's own

@@ -181,6 +181,13 @@ void check_arrays_fit(const CsvText& text, const std::vector<CsvRecord>& records
   }
 }
 
+// A row's slice of a block. A block the plan does not use (no targets, no features) is empty
+// and its data null; offsetting null is undefined, so its slice is null too.
+template <typename T>
+T* row_slice(T* block, int64_t offset) {
+  return block == nullptr ? nullptr : block + offset;
+}
+
 struct ParsedRows {
   std::vector<std::byte> features;  // float32
   std::vector<std::byte> targets;   // float32 values or int32 indices
@@ -210,8 +217,8 @@ ParsedRows read_rows(const CsvText& text, const std::vector<CsvRecord>& records,
     for (int64_t row = 0; row < rows; ++row) {
       if (failed) continue;
       try {
-        read_row(text, records[size_t(row)], plan, features + row * plan.features,
-                 values + row * plan.targets, indices + row,
+        read_row(text, records[size_t(row)], plan, row_slice(features, row * plan.features),
+                 row_slice(values, row * plan.targets), row_slice(indices, row),
                  parsed.labels.empty() ? nullptr : &parsed.labels[size_t(row)]);
       } catch (...) {
         failed = true;
