@@ -17,5 +17,6 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
 export LOOM_INTERRUPT_TRIALS=${LOOM_INTERRUPT_TRIALS:-30}
 # The gradient checker's own test: 3 seeds per op case instead of 20 (the same code paths).
 export LOOM_GRADCHECK_SEEDS=${LOOM_GRADCHECK_SEEDS:-3}
+export LOOM_GRADCHECK_LARGE_SEEDS=${LOOM_GRADCHECK_LARGE_SEEDS:-0}  # see gradient_checker_test
 export UBSAN_OPTIONS=print_stacktrace=1
 ctest --test-dir build-asan --output-on-failure -j2 "$@"
