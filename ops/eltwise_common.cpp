@@ -1,7 +1,9 @@
 #include "ops/eltwise_common.hpp"
 
+#include "engine/core/parallel.hpp"
 #include "engine/exec/compile_context.hpp"
 #include "engine/exec/layout.hpp"
+#include "engine/exec/loop_kernel.hpp"
 #include "engine/exec/primitive_kernel.hpp"
 
 namespace loom {
@@ -67,12 +69,21 @@ class EltwiseOp final : public Op {
 
   // Element-wise work runs in any layout: y keeps x's (a convolution's blocked output
   // stays blocked through its activation).
+  // The exact loop reads plain memory only (a blocked layout's padding must stay zero).
   void negotiate_layouts(const Node&, LayoutNegotiation& negotiation) const override {
+    if (definition_.exact_forward) return;
     negotiation.want(0, negotiation.incoming(0));
     negotiation.produce(0, negotiation.incoming(0));
   }
 
   std::unique_ptr<Kernel> compile(const Node& node, CompileContext& context) const override {
+    if (const auto function = definition_.exact_forward) {
+      const float* x = context.f32(node.inputs[0]);
+      float* y = context.f32(node.outputs[0]);
+      const int64_t count = context.type(node.inputs[0]).numel();
+      return make_loop_kernel(
+          [=] { for_each_element(count, [&](int64_t i) { y[i] = function(x[i]); }); });
+    }
     dnnl::memory x = context.memory(node.inputs[0]);
     const auto descriptor = forward_descriptor(definition_, node, x.get_desc(), context.engine());
     return std::make_unique<PrimitiveKernel>(

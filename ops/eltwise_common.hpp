@@ -37,6 +37,10 @@ struct EltwiseDefinition {
   bool in_place = false;  // oneDNN runs it in place; the planner may reuse x's buffer for y
   // Whether a layer may name it as its activation (log and sqrt are plain functions).
   OpRole role = OpRole::activation;
+  // When set, the forward pass is this function applied by a loop over plain memory instead
+  // of oneDNN's primitive, whose approximation is too coarse for the function: oneDNN 2.6's
+  // log is 1.4e-3 off relatively near 1 and -1.4e-6 at log(1), beyond ONNX's tolerances.
+  float (*exact_forward)(float) = nullptr;
   // The function's definition in double precision (Op::reference), reading the same
   // attributes with the same defaults as alpha and beta; unset, the op has no reference.
   std::function<double(double x, const Attributes&)> reference;

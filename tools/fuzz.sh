@@ -2,7 +2,7 @@
 # Fuzzes the readers of untrusted bytes (experiment YAML, idx/idx.gz, .npy/.npz and CSV data,
 # PNG/JPEG images, safetensors checkpoints), the restoring of a checkpoint's metadata
 # (fuzzer-chosen values in a validly sealed checkpoint, given to Trainer::resume) and the
-# explicit-graph builder (random node lists) with libFuzzer under AddressSanitizer and UndefinedBehaviorSanitizer.
+# explicit-graph builder (random node lists) and the ONNX importer with libFuzzer under AddressSanitizer and UndefinedBehaviorSanitizer.
 # Every input must end in a clean rejection (loom::InputError) or success; a crash, a leak,
 # a sanitizer report or any other exception fails the run and leaves the input in
 # build-fuzz/crashes/.
@@ -15,8 +15,9 @@ seconds=${1:-60}
 tools/setup.sh
 cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=Check -DCMAKE_CXX_COMPILER=clang++ \
   -DLOOM_FUZZ=ON -DLOOM_SANITIZE=address,undefined -DLOOM_BUILD_TESTS=OFF -DLOOM_NATIVE=OFF >/dev/null
-cmake --build build-fuzz -j2 --target fuzz_config fuzz_idx fuzz_npy fuzz_image fuzz_csv \
-  fuzz_checkpoint fuzz_checkpoint_metadata fuzz_graph
+targets=(fuzz_config fuzz_idx fuzz_npy fuzz_image fuzz_csv fuzz_checkpoint
+  fuzz_checkpoint_metadata fuzz_graph fuzz_onnx)
+cmake --build build-fuzz -j2 --target "${targets[@]}"
 
 seed_corpus() {
   local target=$1 seeds=$2
@@ -31,13 +32,13 @@ seed_corpus fuzz_csv csv
 seed_corpus fuzz_checkpoint checkpoint
 seed_corpus fuzz_checkpoint_metadata checkpoint_metadata
 seed_corpus fuzz_graph graph
+seed_corpus fuzz_onnx onnx
 # The shipped configs are the best seeds the YAML fuzzer can have.
 cp -n configs/*.yaml configs/optimizers/*.yaml tests/bad_configs/*.yaml build-fuzz/corpus/fuzz_config/ 2>/dev/null || true
 
 mkdir -p build-fuzz/crashes
 status=0
-for target in fuzz_config fuzz_idx fuzz_npy fuzz_image fuzz_csv fuzz_checkpoint \
-  fuzz_checkpoint_metadata fuzz_graph; do
+for target in "${targets[@]}"; do
   echo "fuzz: $target for ${seconds}s" >&2
   if ! ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
       "build-fuzz/$target" "build-fuzz/corpus/$target" -max_total_time="$seconds" \

@@ -22,6 +22,8 @@ packages=(
   valgrind             # tools/memcheck.sh
   python3-numpy        # tests read .npy and .npz files NumPy itself wrote
   libopenmpi-dev openmpi-bin  # data-parallel training: mpirun -np N build/trainer train ...
+  libonnx-dev libprotobuf-dev  # ONNX models in (model: {onnx: FILE}); its protobuf classes
+  libonnx-testdata     # ONNX's own backend tests, which the conformance test runs
 )
 
 missing=()

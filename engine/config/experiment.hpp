@@ -75,6 +75,10 @@ struct ModelSpec {
   std::vector<NodeSpec> nodes;  // in a valid topological order
   std::string output;           // the value the loss and the metrics read
   std::string output_where;
+  // An imported model (`model: {onnx: FILE}`): the file, absolute, and its `freeze:` entries.
+  // The resolved config names the file again rather than writing the graph out.
+  std::filesystem::path onnx_file;
+  std::vector<std::string> frozen;
 };
 
 struct LossSpec {

@@ -13,6 +13,7 @@
 #include "engine/config/layer_expander.hpp"
 #include "engine/config/loss_output_check.hpp"
 #include "engine/config/node_order.hpp"
+#include "engine/config/onnx_model.hpp"
 #include "engine/config/read_data.hpp"
 #include "engine/config/read_options.hpp"
 #include "engine/config/read_trainer.hpp"
@@ -134,9 +135,14 @@ void read_explicit_model(ConfigNode& node, ModelSpec& model) {
   if (!produced) outputs[0].fail("output '" + model.output + "' is not the name of a node");
 }
 
-ModelSpec read_model(ConfigNode node, uint64_t seed) {
+ModelSpec read_model(ConfigNode node, uint64_t seed, const fs::path& base) {
   node.expect_map();
   ModelSpec model;
+  if (is_onnx_model(node)) {
+    read_onnx_model(node, model, base);
+    node.finish();
+    return model;
+  }
   // Look without asking: asking would make both forms' keys "known" in error messages.
   const bool has_layers = static_cast<bool>(node.yaml()["layers"]);
   const bool has_nodes = static_cast<bool>(node.yaml()["nodes"]);
@@ -151,8 +157,8 @@ ModelSpec read_model(ConfigNode node, uint64_t seed) {
     read_explicit_model(node, model);
   } else {
     node.fail(
-        "expected 'layers' (with 'input') or an explicit graph ('inputs', 'params', 'nodes', "
-        "'outputs')");
+        "expected 'layers' (with 'input'), an explicit graph ('inputs', 'params', 'nodes', "
+        "'outputs') or 'onnx' (a model file)");
   }
   node.finish();
   return model;
@@ -203,7 +209,7 @@ Experiment read_experiment(ConfigNode root, const fs::path& source, const fs::pa
   experiment.name = read_experiment_name(root, source);
   experiment.seed = static_cast<uint64_t>(root.get_int("seed", 42, 0));
   experiment.data = read_data(root.at("data"), base, use);
-  experiment.model = read_model(root.at("model"), experiment.seed);
+  experiment.model = read_model(root.at("model"), experiment.seed, base);
   if (experiment.data.augmentation && experiment.model.input.shape.size() != 3) {
     throw InputError(experiment.data.augmentation_where +
                      ": image augmentation needs a model input of "

@@ -93,6 +93,12 @@ void write_attributes(YAML::Node node, const Attributes& attributes) {
 // The model in its explicit form: what `layers:` expanded to.
 YAML::Node model_yaml(const ModelSpec& model) {
   YAML::Node node;
+  // An imported model's weights are the file's: the resolved config names the file again.
+  if (!model.onnx_file.empty()) {
+    node["onnx"] = model.onnx_file.string();
+    if (!model.frozen.empty()) node["freeze"] = model.frozen;
+    return node;
+  }
   node["inputs"][model.input.name] = model.input.shape;
   for (const ParameterSpec& parameter : model.parameters) {
     YAML::Node entry;

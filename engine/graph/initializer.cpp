@@ -64,6 +64,13 @@ void initialize(const Initializer& initializer, const Shape& shape, std::span<fl
     std::fill(values.begin(), values.end(), 1.0f);
   } else if (name == "constant") {
     std::fill(values.begin(), values.end(), static_cast<float>(initializer.value));
+  } else if (name == "given") {
+    if (!initializer.values || initializer.values->size() != values.size()) {
+      throw InputError("given initial values: " +
+                       std::to_string(initializer.values ? initializer.values->size() : 0) +
+                       " values for a parameter of shape " + to_string(shape));
+    }
+    std::copy(initializer.values->begin(), initializer.values->end(), values.begin());
   } else if (name == "glorot_uniform") {
     fill_uniform(values, std::sqrt(6.0 / (fans.in + fans.out)), random);
   } else if (name == "glorot_normal") {

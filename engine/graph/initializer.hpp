@@ -2,6 +2,7 @@
 // Parameter initializers by name, with Keras's definitions (Dense: glorot_uniform kernel,
 // zeros bias). Fans follow Keras for 2-D kernels: fan_in = rows, fan_out = columns.
 
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -14,6 +15,13 @@ namespace loom {
 struct Initializer {
   std::string name = "zeros";
   double value = 0.0;  // the fill of `constant`
+  // The values of `given`: weights that came with the model (an imported ONNX file's
+  // initializers), in row-major order. Shared, not copied, by every graph built from a model.
+  std::shared_ptr<const std::vector<float>> values;
+
+  static Initializer given(std::shared_ptr<const std::vector<float>> values) {
+    return {.name = "given", .values = std::move(values)};
+  }
 };
 
 const std::vector<std::string>& initializer_names();
