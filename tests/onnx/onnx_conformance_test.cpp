@@ -127,13 +127,14 @@ CaseResult run_case(const fs::path& directory) {
     const onnx::TensorProto tensor = read_tensor(file);
     const Shape shape = tensor_shape(tensor, file.string());
     if (i == 0) first = shape;
-    const bool is_data = tensor.data_type() == onnx::TensorProto_DataType_FLOAT && !shape.empty() &&
-                         !first.empty() &&
-                         (i == 0 || (shape.size() == first.size() && shape[0] == first[0]));
-    if (is_data) {
-      values.push_back(float_values(tensor, {}, file.string()));
-    } else {
+    const bool is_float = tensor.data_type() == onnx::TensorProto_DataType_FLOAT;
+    // The first input is the data whatever its type (the importer names a type it refuses).
+    const bool is_data = i == 0 || (is_float && !shape.empty() && !first.empty() &&
+                                    shape.size() == first.size() && shape[0] == first[0]);
+    if (!is_data) {
       options.bound_inputs[inputs[i]->name()] = read_bytes(file);
+    } else if (is_float) {
+      values.push_back(float_values(tensor, {}, file.string()));
     }
   }
   ImportedModel imported;
