@@ -24,6 +24,7 @@ packages=(
   libopenmpi-dev openmpi-bin  # data-parallel training: mpirun -np N build/trainer train ...
   libonnx-dev libprotobuf-dev  # ONNX models in (model: {onnx: FILE}); its protobuf classes
   libonnx-testdata     # ONNX's own backend tests, which the conformance test runs
+  python3-onnx         # onnx.checker (with shape inference) on the models export writes
 )
 
 missing=()

@@ -49,12 +49,14 @@ std::unique_ptr<Session> open_trained_model(const CommandOptions& options,
     session->load_weights(given);
     return session;
   }
+  auto session = std::make_unique<Session>(load(options, DataUse::inference));
+  // An ONNX model brings its weights; --weights may still give trained ones.
+  if (weights.empty() && !session->experiment().model.onnx_file.empty()) return session;
   if (weights.empty()) {
     throw InputError(given.string() +
                      ": a config needs --weights CHECKPOINT (or give a run directory or a model "
                      "file)");
   }
-  auto session = std::make_unique<Session>(load(options, DataUse::inference));
   session->load_weights(weights);
   return session;
 }

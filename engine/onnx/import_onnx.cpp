@@ -172,6 +172,8 @@ ImportedModel import_onnx(const fs::path& file, const ImportOptions& options) {
                        "' is not computed from the inputs");
     }
     state.model.outputs.push_back(mapped->second);
+    state.model.output_shapes.push_back(
+        state.shapes.value(state.shapes.value_named(mapped->second)).type.shape);
   }
   return std::move(state.model);
 }

@@ -54,7 +54,9 @@ void map_dropout(NodeContext& node) {
   if (node.has_output(1)) node.refuse("its mask output is read; the engine keeps the mask");
   if (ratio < 0.0 || ratio >= 1.0)
     node.refuse("ratio " + std::to_string(ratio) + " is not in [0, 1)");
-  node.emit("dropout", {node.value(0)}, {{"rate", ratio}, {"seed", node.integer("seed", 0)}});
+  // Without a seed of its own, each dropout node draws its own stream, as Keras's layers do.
+  const int64_t seed = node.integer("seed", 7919 * (node.nodes_emitted() + 1));
+  node.emit("dropout", {node.value(0)}, {{"rate", ratio}, {"seed", seed}});
 }
 
 // Flatten(axis): [d0 ... d(axis-1), d(axis) ...] -> [d0·...·d(axis-1), d(axis)·...].

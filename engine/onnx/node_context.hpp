@@ -88,6 +88,8 @@ class NodeContext {
   std::string add_parameter(const std::string& step, Shape shape, std::vector<float> values,
                             bool trainable);
   int output_count() const { return node_.output_size(); }
+  // How many engine nodes the import has emitted so far (a default seed per dropout node).
+  int64_t nodes_emitted() const { return int64_t(state_.model.nodes.size()); }
   bool has_output(int i) const { return i < node_.output_size() && !node_.output(i).empty(); }
 
  private:

@@ -44,6 +44,7 @@ struct ImportedModel {
   std::vector<ImportedParameter> parameters;
   std::vector<ImportedNode> nodes;  // in a valid topological order
   std::vector<std::string> outputs;
+  std::vector<Shape> output_shapes;  // at `batch`, the batch axis first
   int64_t batch = 1;     // the batch the file was exported at (1 when its axis is symbolic)
   int64_t opset = 0;     // of the default domain
   std::string producer;  // "pytorch 1.13.1"
@@ -58,6 +59,18 @@ struct ImportOptions {
 // Reads, checks (onnx::checker) and maps `file`. InputError, one line, naming the file and,
 // for what the engine cannot map, the node, its op and what is supported.
 ImportedModel import_onnx(const std::filesystem::path& file, const ImportOptions& options = {});
+
+// ONNX out: the graph form (inputs with the batch axis first, parameters with their values,
+// engine nodes, outputs) as an ONNX model at opset 13, its batch axis symbolic ("batch"),
+// checked by onnx::checker, serialized. `metadata` goes to metadata_props. A node whose op has
+// no ONNX form is an InputError naming it. Importing the bytes gives back the same engine
+// nodes (a matmul with its bias_add is one Gemm, read back as the two), so the predictions
+// are the same bit for bit.
+std::string export_onnx(const ImportedModel& graph,
+                        const std::map<std::string, std::string>& metadata);
+// Whether `file` is an ONNX model this engine exported (the only kind an export replaces).
+bool is_exported_onnx(const std::filesystem::path& file);
+inline constexpr const char* kOnnxProducer = "loom";
 
 // The ONNX ops (default domain) the importer maps, sorted; empty without ONNX support.
 std::vector<std::string> onnx_supported_ops();

@@ -25,7 +25,8 @@ std::string yaml_text(const YAML::Node& node) {
   return std::string(emitter.c_str()) + "\n";
 }
 
-// The scale inference must multiply raw inputs by: the one the training set was read with.
+}  // namespace
+
 double trained_scale(const SafetensorsFile& checkpoint, const Experiment& experiment) {
   if (const std::optional<double> recorded = input_scale_from(checkpoint)) return *recorded;
   if (experiment.data.scale) return *experiment.data.scale;
@@ -34,8 +35,6 @@ double trained_scale(const SafetensorsFile& checkpoint, const Experiment& experi
                    "(written by an older loom) and the config leaves it to the data; set "
                    "data.scale in the run's config.yaml");
 }
-
-}  // namespace
 
 bool is_safetensors_file(const fs::path& file) {
   const InputFile input(file, "file");

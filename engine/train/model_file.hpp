@@ -32,6 +32,10 @@ Experiment export_model(const std::filesystem::path& run_directory,
                         const std::filesystem::path& checkpoint,
                         const std::filesystem::path& output);
 
+// The scale inference must multiply raw inputs by: the one the training set was read with
+// (recorded in the checkpoint; a config's data.scale for checkpoints that predate that).
+double trained_scale(const SafetensorsFile& checkpoint, const Experiment& experiment);
+
 // The experiment a model file holds (its weights: Session::load_weights on the same file).
 // A file of another format is refused naming it and the engine version that wrote it.
 // `overrides` as --set gives them (inference settings such as trainer.batch_size).

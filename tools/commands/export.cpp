@@ -1,14 +1,17 @@
 // `trainer export RUN_DIR --output model.loom`: one self-contained model file from a run's
 // config and one of its checkpoints (engine/train/model_file.hpp), for evaluate, predict,
-// summary and the C++ inference API.
+// summary and the C++ inference API; `--format onnx` (or an output named *.onnx) writes the
+// inference graph as an ONNX model for other runtimes (engine/train/onnx_export.hpp).
 
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
 
 #include "engine/core/error.hpp"
+#include "engine/onnx/onnx_import.hpp"
 #include "engine/plugin/load_plugin.hpp"
 #include "engine/train/model_file.hpp"
+#include "engine/train/onnx_export.hpp"
 #include "tools/command_support.hpp"
 #include "tools/commands/command.hpp"
 
@@ -22,11 +25,17 @@ struct ExportSettings {
   std::string run;
   std::string checkpoint = "last";
   std::string output;
+  std::string format = "auto";  // loom or onnx; auto: onnx for an output named *.onnx
 };
+
+bool is_onnx_format(const ExportSettings& command) {
+  if (command.format != "auto") return command.format == "onnx";
+  return fs::path(command.output).extension() == ".onnx";
+}
 
 // --output goes into an existing directory and may replace an earlier model file, never
 // anything else (a checkpoint, a config).
-void expect_replaceable(const fs::path& output) {
+void expect_replaceable(const fs::path& output, bool onnx) {
   std::error_code error;
   const fs::path directory = output.has_parent_path() ? output.parent_path() : fs::path(".");
   if (!fs::is_directory(directory, error)) {
@@ -37,6 +46,14 @@ void expect_replaceable(const fs::path& output) {
     throw InputError("--output " + output.string() + ": a directory; give the model file's name");
   }
   if (!fs::exists(output, error)) return;
+  if (onnx) {
+    if (!is_exported_onnx(output)) {
+      throw InputError("--output " + output.string() +
+                       ": exists and is not an ONNX model loom exported; export replaces only "
+                       "such a file");
+    }
+    return;
+  }
   const bool model = is_safetensors_file(output) && [&] {
     const SafetensorsFile file = SafetensorsFile::read(output);
     return file.metadata().contains("format") && file.metadata("format") == kModelFormat;
@@ -64,8 +81,10 @@ int export_model_file(const CommandOptions& options, const ExportSettings& comma
                      " not found" +
                      (command.checkpoint == "best" ? " (the run kept no best checkpoint)" : ""));
   }
-  expect_replaceable(command.output);
-  const Experiment experiment = export_model(run, checkpoint, command.output);
+  const bool onnx = is_onnx_format(command);
+  expect_replaceable(command.output, onnx);
+  const Experiment experiment = onnx ? export_onnx_model(run, checkpoint, command.output)
+                                     : export_model(run, checkpoint, command.output);
   spdlog::info("exported '{}' ({} checkpoint) to {}", experiment.name, command.checkpoint,
                command.output);
   return kSucceeded;
@@ -78,6 +97,10 @@ void add_export_flags(CLI::App& command, ExportFlags& flags) {
   command.add_option("--checkpoint", flags.settings.checkpoint, "last (default) or best")
       ->check(CLI::IsMember({"last", "best"}));
   command.add_option("--output", flags.settings.output, "the model file to write")->required();
+  command
+      .add_option("--format", flags.settings.format,
+                  "loom (a model file) or onnx; default: onnx for an output named *.onnx")
+      ->check(CLI::IsMember({"auto", "loom", "onnx"}));
   command.add_option("--plugin", flags.options.plugins,
                      "load the ops the model uses from this shared library (repeatable)");
 }

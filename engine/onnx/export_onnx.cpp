@@ -1,0 +1,303 @@
+// The exporter: each engine node of an inference graph as ONNX nodes at opset 13, the
+// parameters as initializers (raw little-endian floats), the batch axis symbolic. Only ops
+// with an exact ONNX form are written; the importer maps each form back to the same node.
+
+#include <onnx/checker.h>
+
+#include <climits>
+#include <functional>
+#include <map>
+#include <set>
+
+#include "engine/core/error.hpp"
+#include "engine/core/mapped_file.hpp"
+#include "engine/onnx/onnx_file.hpp"
+#include "engine/onnx/onnx_import.hpp"
+
+namespace loom {
+
+namespace {
+
+constexpr int64_t kExportOpset = 13;
+
+class Writer {
+ public:
+  explicit Writer(onnx::GraphProto& graph) : graph_(graph) {}
+
+  onnx::NodeProto& node(const std::string& op, std::vector<std::string> inputs,
+                        const std::string& output, const std::string& name) {
+    onnx::NodeProto& node = *graph_.add_node();
+    node.set_op_type(op);
+    node.set_name(name);
+    for (const std::string& input : inputs) node.add_input(input);
+    node.add_output(output);
+    return node;
+  }
+  static void set(onnx::NodeProto& node, const std::string& name, int64_t value) {
+    auto& attribute = *node.add_attribute();
+    attribute.set_name(name);
+    attribute.set_type(onnx::AttributeProto_AttributeType_INT);
+    attribute.set_i(value);
+  }
+  static void set(onnx::NodeProto& node, const std::string& name, float value) {
+    auto& attribute = *node.add_attribute();
+    attribute.set_name(name);
+    attribute.set_type(onnx::AttributeProto_AttributeType_FLOAT);
+    attribute.set_f(value);
+  }
+  static void set(onnx::NodeProto& node, const std::string& name,
+                  const std::vector<int64_t>& values) {
+    auto& attribute = *node.add_attribute();
+    attribute.set_name(name);
+    attribute.set_type(onnx::AttributeProto_AttributeType_INTS);
+    for (int64_t value : values) attribute.add_ints(value);
+  }
+  void floats(const std::string& name, const Shape& shape, const std::vector<float>& values) {
+    auto& tensor = *graph_.add_initializer();
+    tensor.set_name(name);
+    tensor.set_data_type(onnx::TensorProto_DataType_FLOAT);
+    for (int64_t extent : shape) tensor.add_dims(extent);
+    tensor.set_raw_data(
+        std::string(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(float)));
+  }
+  void integers(const std::string& name, const std::vector<int64_t>& values) {
+    auto& tensor = *graph_.add_initializer();
+    tensor.set_name(name);
+    tensor.set_data_type(onnx::TensorProto_DataType_INT64);
+    tensor.add_dims(int64_t(values.size()));
+    for (int64_t value : values) tensor.add_int64_data(value);
+  }
+
+ private:
+  onnx::GraphProto& graph_;
+};
+
+// What one engine node becomes; `bias` is set when the bias_add reading this matmul's output
+// is written into it (one Gemm).
+struct NodeWriter {
+  Writer& writer;
+  const ImportedNode& node;
+  std::string bias;  // a bias_add's bias folded into this matmul's Gemm
+
+  [[noreturn]] void refuse(const std::string& what) const {
+    throw InputError("node '" + node.name + "' (" + node.op + "): " + what);
+  }
+  onnx::NodeProto& one(const std::string& op, std::vector<std::string> inputs) {
+    return writer.node(op, std::move(inputs), node.name, node.name);
+  }
+};
+
+using NodeMapping = std::function<void(NodeWriter&)>;
+
+NodeMapping same(const char* op) {
+  return [op](NodeWriter& w) { w.one(op, w.node.inputs); };
+}
+
+void write_matmul(NodeWriter& w) {
+  const bool transpose_a = w.node.attributes.get_bool("transpose_a", false);
+  const bool transpose_b = w.node.attributes.get_bool("transpose_b", false);
+  std::vector<std::string> inputs = w.node.inputs;
+  if (!transpose_a && !transpose_b && w.bias.empty()) {
+    w.one("MatMul", inputs);
+    return;
+  }
+  if (!w.bias.empty()) inputs.push_back(w.bias);
+  auto& gemm = w.one("Gemm", inputs);
+  if (transpose_a) Writer::set(gemm, "transA", int64_t{1});
+  if (transpose_b) Writer::set(gemm, "transB", int64_t{1});
+}
+
+void write_softmax(NodeWriter& w) {
+  Writer::set(w.one("Softmax", w.node.inputs), "axis", w.node.attributes.get_int("axis", -1));
+}
+
+void write_elu(NodeWriter& w) {
+  Writer::set(w.one("Elu", w.node.inputs), "alpha",
+              float(w.node.attributes.get_real("alpha", 1.0)));
+}
+
+void write_leaky_relu(NodeWriter& w) {
+  Writer::set(w.one("LeakyRelu", w.node.inputs), "alpha",
+              float(w.node.attributes.get_real("negative_slope", 0.2)));
+}
+
+void write_scale(NodeWriter& w) {
+  const std::string factor = w.node.name + "/factor";
+  w.writer.floats(factor, {}, {float(w.node.attributes.get_real("factor", 1.0))});
+  w.one("Mul", {w.node.inputs[0], factor});
+}
+
+void write_flatten(NodeWriter& w) {
+  Writer::set(w.one("Flatten", w.node.inputs), "axis", int64_t{1});
+}
+
+void write_reshape(NodeWriter& w) {
+  const std::string shape = w.node.name + "/shape";
+  w.writer.integers(shape, w.node.attributes.get_ints("shape", {}));
+  w.one("Reshape", {w.node.inputs[0], shape});
+}
+
+void write_transpose(NodeWriter& w) {
+  Writer::set(w.one("Transpose", w.node.inputs), "perm", w.node.attributes.get_ints("perm", {}));
+}
+
+void write_concat(NodeWriter& w) {
+  Writer::set(w.one("Concat", w.node.inputs), "axis", w.node.attributes.get_int("axis", -1));
+}
+
+void write_reduce_sum(NodeWriter& w) {
+  const std::string axes = w.node.name + "/axes";
+  w.writer.integers(axes, w.node.attributes.get_ints("axes", {}));
+  Writer::set(w.one("ReduceSum", {w.node.inputs[0], axes}), "keepdims", int64_t{0});
+}
+
+void write_reduce_mean(NodeWriter& w) {
+  auto& node = w.one("ReduceMean", w.node.inputs);
+  Writer::set(node, "axes", w.node.attributes.get_ints("axes", {}));
+  Writer::set(node, "keepdims", int64_t{0});
+}
+
+// Dropout with its ratio and training_mode absent (false): it passes values through at
+// inference, and the importer reads it back as a dropout that drops while training.
+void write_dropout(NodeWriter& w) {
+  const std::string ratio = w.node.name + "/ratio";
+  w.writer.floats(ratio, {}, {float(w.node.attributes.get_real("rate", 0.5))});
+  w.one("Dropout", {w.node.inputs[0], ratio});
+}
+
+const std::map<std::string, NodeMapping>& mappings() {
+  static const std::map<std::string, NodeMapping> table = {
+      {"matmul", write_matmul},
+      {"bias_add", same("Add")},
+      {"add", same("Add")},
+      {"sub", same("Sub")},
+      {"mul", same("Mul")},
+      {"div", same("Div")},
+      {"relu", same("Relu")},
+      {"sigmoid", same("Sigmoid")},
+      {"tanh", same("Tanh")},
+      {"softplus", same("Softplus")},
+      {"exp", same("Exp")},
+      {"log", same("Log")},
+      {"sqrt", same("Sqrt")},
+      {"elu", write_elu},
+      {"leaky_relu", write_leaky_relu},
+      {"softmax", write_softmax},
+      {"scale", write_scale},
+      {"flatten", write_flatten},
+      {"reshape", write_reshape},
+      {"transpose", write_transpose},
+      {"concat", write_concat},
+      {"reduce_sum", write_reduce_sum},
+      {"reduce_mean", write_reduce_mean},
+      {"dropout", write_dropout},
+  };
+  return table;
+}
+
+// The matmuls whose output only a bias_add reads: written with it as one Gemm.
+std::map<std::string, std::string> gemm_biases(const ImportedModel& graph) {
+  std::map<std::string, int> readers;
+  std::set<std::string> outputs(graph.outputs.begin(), graph.outputs.end());
+  for (const ImportedNode& node : graph.nodes) {
+    for (const std::string& input : node.inputs) ++readers[input];
+  }
+  std::map<std::string, const ImportedNode*> by_name;
+  for (const ImportedNode& node : graph.nodes) by_name[node.name] = &node;
+  std::map<std::string, std::string> biases;  // matmul -> bias
+  for (const ImportedNode& node : graph.nodes) {
+    if (node.op != "bias_add") continue;
+    const auto producer = by_name.find(node.inputs[0]);
+    if (producer == by_name.end() || producer->second->op != "matmul" ||
+        readers[node.inputs[0]] != 1 || outputs.contains(node.inputs[0])) {
+      continue;
+    }
+    biases[producer->first] = node.inputs[1];
+  }
+  return biases;
+}
+
+void add_value_info(google::protobuf::RepeatedPtrField<onnx::ValueInfoProto>& list,
+                    const std::string& name, const Shape& shape) {
+  auto& value = *list.Add();
+  value.set_name(name);
+  auto& tensor = *value.mutable_type()->mutable_tensor_type();
+  tensor.set_elem_type(onnx::TensorProto_DataType_FLOAT);
+  auto& dims = *tensor.mutable_shape();
+  dims.add_dim()->set_dim_param("batch");
+  for (size_t i = 1; i < shape.size(); ++i) dims.add_dim()->set_dim_value(shape[i]);
+}
+
+}  // namespace
+
+std::string export_onnx(const ImportedModel& graph,
+                        const std::map<std::string, std::string>& metadata) {
+  onnx::ModelProto model;
+  model.set_ir_version(onnx::IR_VERSION);
+  model.set_producer_name(kOnnxProducer);
+  model.set_producer_version(LOOM_VERSION);
+  auto& opset = *model.add_opset_import();
+  opset.set_domain("");
+  opset.set_version(kExportOpset);
+  for (const auto& [key, value] : metadata) {
+    auto& entry = *model.add_metadata_props();
+    entry.set_key(key);
+    entry.set_value(value);
+  }
+  onnx::GraphProto& proto = *model.mutable_graph();
+  proto.set_name("loom");
+  for (const ImportedInput& input : graph.inputs) {
+    add_value_info(*proto.mutable_input(), input.name, input.shape);
+  }
+  Writer writer(proto);
+  for (const ImportedParameter& parameter : graph.parameters) {
+    writer.floats(parameter.name, parameter.shape, *parameter.values);
+  }
+  const auto biases = gemm_biases(graph);
+  std::set<std::string> folded;  // bias_add nodes written into their matmul's Gemm
+  for (const auto& [matmul, bias] : biases) folded.insert(matmul);
+  for (const ImportedNode& node : graph.nodes) {
+    if (node.op == "bias_add" && folded.contains(node.inputs[0])) continue;
+    const auto mapping = mappings().find(node.op);
+    if (mapping == mappings().end()) {
+      throw InputError("node '" + node.name + "' (" + node.op +
+                       "): the op has no ONNX form in this exporter yet");
+    }
+    ImportedNode written = node;
+    const auto bias = biases.find(node.name);
+    if (bias != biases.end()) {
+      // The Gemm takes the bias_add's name, which later nodes read.
+      for (const ImportedNode& reader : graph.nodes) {
+        if (reader.op == "bias_add" && reader.inputs[0] == node.name) written.name = reader.name;
+      }
+    }
+    NodeWriter node_writer{writer, written, bias == biases.end() ? "" : bias->second};
+    mapping->second(node_writer);
+  }
+  for (size_t i = 0; i < graph.outputs.size(); ++i) {
+    add_value_info(*proto.mutable_output(), graph.outputs[i], graph.output_shapes.at(i));
+  }
+  try {
+    onnx::checker::check_model(model);
+  } catch (const std::exception& error) {
+    throw RuntimeError(std::string("the exported ONNX model fails onnx.checker: ") + error.what());
+  }
+  std::string bytes;
+  if (!model.SerializeToString(&bytes)) {
+    throw RuntimeError("the exported ONNX model does not serialize (over 2 GiB?)");
+  }
+  return bytes;
+}
+
+bool is_exported_onnx(const std::filesystem::path& file) {
+  try {
+    const auto mapped = MappedFile::open(file, "ONNX model file");
+    onnx::ModelProto model;
+    return mapped->size() < INT_MAX && model.ParseFromArray(mapped->data(), int(mapped->size())) &&
+           model.producer_name() == kOnnxProducer;
+  } catch (const InputError&) {
+    return false;
+  }
+}
+
+}  // namespace loom
