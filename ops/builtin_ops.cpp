@@ -37,6 +37,7 @@ void register_reduce_sum(OpRegistry&);
 void register_sigmoid(OpRegistry&);
 void register_relu(OpRegistry&);
 void register_softmax(OpRegistry&);
+void register_log_softmax(OpRegistry&);
 void register_softmax_crossentropy(OpRegistry&);
 void register_sparse_categorical_crossentropy(OpRegistry&);
 
@@ -73,6 +74,7 @@ void register_builtin_ops(OpRegistry& registry) {
   register_sigmoid(registry);
   register_relu(registry);
   register_softmax(registry);
+  register_log_softmax(registry);
   register_softmax_crossentropy(registry);
   register_sparse_categorical_crossentropy(registry);
 }

@@ -107,8 +107,10 @@ void write_matmul(NodeWriter& w) {
   if (transpose_b) Writer::set(gemm, "transB", int64_t{1});
 }
 
-void write_softmax(NodeWriter& w) {
-  Writer::set(w.one("Softmax", w.node.inputs), "axis", w.node.attributes.get_int("axis", -1));
+NodeMapping softmax(const char* op) {
+  return [op](NodeWriter& w) {
+    Writer::set(w.one(op, w.node.inputs), "axis", w.node.attributes.get_int("axis", -1));
+  };
 }
 
 void write_elu(NodeWriter& w) {
@@ -182,7 +184,8 @@ const std::map<std::string, NodeMapping>& mappings() {
       {"sqrt", same("Sqrt")},
       {"elu", write_elu},
       {"leaky_relu", write_leaky_relu},
-      {"softmax", write_softmax},
+      {"softmax", softmax("Softmax")},
+      {"log_softmax", softmax("LogSoftmax")},
       {"scale", write_scale},
       {"flatten", write_flatten},
       {"reshape", write_reshape},

@@ -145,26 +145,30 @@ void map_concat(NodeContext& node) {
   node.emit("concat", inputs, {{"axis", axis}});
 }
 
-// Softmax along `axis` (opset 13 on). Before 13 the input was coerced to a matrix at `axis`
-// (default 1) and normalized over everything from it on: a reshape around the softmax.
-void map_softmax(NodeContext& node) {
-  node.accept_attributes({"axis"});
-  node.expect_inputs(1, 1);
-  const std::string x = node.value(0);
-  const int64_t rank = node.rank(x);
-  const bool coerced = node.opset() < 13;
-  const int64_t axis = node.axis(node.integer("axis", coerced ? 1 : -1), rank, "axis");
-  node.expect_not_batch_axis(x, axis, "the axis normalized");
-  if (!coerced || axis == rank - 1) {
-    node.emit("softmax", {x}, {{"axis", axis}});
-    return;
-  }
-  const Shape& shape = node.shape(x);
-  const Shape rows = {product(shape, 0, size_t(axis)), product(shape, size_t(axis), shape.size())};
-  const std::string matrix =
-      node.step("rows", "reshape", {x}, {{"shape", batch_free(node, x, rows)}});
-  const std::string normalized = node.step("softmax", "softmax", {matrix}, {{"axis", int64_t{-1}}});
-  node.emit("reshape", {normalized}, {{"shape", batch_free(node, x, shape)}});
+// Softmax and LogSoftmax along `axis` (opset 13 on). Before 13 the input was coerced to a
+// matrix at `axis` (default 1) and normalized over everything from it on: a reshape around it.
+Mapper softmax(const char* engine_op) {
+  return [engine_op](NodeContext& node) {
+    node.accept_attributes({"axis"});
+    node.expect_inputs(1, 1);
+    const std::string x = node.value(0);
+    const int64_t rank = node.rank(x);
+    const bool coerced = node.opset() < 13;
+    const int64_t axis = node.axis(node.integer("axis", coerced ? 1 : -1), rank, "axis");
+    node.expect_not_batch_axis(x, axis, "the axis normalized");
+    if (!coerced || axis == rank - 1) {
+      node.emit(engine_op, {x}, {{"axis", axis}});
+      return;
+    }
+    const Shape& shape = node.shape(x);
+    const Shape rows = {product(shape, 0, size_t(axis)),
+                        product(shape, size_t(axis), shape.size())};
+    const std::string matrix =
+        node.step("rows", "reshape", {x}, {{"shape", batch_free(node, x, rows)}});
+    const std::string normalized =
+        node.step("normalized", engine_op, {matrix}, {{"axis", int64_t{-1}}});
+    node.emit("reshape", {normalized}, {{"shape", batch_free(node, x, shape)}});
+  };
 }
 
 // ReduceSum and ReduceMean: axes from the attribute (before opset 13 for ReduceSum, 18 for
@@ -211,7 +215,8 @@ void add_structure_mappers(MapperTable& table) {
   table["Reshape"] = map_reshape;
   table["Transpose"] = map_transpose;
   table["Concat"] = map_concat;
-  table["Softmax"] = map_softmax;
+  table["Softmax"] = softmax("softmax");
+  table["LogSoftmax"] = softmax("log_softmax");
   table["ReduceSum"] = reduction("reduce_sum", 13);
   table["ReduceMean"] = reduction("reduce_mean", 18);
 }

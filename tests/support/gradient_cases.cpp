@@ -64,6 +64,8 @@ void add_activations(std::vector<GradientCase>& cases) {
   cases.push_back(unary("sqrt", "sqrt", 0.1f, 2.f));
   cases.push_back(unary("softmax", "softmax", -3.f, 3.f));
   cases.push_back(unary("softmax axis 0", "softmax", -3.f, 3.f, {{"axis", int64_t{0}}}));
+  cases.push_back(unary("log_softmax", "log_softmax", -3.f, 3.f));
+  cases.push_back(unary("log_softmax axis 0", "log_softmax", -3.f, 3.f, {{"axis", int64_t{0}}}));
   cases.push_back(unary("scale", "scale", -1.f, 1.f, {{"factor", 1.7}}));
   cases.push_back(unary("l2_penalty", "l2_penalty", -1.f, 1.f, {{"factor", 0.01}}));
 }

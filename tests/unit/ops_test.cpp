@@ -205,6 +205,23 @@ TEST(Softmax, ForwardOverAxisZero) {
   expect_near_all(run_forward(test)[0], expected);
 }
 
+TEST(LogSoftmax, IsTheLogOfSoftmaxAndStaysFiniteForLargeLogits) {
+  const OpUnderTest test{"log_softmax", {}, {f32_input({3, 6}, random_values(18, 9, -4.f, 4.f))}};
+  std::vector<float> expected = naive_softmax_rows(test.inputs[0].values, 3, 6);
+  for (float& value : expected) value = std::log(value);
+  expect_near_all(run_forward(test)[0], expected);
+  // log(softmax) underflows to -inf at a gap of 104; log_softmax is the gap itself.
+  const OpUnderTest large{"log_softmax", {}, {f32_input({1, 2}, {0.f, 200.f})}};
+  expect_near_all(run_forward(large)[0], {-200.f, 0.f});
+}
+
+TEST(LogSoftmax, Gradients) {
+  expect_gradients_pass({"log_softmax", {}, {f32_input({3, 5}, random_values(15, 13, -2.f, 2.f))}});
+  expect_gradients_pass({"log_softmax",
+                         {{"axis", int64_t{0}}},
+                         {f32_input({3, 5}, random_values(15, 14, -2.f, 2.f))}});
+}
+
 TEST(Softmax, Gradients) {
   expect_gradients_pass({"softmax", {}, {f32_input({3, 5}, random_values(15, 11, -2.f, 2.f))}});
   expect_gradients_pass(

@@ -99,6 +99,9 @@ void add_elementwise(std::vector<Case>& cases) {
   cases.push_back(make("softmax", "softmax", {}, {uniform({3, 5}, -3.f, 3.f)}));
   cases.push_back(make("softmax_axis0", "softmax", {{"axis", int64_t{0}}}, {uniform({3, 5})}));
   cases.push_back(make("softmax_middle", "softmax", {{"axis", int64_t{1}}}, {uniform({2, 3, 4})}));
+  cases.push_back(make("log_softmax", "log_softmax", {}, {uniform({3, 5}, -3.f, 3.f)}));
+  cases.push_back(
+      make("log_softmax_middle", "log_softmax", {{"axis", int64_t{1}}}, {uniform({2, 3, 4})}));
 }
 
 void add_linear_algebra(std::vector<Case>& cases) {
