@@ -198,8 +198,14 @@ const std::map<std::string, NodeMapping>& mappings() {
   return table;
 }
 
-// The matmuls whose output only a bias_add reads: written with it as one Gemm.
-std::map<std::string, std::string> gemm_biases(const ImportedModel& graph) {
+// A matmul whose output only a bias_add reads, written with it as one Gemm that takes the
+// bias_add's name (which later nodes read).
+struct GemmBias {
+  std::string bias;
+  std::string name;
+};
+
+std::map<std::string, GemmBias> gemm_biases(const ImportedModel& graph) {
   std::map<std::string, int> readers;
   std::set<std::string> outputs(graph.outputs.begin(), graph.outputs.end());
   for (const ImportedNode& node : graph.nodes) {
@@ -207,7 +213,7 @@ std::map<std::string, std::string> gemm_biases(const ImportedModel& graph) {
   }
   std::map<std::string, const ImportedNode*> by_name;
   for (const ImportedNode& node : graph.nodes) by_name[node.name] = &node;
-  std::map<std::string, std::string> biases;  // matmul -> bias
+  std::map<std::string, GemmBias> biases;  // by matmul
   for (const ImportedNode& node : graph.nodes) {
     if (node.op != "bias_add") continue;
     const auto producer = by_name.find(node.inputs[0]);
@@ -215,7 +221,7 @@ std::map<std::string, std::string> gemm_biases(const ImportedModel& graph) {
         readers[node.inputs[0]] != 1 || outputs.contains(node.inputs[0])) {
       continue;
     }
-    biases[producer->first] = node.inputs[1];
+    biases[producer->first] = {node.inputs[1], node.name};
   }
   return biases;
 }
@@ -257,10 +263,8 @@ std::string export_onnx(const ImportedModel& graph,
     writer.floats(parameter.name, parameter.shape, *parameter.values);
   }
   const auto biases = gemm_biases(graph);
-  std::set<std::string> folded;  // bias_add nodes written into their matmul's Gemm
-  for (const auto& [matmul, bias] : biases) folded.insert(matmul);
   for (const ImportedNode& node : graph.nodes) {
-    if (node.op == "bias_add" && folded.contains(node.inputs[0])) continue;
+    if (node.op == "bias_add" && biases.contains(node.inputs[0])) continue;  // in its Gemm
     const auto mapping = mappings().find(node.op);
     if (mapping == mappings().end()) {
       throw InputError("node '" + node.name + "' (" + node.op +
@@ -268,13 +272,8 @@ std::string export_onnx(const ImportedModel& graph,
     }
     ImportedNode written = node;
     const auto bias = biases.find(node.name);
-    if (bias != biases.end()) {
-      // The Gemm takes the bias_add's name, which later nodes read.
-      for (const ImportedNode& reader : graph.nodes) {
-        if (reader.op == "bias_add" && reader.inputs[0] == node.name) written.name = reader.name;
-      }
-    }
-    NodeWriter node_writer{writer, written, bias == biases.end() ? "" : bias->second};
+    if (bias != biases.end()) written.name = bias->second.name;
+    NodeWriter node_writer{writer, written, bias == biases.end() ? "" : bias->second.bias};
     mapping->second(node_writer);
   }
   for (size_t i = 0; i < graph.outputs.size(); ++i) {

@@ -112,6 +112,9 @@ void map_node(const onnx::NodeProto& node, int index, ImportState& state) {
   if (!node.domain().empty() && node.domain() != "ai.onnx") {
     context.refuse("the domain '" + node.domain() + "' is not supported (only the default one)");
   }
+  if (node.output_size() == 0 || node.output(0).empty()) {
+    context.refuse("its first output has no name");
+  }
   if (node.op_type() == "Constant") {
     map_constant(node, context, state);
     return;

@@ -45,8 +45,8 @@ void map_dropout(NodeContext& node) {
   node.accept_attributes({"ratio", "seed"});
   node.expect_inputs(1, 3);
   double ratio = node.real("ratio", 0.5);
-  if (node.has_input(1)) ratio = node.real_constant(1).at(0);
-  if (node.has_input(2) && node.integer_constant(2).at(0) != 0) {
+  if (node.has_input(1)) ratio = node.real_scalar(1);
+  if (node.has_input(2) && node.integer_scalar(2) != 0) {
     node.refuse(
         "training_mode true drops values at inference too; the engine drops them "
         "only while it trains");

@@ -116,6 +116,24 @@ std::vector<float> NodeContext::real_constant(int i) const {
   return float_values(constant(i), state_.source, where() + ": input '" + node_.input(i) + "'");
 }
 
+double NodeContext::real_scalar(int i) const {
+  const std::vector<float> values = real_constant(i);
+  if (values.size() != 1) {
+    refuse("input '" + node_.input(i) + "' must be one value, not " +
+           std::to_string(values.size()));
+  }
+  return values[0];
+}
+
+int64_t NodeContext::integer_scalar(int i) const {
+  const std::vector<int64_t> values = integer_constant(i);
+  if (values.size() != 1) {
+    refuse("input '" + node_.input(i) + "' must be one value, not " +
+           std::to_string(values.size()));
+  }
+  return values[0];
+}
+
 Shape NodeContext::constant_shape(int i) const {
   return tensor_shape(constant(i), where() + ": input '" + node_.input(i) + "'");
 }

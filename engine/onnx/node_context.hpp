@@ -66,6 +66,9 @@ class NodeContext {
   std::string weight(int i, const Shape& shape);
   std::vector<int64_t> integer_constant(int i) const;  // the values of a constant input
   std::vector<float> real_constant(int i) const;
+  // A constant input of one value (Dropout's ratio), refused when it holds another count.
+  double real_scalar(int i) const;
+  int64_t integer_scalar(int i) const;
   Shape constant_shape(int i) const;
 
   const Shape& shape(const std::string& value) const;

@@ -139,6 +139,17 @@ TEST(OnnxImport, KeepsTheBatchAxisFreeThroughReshapeAndReductions) {
   }
 }
 
+TEST(OnnxImport, RefusesADropoutRatioOfSeveralValues) {
+  TemporaryDirectory directory;
+  const auto file =
+      one_node_model(directory, "Dropout", [](OnnxBuilder& builder, onnx::NodeProto& node) {
+        builder.initializer("ratio", {2}, {0.1f, 0.2f});
+        node.add_input("ratio");
+      });
+  expect_input_error([&] { import_onnx(file); },
+                     {"node 'the_node' (Dropout)", "'ratio' must be one value, not 2"});
+}
+
 TEST(OnnxImport, RefusesASymbolicDimensionBeyondTheBatch) {
   TemporaryDirectory directory;
   OnnxBuilder builder;
