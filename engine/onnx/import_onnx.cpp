@@ -76,6 +76,7 @@ void add_input(const onnx::ValueInfoProto& input, ImportState& state, bool first
   }
   const auto& dims = tensor_type.shape().dim();
   const int64_t batch = batch_extent(dims[0]);
+  if (batch <= 0) throw InputError(where + ": the batch axis has extent " + std::to_string(batch));
   if (first) state.model.batch = batch;
   if (batch != state.model.batch) {
     throw InputError(where + ": batch " + std::to_string(batch) + " where the first input has " +
