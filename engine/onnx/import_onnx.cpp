@@ -168,6 +168,10 @@ ImportedModel import_onnx(const fs::path& file, const ImportOptions& options) {
     first = false;
   }
   if (state.model.inputs.empty()) throw InputError(state.file + ": the graph has no data input");
+  if (graph.node_size() > kMaxOnnxNodes) {
+    throw InputError(state.file + ": " + std::to_string(graph.node_size()) +
+                     " nodes; the engine imports at most " + std::to_string(kMaxOnnxNodes));
+  }
   for (int i = 0; i < graph.node_size(); ++i) map_node(graph.node(i), i, state);
   for (const auto& output : graph.output()) {
     const auto mapped = state.values.find(output.name());

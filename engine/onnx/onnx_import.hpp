@@ -50,6 +50,10 @@ struct ImportedModel {
   std::string producer;  // "pytorch 1.13.1"
 };
 
+// The most nodes a file may have, as for a YAML graph (kMaxGraphNodes): an absurd file is one
+// clear error rather than minutes of setup.
+inline constexpr int kMaxOnnxNodes = 1'000'000;
+
 struct ImportOptions {
   // Graph inputs given fixed values, each an ONNX TensorProto serialized (a node test's
   // input_N.pb): they become constants, so a Reshape may read its shape from one.
