@@ -116,8 +116,8 @@ std::vector<float> NodeContext::real_constant(int i) const {
   return float_values(constant(i), state_.source, where() + ": input '" + node_.input(i) + "'");
 }
 
-double NodeContext::real_scalar(int i) const {
-  const std::vector<float> values = real_constant(i);
+template <typename T>
+T NodeContext::only_value(const std::vector<T>& values, int i) const {
   if (values.size() != 1) {
     refuse("input '" + node_.input(i) + "' must be one value, not " +
            std::to_string(values.size()));
@@ -125,13 +125,12 @@ double NodeContext::real_scalar(int i) const {
   return values[0];
 }
 
+double NodeContext::real_scalar(int i) const {
+  return only_value(real_constant(i), i);
+}
+
 int64_t NodeContext::integer_scalar(int i) const {
-  const std::vector<int64_t> values = integer_constant(i);
-  if (values.size() != 1) {
-    refuse("input '" + node_.input(i) + "' must be one value, not " +
-           std::to_string(values.size()));
-  }
-  return values[0];
+  return only_value(integer_constant(i), i);
 }
 
 Shape NodeContext::constant_shape(int i) const {

@@ -97,6 +97,8 @@ class NodeContext {
 
  private:
   const onnx::TensorProto& constant(int i) const;
+  template <typename T>
+  T only_value(const std::vector<T>& values, int i) const;
   std::string add_node(const std::string& name, const std::string& op,
                        std::vector<std::string> inputs, Attributes attributes);
   const onnx::AttributeProto* find_attribute(const std::string& name) const;
