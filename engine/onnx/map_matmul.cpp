@@ -16,6 +16,15 @@ bool is_row_bias(NodeContext& node, int64_t columns) {
   return (c.size() == 1 && c[0] == columns) || (c.size() == 2 && c[0] == 1 && c[1] == columns);
 }
 
+// B computed from the data would put its batch axis into Y's columns or contract it: Y's
+// rows follow A's, so only A may carry the batch.
+void expect_fixed_b(NodeContext& node, const std::string& b) {
+  if (node.batch_major(b)) {
+    node.refuse("B '" + b + "' is computed from the data; the engine's models keep the batch " +
+                "in A's rows (B a weight or a constant)");
+  }
+}
+
 // Y = alpha · op(A) · op(B) + beta · C (ONNX Gemm, opset 7 on: C optional from 11).
 void map_gemm(NodeContext& node) {
   // `broadcast` (opsets 1-6) only allowed C to broadcast, which it always may since opset 7.
@@ -30,9 +39,7 @@ void map_gemm(NodeContext& node) {
                 to_string(node.shape(b)));
   }
   if (transpose_a) node.expect_not_batch_axis(a, 0, "transA=1 contracts A's axis 0, which");
-  if (node.batch_major(b)) {
-    node.expect_not_batch_axis(b, transpose_b ? 1 : 0, "B's contracted axis");
-  }
+  expect_fixed_b(node, b);
   const int64_t columns = node.shape(b)[transpose_b ? 0 : 1];
   const bool has_c = node.has_input(2) && beta != 0.0;
   const bool scaled = alpha != 1.0;
@@ -74,7 +81,7 @@ void map_matmul(NodeContext& node) {
     node.refuse("the engine maps MatMul of [..., K] by a matrix [K, N]; got " + to_string(a_shape) +
                 " by " + to_string(b_shape));
   }
-  if (node.batch_major(b)) node.expect_not_batch_axis(b, 0, "B's contracted axis");
+  expect_fixed_b(node, b);
   if (a_shape.size() == 2) {
     node.emit("matmul", {a, b});
     return;

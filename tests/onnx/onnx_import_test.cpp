@@ -111,6 +111,19 @@ TEST(OnnxImport, RefusesAxisZeroMovesAsTheBatchAxis) {
   expect_input_error([&] { import_onnx(reshape); }, {"node 'the_node' (Reshape)", "[4, 6]"});
 }
 
+// W · xᵀ puts the batch into Y's columns: refused, though every shape is valid.
+TEST(OnnxImport, RefusesTheBatchInGemmsSecondOperand) {
+  TemporaryDirectory directory;
+  OnnxBuilder builder;
+  builder.input("x", {-1, 3});
+  builder.initializer("w", {4, 3}, std::vector<float>(12, 0.5f));
+  OnnxBuilder::set(builder.node("Gemm", {"w", "x"}, {"y"}, "wx"), "transB", int64_t{1});
+  builder.output("y");
+  builder.write(directory.file("m.onnx"));
+  expect_input_error([&] { import_onnx(directory.file("m.onnx")); },
+                     {"node 'wx' (Gemm)", "B 'x' is computed from the data"});
+}
+
 TEST(OnnxImport, KeepsTheBatchAxisFreeThroughReshapeAndReductions) {
   TemporaryDirectory directory;
   OnnxBuilder builder;
