@@ -61,9 +61,13 @@ void map_gemm(NodeContext& node) {
     return;
   }
   std::string c = node.value(2);
-  if (node.batch_major(y) && !node.batch_major(c) && node.rank(c) == 2 && node.shape(c)[0] != 1) {
-    node.refuse("C " + to_string(node.shape(c)) +
-                " has a row per sample; the engine's models keep axis 0 as the batch, of any size");
+  const bool fixes_batch = node.batch_major(y)
+                               ? !node.batch_major(c) && node.rank(c) == 2 && node.shape(c)[0] != 1
+                               : node.batch_major(c);
+  if (fixes_batch) {
+    node.refuse("C " + to_string(node.shape(c)) + " and A " + to_string(node.shape(a)) +
+                " disagree on which rows are samples; the engine's models keep axis 0 as the "
+                "batch, of any size");
   }
   if (beta != 1.0) c = node.step("beta", "scale", {c}, {{"factor", beta}});
   node.emit("add", {y, c});
