@@ -136,10 +136,6 @@ std::vector<std::string> onnx_supported_ops() {
   return names;
 }
 
-bool onnx_available() {
-  return true;
-}
-
 ImportedModel import_onnx(const fs::path& file, const ImportOptions& options) {
   const onnx::ModelProto model = read_onnx_model(file);
   ImportState state;

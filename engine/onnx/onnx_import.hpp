@@ -78,6 +78,5 @@ inline constexpr const char* kOnnxProducer = "loom";
 
 // The ONNX ops (default domain) the importer maps, sorted; empty without ONNX support.
 std::vector<std::string> onnx_supported_ops();
-bool onnx_available();  // whether this build reads ONNX files
 
 }  // namespace loom

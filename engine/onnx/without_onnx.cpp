@@ -33,8 +33,4 @@ std::vector<std::string> onnx_supported_ops() {
   return {};
 }
 
-bool onnx_available() {
-  return false;
-}
-
 }  // namespace loom
