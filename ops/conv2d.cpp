@@ -1,7 +1,9 @@
 // conv2d(x, kernel[, bias]): Keras's Conv2D on channels-last images. x is [N, H, W, Cin], the
-// kernel [KH, KW, Cin, Cout] (Keras's layout), the bias [Cout]; attributes strides, padding
-// (valid / same), dilation and activation (none / relu, applied as a oneDNN post-op, its
-// gradient read from the output as for fused_matmul).
+// kernel [KH, KW, Cin/groups, Cout] (Keras's layout), the bias [Cout]; attributes strides,
+// padding (valid / same / explicit with pads), dilation, groups (Keras's groups, PyTorch's:
+// group g's filters read only group g's Cin/groups channels; groups = Cin is a depthwise
+// convolution) and activation (none / relu, applied as a oneDNN post-op, its gradient read
+// from the output as for fused_matmul).
 //
 // Layouts: each of the three primitives is described with format_tag::any and negotiates the
 // formats oneDNN chose (typically channels blocked by 16 for data, and a blocked kernel), so
@@ -24,10 +26,20 @@ namespace {
 
 using Tag = dnnl::memory::format_tag;
 
-// A kernel [KH, KW, I, O] as oneDNN's (O, I, KH, KW) dims, in `tag` (hwio: the plain bytes).
-dnnl::memory::desc kernel_desc(const Shape& shape, Tag tag = Tag::hwio) {
-  return dnnl::memory::desc({shape[3], shape[2], shape[0], shape[1]}, dnnl::memory::data_type::f32,
-                            tag);
+// A kernel [KH, KW, I/G, O] as oneDNN's (O, I/G, KH, KW) dims, or with G groups its grouped
+// (G, O/G, I/G, KH, KW) dims; in `tag`, or without one, as the kernel's plain bytes (hwio,
+// where a group's filters lie side by side within each input channel's row).
+dnnl::memory::desc kernel_desc(const Shape& shape, int64_t groups, std::optional<Tag> tag = {}) {
+  const auto f32 = dnnl::memory::data_type::f32;
+  if (groups == 1) {
+    return dnnl::memory::desc({shape[3], shape[2], shape[0], shape[1]}, f32,
+                              tag.value_or(Tag::hwio));
+  }
+  const dnnl::memory::dims dims = {groups, shape[3] / groups, shape[2], shape[0], shape[1]};
+  if (tag) return dnnl::memory::desc(dims, f32, *tag);
+  const int64_t out = shape[3], in = shape[2];
+  return dnnl::memory::desc(
+      dims, f32, dnnl::memory::dims{out / groups, 1, out, shape[1] * in * out, in * out});
 }
 
 dnnl::memory::desc any_image_desc(const Shape& shape) {  // [N, H, W, C]
@@ -38,10 +50,23 @@ dnnl::memory::desc any_image_desc(const Shape& shape) {  // [N, H, W, C]
 std::vector<AttributeSpec> conv_attributes() {
   std::vector<AttributeSpec> specs = window_attributes(false);
   specs.push_back({"activation", AttributeKind::text, "none (default) or relu"});
+  specs.push_back({"groups", AttributeKind::integer,
+                   "filters in groups reading their share of the channels (default 1)"});
   return specs;
 }
 
-// Checks the operands and returns the window for x [N, H, W, C] and kernel [KH, KW, C, O].
+// The groups attribute, checked against x's channels and the kernel's filters.
+int64_t conv_groups(const Node& node, const Shape& x, const Shape& kernel) {
+  const int64_t groups = node.attributes.get_int("groups", 1);
+  if (groups < 1 || groups > x[3] || x[3] % groups != 0 || kernel[3] % groups != 0) {
+    fail_node(node, "groups " + std::to_string(groups) + " must divide the input's " +
+                        std::to_string(x[3]) + " channels and the kernel's " +
+                        std::to_string(kernel[3]) + " filters");
+  }
+  return groups;
+}
+
+// Checks the operands and returns the window for x [N, H, W, C] and kernel [KH, KW, C/G, O].
 Window conv_window(const Node& node, const Shape& x, const Shape& kernel) {
   if (x.size() != 4)
     fail_node(node, "expected x [batch, height, width, channels], got " + to_string(x));
@@ -49,9 +74,12 @@ Window conv_window(const Node& node, const Shape& x, const Shape& kernel) {
     fail_node(node,
               "expected a kernel [height, width, in_channels, filters], got " + to_string(kernel));
   }
-  if (kernel[2] != x[3]) {
-    fail_node(node, "the kernel " + to_string(kernel) + " expects " + std::to_string(kernel[2]) +
-                        " input channels, x " + to_string(x) + " has " + std::to_string(x[3]));
+  const int64_t groups = conv_groups(node, x, kernel);
+  if (kernel[2] * groups != x[3]) {
+    fail_node(node, "the kernel " + to_string(kernel) + " expects " +
+                        std::to_string(kernel[2] * groups) + " input channels" +
+                        (groups == 1 ? "" : " (" + std::to_string(groups) + " groups)") + ", x " +
+                        to_string(x) + " has " + std::to_string(x[3]));
   }
   return read_window(node, x[1], x[2], kernel[0], kernel[1], true);
 }
@@ -64,6 +92,7 @@ Shape output_shape(const Shape& x, const Shape& kernel, const Window& w) {
 struct ConvGeometry {
   Shape x, kernel, y;
   Window window;
+  int64_t groups = 1;
   bool bias = false;
   bool relu = false;
 };
@@ -71,7 +100,11 @@ struct ConvGeometry {
 // The geometry of the node's convolution (for a backward op, of its forward convolution:
 // the attributes are the forward's, with the activation set to none).
 ConvGeometry geometry(const Node& node, const Shape& x, const Shape& kernel, bool bias) {
-  ConvGeometry g{.x = x, .kernel = kernel, .window = conv_window(node, x, kernel), .bias = bias};
+  ConvGeometry g{.x = x,
+                 .kernel = kernel,
+                 .window = conv_window(node, x, kernel),
+                 .groups = conv_groups(node, x, kernel),
+                 .bias = bias};
   g.y = output_shape(x, kernel, g.window);
   g.relu = node.attributes.get_text("activation", "none") == "relu";
   return g;
@@ -89,7 +122,7 @@ struct ConvDescs {
 };
 
 ConvDescs any_descs(const ConvGeometry& g) {
-  return {any_image_desc(g.x), kernel_desc(g.kernel, Tag::any), any_image_desc(g.y)};
+  return {any_image_desc(g.x), kernel_desc(g.kernel, g.groups, Tag::any), any_image_desc(g.y)};
 }
 
 // The formats a compiled primitive is built with: what oneDNN chose while negotiating when the
@@ -99,7 +132,7 @@ ConvDescs any_descs(const ConvGeometry& g) {
 ConvDescs compiled_descs(const ConvGeometry& g, const CompileContext& context, ValueId x,
                          ValueId kernel, ValueId y, const ConvDescs& chosen) {
   const ConvDescs held = {context.held_desc(x, nhwc_desc(g.x)),
-                          context.held_desc(kernel, kernel_desc(g.kernel)),
+                          context.held_desc(kernel, kernel_desc(g.kernel, g.groups)),
                           context.held_desc(y, nhwc_desc(g.y))};
   const bool as_chosen = same_arrangement(held.x, chosen.x) &&
                          same_arrangement(held.kernel, chosen.kernel) &&
@@ -130,8 +163,8 @@ dnnl::convolution_forward::primitive_desc forward_primitive(const ConvGeometry& 
 Layout image_layout(const dnnl::memory::desc& chosen, const Shape& shape) {
   return Layout::chosen(chosen, nhwc_desc(shape));
 }
-Layout kernel_layout(const dnnl::memory::desc& chosen, const Shape& shape) {
-  return Layout::chosen(chosen, kernel_desc(shape));
+Layout kernel_layout(const dnnl::memory::desc& chosen, const ConvGeometry& g) {
+  return Layout::chosen(chosen, kernel_desc(g.kernel, g.groups));
 }
 
 class Conv2D final : public Op {
@@ -162,8 +195,9 @@ class Conv2D final : public Op {
     return 2 * numel(y) * kernel[0] * kernel[1] * kernel[2];
   }
 
-  // y[n, i, j, o] = bias[o] + Σ_{kh, kw, c} x[n, i·sh + kh·dh - top, j·sw + kw·dw - left, c] ·
-  // kernel[kh, kw, c, o], a tap in the padding reading 0; then relu if asked.
+  // y[n, i, j, o] = bias[o] + Σ_{kh, kw, c} x[n, i·sh + kh·dh - top, j·sw + kw·dw - left,
+  // first(o) + c] · kernel[kh, kw, c, o], a tap in the padding reading 0, where first(o) is
+  // the first channel of o's group; then relu if asked.
   bool has_reference() const override { return true; }
   void reference(const ReferenceCall& call) const override {
     const Shape& x = call.input_shape(0);
@@ -176,14 +210,15 @@ class Conv2D final : public Op {
         for (int64_t j = 0; j < g.y[2]; ++j) {
           for (int64_t o = 0; o < g.y[3]; ++o) {
             double total = g.bias ? call.inputs[2][size_t(o)] : 0.0;
+            const int64_t first = o / (k[3] / g.groups) * k[2];
             for (int64_t kh = 0; kh < k[0]; ++kh) {
               const auto h = window_tap(w, 0, x[1], i, kh, w.dilation[0]);
               if (!h) continue;
               for (int64_t kw = 0; kw < k[1]; ++kw) {
                 const auto v = window_tap(w, 1, x[2], j, kw, w.dilation[1]);
                 if (!v) continue;
-                for (int64_t c = 0; c < x[3]; ++c) {
-                  total += call.inputs[0][offset4(x, n, *h, *v, c)] *
+                for (int64_t c = 0; c < k[2]; ++c) {
+                  total += call.inputs[0][offset4(x, n, *h, *v, first + c)] *
                            call.inputs[1][offset4(k, kh, kw, c, o)];
                 }
               }
@@ -200,7 +235,7 @@ class Conv2D final : public Op {
                                        negotiation.type(node.inputs[1]).shape);
     const ConvDescs d = chosen_descs(g, negotiation.engine());
     negotiation.want(0, image_layout(d.x, g.x));
-    negotiation.want(1, kernel_layout(d.kernel, g.kernel));
+    negotiation.want(1, kernel_layout(d.kernel, g));
     negotiation.produce(0, image_layout(d.y, g.y));
   }
 
@@ -281,7 +316,7 @@ class Conv2DBackwardData final : public Op {
     const ConvGeometry g = geometry_of(node, negotiation.type(node.inputs[1]).shape);
     const ConvDescs d = chosen_descs(g, negotiation.engine());
     negotiation.want(0, image_layout(d.y, g.y));
-    negotiation.want(1, kernel_layout(d.kernel, g.kernel));
+    negotiation.want(1, kernel_layout(d.kernel, g));
     negotiation.produce(0, image_layout(d.x, g.x));
   }
 
@@ -347,7 +382,7 @@ class Conv2DBackwardWeights final : public Op {
     const ConvDescs d = chosen_descs(g, negotiation.engine());
     negotiation.want(0, image_layout(d.x, g.x));
     negotiation.want(1, image_layout(d.y, g.y));
-    negotiation.produce(0, kernel_layout(d.kernel, g.kernel));
+    negotiation.produce(0, kernel_layout(d.kernel, g));
   }
 
   std::unique_ptr<Kernel> compile(const Node& node, CompileContext& context) const override {

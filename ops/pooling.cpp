@@ -1,6 +1,7 @@
 // max_pool2d and avg_pool2d: Keras's MaxPooling2D and AveragePooling2D on channels-last images
 // [N, H, W, C]; attributes pool_size (default [2, 2]), strides (default: the pool size) and
-// padding (valid / same; an average excludes the padding, as Keras's does).
+// padding (valid / same / explicit with pads; an average excludes the padding, as Keras's does,
+// or with count_padding counts the padded taps as zeros, as PyTorch's AvgPool2d by default).
 //
 // Layouts: pooling runs on whatever layout its input arrives in (a convolution's blocked
 // output stays blocked) and writes its output in the format oneDNN pairs with it. The
@@ -22,6 +23,20 @@
 namespace loom {
 
 namespace {
+
+// oneDNN's algorithm for the node: the op's, or for an average that counts its padding, the
+// one that divides by the whole window.
+dnnl::algorithm pool_algorithm(const Node& node, dnnl::algorithm op_algorithm) {
+  const bool count_padding = node.attributes.get_bool("count_padding", false);
+  if (op_algorithm == dnnl::algorithm::pooling_max) {
+    if (node.attributes.has("count_padding")) {
+      fail_node(node, "count_padding is for avg_pool2d; a maximum never takes padding");
+    }
+    return op_algorithm;
+  }
+  return count_padding ? dnnl::algorithm::pooling_avg_include_padding
+                       : dnnl::algorithm::pooling_avg_exclude_padding;
+}
 
 Window pool_window(const Node& node, const Shape& x) {
   if (x.size() != 4)
@@ -99,6 +114,7 @@ class Pool final : public Op {
   std::vector<TensorType> infer(const Node& node,
                                 std::span<const TensorType> inputs) const override {
     expect_dtype(node, inputs, 0, DType::f32);
+    pool_algorithm(node, algorithm_);  // refuses count_padding on a maximum
     const Window w = pool_window(node, inputs[0].shape);
     std::vector<TensorType> outputs = {TensorType{DType::f32, pooled_shape(inputs[0].shape, w)}};
     if (is_max()) outputs.push_back({DType::f32, {workspace_elements(w, inputs[0].shape)}});
@@ -110,9 +126,9 @@ class Pool final : public Op {
     const Shape& x = negotiation.type(node.inputs[0]).shape;
     const Window w = pool_window(node, x);
     const Shape y = pooled_shape(x, w);
-    const auto descriptor =
-        forward_descriptor(algorithm_, w, image_desc(negotiation.incoming(0), x), any_image_desc(y),
-                           negotiation.engine());
+    const auto descriptor = forward_descriptor(pool_algorithm(node, algorithm_), w,
+                                               image_desc(negotiation.incoming(0), x),
+                                               any_image_desc(y), negotiation.engine());
     negotiation.want(0, negotiation.incoming(0));
     negotiation.produce(0, Layout::chosen(descriptor.dst_desc(), nhwc_desc(y)));
     if (is_max()) negotiation.produce(1, Layout::opaque(descriptor.workspace_desc()));
@@ -123,10 +139,11 @@ class Pool final : public Op {
     const Window w = pool_window(node, x);
     const Shape y = pooled_shape(x, w);
     const auto x_desc = context.held_desc(node.inputs[0], nhwc_desc(x));
+    const dnnl::algorithm algorithm = pool_algorithm(node, algorithm_);
     const auto chosen =
-        forward_descriptor(algorithm_, w, x_desc, any_image_desc(y), context.engine());
+        forward_descriptor(algorithm, w, x_desc, any_image_desc(y), context.engine());
     const auto y_desc = context.held_desc(node.outputs[0], nhwc_desc(y), chosen.dst_desc());
-    const auto descriptor = forward_descriptor(algorithm_, w, x_desc, y_desc, context.engine());
+    const auto descriptor = forward_descriptor(algorithm, w, x_desc, y_desc, context.engine());
     std::vector<std::pair<int, dnnl::memory>> arguments = {
         {DNNL_ARG_SRC, context.memory(node.inputs[0], x_desc)},
         {DNNL_ARG_DST, context.memory(node.outputs[0], y_desc)}};
@@ -139,14 +156,16 @@ class Pool final : public Op {
   }
 
   // Each output element: the maximum, or the mean, of its window's taps inside the image; a
-  // tap in the padding is neither a candidate for the maximum nor counted in the mean (as in
-  // Keras). Pooling windows have no dilation. Max pooling's workspace stays zero: it is the
-  // kernel's record for the backward pass, not part of the definition.
+  // tap in the padding is no candidate for the maximum and, unless count_padding, is not
+  // counted in the mean (as in Keras). Pooling windows have no dilation. Max pooling's workspace
+  // stays zero: it is the kernel's record for the backward pass, not part of the definition.
   bool has_reference() const override { return true; }
   void reference(const ReferenceCall& call) const override {
     const Shape& x = call.input_shape(0);
     const Window w = pool_window(call.node, x);
     const Shape y = pooled_shape(x, w);
+    const bool count_padding =
+        pool_algorithm(call.node, algorithm_) == dnnl::algorithm::pooling_avg_include_padding;
     size_t written = 0;  // y is [N, OH, OW, C], row-major
     for (int64_t n = 0; n < y[0]; ++n) {
       for (int64_t i = 0; i < y[1]; ++i) {
@@ -166,6 +185,7 @@ class Pool final : public Op {
                 ++count;
               }
             }
+            if (count_padding) count = w.kernel[0] * w.kernel[1];
             call.outputs[0][written++] = is_max() ? max : total / double(count);
           }
         }
@@ -249,7 +269,8 @@ class PoolBackward final : public Op {
     const Window w = pool_window(node, x);
     const dnnl::memory::desc x_desc =
         format_source.is_plain() ? nhwc_desc(x) : same_format(format_source.native(), x);
-    return forward_descriptor(algorithm_, w, x_desc, any_image_desc(pooled_shape(x, w)), engine);
+    return forward_descriptor(pool_algorithm(node, algorithm_), w, x_desc,
+                              any_image_desc(pooled_shape(x, w)), engine);
   }
 
   dnnl::pooling_v2_backward::primitive_desc backward_descriptor(
@@ -259,8 +280,9 @@ class PoolBackward final : public Op {
     const Shape x = node.attributes.get_ints("input_shape", {});
     const Window w = pool_window(node, x);
     return dnnl::pooling_v2_backward::primitive_desc(
-        dnnl::pooling_v2_backward::desc(algorithm_, dx_desc, dy_desc, window_strides(w),
-                                        window_kernel(w), {0, 0}, padding_begin(w), padding_end(w)),
+        dnnl::pooling_v2_backward::desc(pool_algorithm(node, algorithm_), dx_desc, dy_desc,
+                                        window_strides(w), window_kernel(w), {0, 0},
+                                        padding_begin(w), padding_end(w)),
         kernel_attributes(), engine, hint);
   }
 

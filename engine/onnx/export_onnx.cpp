@@ -11,8 +11,9 @@
 
 #include "engine/core/error.hpp"
 #include "engine/core/mapped_file.hpp"
+#include "engine/graph/initializer.hpp"
+#include "engine/onnx/export_writer.hpp"
 #include "engine/onnx/onnx_file.hpp"
-#include "engine/onnx/onnx_import.hpp"
 
 namespace loom {
 
@@ -20,77 +21,14 @@ namespace {
 
 constexpr int64_t kExportOpset = 13;
 
-class Writer {
- public:
-  explicit Writer(onnx::GraphProto& graph) : graph_(graph) {}
-
-  onnx::NodeProto& node(const std::string& op, std::vector<std::string> inputs,
-                        const std::string& output, const std::string& name) {
-    onnx::NodeProto& node = *graph_.add_node();
-    node.set_op_type(op);
-    node.set_name(name);
-    for (const std::string& input : inputs) node.add_input(input);
-    node.add_output(output);
-    return node;
-  }
-  static void set(onnx::NodeProto& node, const std::string& name, int64_t value) {
-    auto& attribute = *node.add_attribute();
-    attribute.set_name(name);
-    attribute.set_type(onnx::AttributeProto_AttributeType_INT);
-    attribute.set_i(value);
-  }
-  static void set(onnx::NodeProto& node, const std::string& name, float value) {
-    auto& attribute = *node.add_attribute();
-    attribute.set_name(name);
-    attribute.set_type(onnx::AttributeProto_AttributeType_FLOAT);
-    attribute.set_f(value);
-  }
-  static void set(onnx::NodeProto& node, const std::string& name,
-                  const std::vector<int64_t>& values) {
-    auto& attribute = *node.add_attribute();
-    attribute.set_name(name);
-    attribute.set_type(onnx::AttributeProto_AttributeType_INTS);
-    for (int64_t value : values) attribute.add_ints(value);
-  }
-  void floats(const std::string& name, const Shape& shape, const std::vector<float>& values) {
-    auto& tensor = *graph_.add_initializer();
-    tensor.set_name(name);
-    tensor.set_data_type(onnx::TensorProto_DataType_FLOAT);
-    for (int64_t extent : shape) tensor.add_dims(extent);
-    tensor.set_raw_data(
-        std::string(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(float)));
-  }
-  void integers(const std::string& name, const std::vector<int64_t>& values) {
-    auto& tensor = *graph_.add_initializer();
-    tensor.set_name(name);
-    tensor.set_data_type(onnx::TensorProto_DataType_INT64);
-    tensor.add_dims(int64_t(values.size()));
-    for (int64_t value : values) tensor.add_int64_data(value);
-  }
-
- private:
-  onnx::GraphProto& graph_;
-};
-
-// What one engine node becomes; `bias` is set when the bias_add reading this matmul's output
-// is written into it (one Gemm).
-struct NodeWriter {
-  Writer& writer;
-  const ImportedNode& node;
-  std::string bias;  // a bias_add's bias folded into this matmul's Gemm
-
-  [[noreturn]] void refuse(const std::string& what) const {
-    throw InputError("node '" + node.name + "' (" + node.op + "): " + what);
-  }
-  onnx::NodeProto& one(const std::string& op, std::vector<std::string> inputs) {
-    return writer.node(op, std::move(inputs), node.name, node.name);
-  }
-};
-
-using NodeMapping = std::function<void(NodeWriter&)>;
-
 NodeMapping same(const char* op) {
   return [op](NodeWriter& w) { w.one(op, w.node.inputs); };
+}
+
+// A transpose is written only when read, composed with the transposes around it (an
+// imported model's boundary transposes cancel against the image ops').
+void write_transpose(NodeWriter& w) {
+  w.writer.pending(w.node.name, w.node.inputs[0], w.node.attributes.get_ints("perm", {}));
 }
 
 void write_matmul(NodeWriter& w) {
@@ -139,10 +77,6 @@ void write_reshape(NodeWriter& w) {
   w.one("Reshape", {w.node.inputs[0], shape});
 }
 
-void write_transpose(NodeWriter& w) {
-  Writer::set(w.one("Transpose", w.node.inputs), "perm", w.node.attributes.get_ints("perm", {}));
-}
-
 void write_concat(NodeWriter& w) {
   Writer::set(w.one("Concat", w.node.inputs), "axis", w.node.attributes.get_int("axis", -1));
 }
@@ -167,34 +101,38 @@ void write_dropout(NodeWriter& w) {
   w.one("Dropout", {w.node.inputs[0], ratio});
 }
 
-const std::map<std::string, NodeMapping>& mappings() {
-  static const std::map<std::string, NodeMapping> table = {
-      {"matmul", write_matmul},
-      {"bias_add", same("Add")},
-      {"add", same("Add")},
-      {"sub", same("Sub")},
-      {"mul", same("Mul")},
-      {"div", same("Div")},
-      {"relu", same("Relu")},
-      {"sigmoid", same("Sigmoid")},
-      {"tanh", same("Tanh")},
-      {"softplus", same("Softplus")},
-      {"exp", same("Exp")},
-      {"log", same("Log")},
-      {"sqrt", same("Sqrt")},
-      {"elu", write_elu},
-      {"leaky_relu", write_leaky_relu},
-      {"softmax", softmax("Softmax")},
-      {"log_softmax", softmax("LogSoftmax")},
-      {"scale", write_scale},
-      {"flatten", write_flatten},
-      {"reshape", write_reshape},
-      {"transpose", write_transpose},
-      {"concat", write_concat},
-      {"reduce_sum", write_reduce_sum},
-      {"reduce_mean", write_reduce_mean},
-      {"dropout", write_dropout},
-  };
+const NodeMappings& mappings() {
+  static const NodeMappings table = [] {
+    NodeMappings built = {
+        {"matmul", write_matmul},
+        {"bias_add", same("Add")},
+        {"add", same("Add")},
+        {"sub", same("Sub")},
+        {"mul", same("Mul")},
+        {"div", same("Div")},
+        {"relu", same("Relu")},
+        {"sigmoid", same("Sigmoid")},
+        {"tanh", same("Tanh")},
+        {"softplus", same("Softplus")},
+        {"exp", same("Exp")},
+        {"log", same("Log")},
+        {"sqrt", same("Sqrt")},
+        {"elu", write_elu},
+        {"leaky_relu", write_leaky_relu},
+        {"softmax", softmax("Softmax")},
+        {"log_softmax", softmax("LogSoftmax")},
+        {"scale", write_scale},
+        {"flatten", write_flatten},
+        {"reshape", write_reshape},
+        {"transpose", write_transpose},
+        {"concat", write_concat},
+        {"reduce_sum", write_reduce_sum},
+        {"reduce_mean", write_reduce_mean},
+        {"dropout", write_dropout},
+    };
+    add_image_writers(built);
+    return built;
+  }();
   return table;
 }
 
@@ -237,6 +175,23 @@ void add_value_info(google::protobuf::RepeatedPtrField<onnx::ValueInfoProto>& li
   for (size_t i = 1; i < shape.size(); ++i) dims.add_dim()->set_dim_value(shape[i]);
 }
 
+// The graph built by the engine's ops at its inputs' batch, for the shapes of its values.
+Graph shape_graph(const ImportedModel& model) {
+  Graph graph;
+  for (const ImportedInput& input : model.inputs)
+    graph.add_input(input.name, {DType::f32, input.shape});
+  for (const ImportedParameter& parameter : model.parameters) {
+    graph.add_parameter(parameter.name, {DType::f32, parameter.shape},
+                        Initializer::given(parameter.values), false);
+  }
+  for (const ImportedNode& node : model.nodes) {
+    std::vector<ValueId> inputs;
+    for (const std::string& input : node.inputs) inputs.push_back(graph.value_named(input));
+    graph.add_node(node.name, node.op, inputs, node.attributes);
+  }
+  return graph;
+}
+
 }  // namespace
 
 std::string export_onnx(const ImportedModel& graph,
@@ -258,6 +213,7 @@ std::string export_onnx(const ImportedModel& graph,
   for (const ImportedInput& input : graph.inputs) {
     add_value_info(*proto.mutable_input(), input.name, input.shape);
   }
+  const Graph shapes = shape_graph(graph);
   Writer writer(proto);
   for (const ImportedParameter& parameter : graph.parameters) {
     writer.floats(parameter.name, parameter.shape, *parameter.values);
@@ -273,11 +229,16 @@ std::string export_onnx(const ImportedModel& graph,
     ImportedNode written = node;
     const auto bias = biases.find(node.name);
     if (bias != biases.end()) written.name = bias->second.name;
-    NodeWriter node_writer{writer, written, bias == biases.end() ? "" : bias->second.bias};
+    NodeWriter node_writer{writer, written, bias == biases.end() ? "" : bias->second.bias, shapes};
     mapping->second(node_writer);
   }
   for (size_t i = 0; i < graph.outputs.size(); ++i) {
-    add_value_info(*proto.mutable_output(), graph.outputs[i], graph.output_shapes.at(i));
+    // An output still pending (a convolution's) is transposed back; one that is another
+    // value's alias (a transpose that cancelled) is copied to its own name.
+    const std::string& output = graph.outputs[i];
+    const std::string held = writer.value(output);
+    if (held != output) writer.node("Identity", {held}, output, output);
+    add_value_info(*proto.mutable_output(), output, graph.output_shapes.at(i));
   }
   try {
     onnx::checker::check_model(model);

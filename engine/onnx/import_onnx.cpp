@@ -21,6 +21,7 @@ const MapperTable& mappers() {
     add_elementwise_mappers(built);
     add_matrix_mappers(built);
     add_structure_mappers(built);
+    add_image_mappers(built);
     return built;
   }();
   return table;
@@ -168,16 +169,20 @@ ImportedModel import_onnx(const fs::path& file, const ImportOptions& options) {
     throw InputError(state.file + ": " + std::to_string(graph.node_size()) +
                      " nodes; the engine imports at most " + std::to_string(kMaxOnnxNodes));
   }
+  for (const auto& node : graph.node()) state.read.insert(node.input().begin(), node.input().end());
+  for (const auto& output : graph.output()) state.read.insert(output.name());
   for (int i = 0; i < graph.node_size(); ++i) map_node(graph.node(i), i, state);
   for (const auto& output : graph.output()) {
-    const auto mapped = state.values.find(output.name());
-    if (mapped == state.values.end() || !state.batch_major.contains(mapped->second)) {
+    const bool mapped =
+        state.values.contains(output.name()) || state.channels_last.contains(output.name());
+    const std::string value = mapped ? onnx_layout(state, output.name()) : std::string();
+    if (!mapped || !state.batch_major.contains(value)) {
       throw InputError(state.file + ": output '" + output.name() +
                        "' is not computed from the inputs");
     }
-    state.model.outputs.push_back(mapped->second);
+    state.model.outputs.push_back(value);
     state.model.output_shapes.push_back(
-        state.shapes.value(state.shapes.value_named(mapped->second)).type.shape);
+        state.shapes.value(state.shapes.value_named(value)).type.shape);
   }
   return std::move(state.model);
 }

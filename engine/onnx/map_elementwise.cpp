@@ -11,7 +11,7 @@ Mapper unary(const char* engine_op) {
   return [engine_op](NodeContext& node) {
     node.accept_attributes({});
     node.expect_inputs(1, 1);
-    node.emit(engine_op, {node.value(0)});
+    node.emit_elementwise(engine_op);
   };
 }
 
@@ -22,6 +22,14 @@ Mapper binary(const char* engine_op) {
   return [engine_op](NodeContext& node) {
     node.accept_attributes({});
     node.expect_inputs(2, 2);
+    // Two images both held channels last (a residual connection) are added as they are.
+    if (node.is_channels_last(0) && node.is_channels_last(1)) {
+      const std::string a = node.channels_last(0, node.op()), b = node.channels_last(1, node.op());
+      if (node.shape(a) == node.shape(b)) {
+        node.emit_channels_last(engine_op, {a, b});
+        return;
+      }
+    }
     const std::string a = node.value(0), b = node.value(1);
     for (const auto& [data, other] : {std::pair{a, b}, std::pair{b, a}}) {
       if (!node.batch_major(data)) continue;
@@ -44,19 +52,19 @@ Mapper binary(const char* engine_op) {
 void map_leaky_relu(NodeContext& node) {
   node.accept_attributes({"alpha"});
   node.expect_inputs(1, 1);
-  node.emit("leaky_relu", {node.value(0)}, {{"negative_slope", node.real("alpha", 0.01)}});
+  node.emit_elementwise("leaky_relu", {{"negative_slope", node.real("alpha", 0.01)}});
 }
 
 void map_elu(NodeContext& node) {
   node.accept_attributes({"alpha"});
   node.expect_inputs(1, 1);
-  node.emit("elu", {node.value(0)}, {{"alpha", node.real("alpha", 1.0)}});
+  node.emit_elementwise("elu", {{"alpha", node.real("alpha", 1.0)}});
 }
 
 void map_neg(NodeContext& node) {
   node.accept_attributes({});
   node.expect_inputs(1, 1);
-  node.emit("scale", {node.value(0)}, {{"factor", -1.0}});
+  node.emit_elementwise("scale", {{"factor", -1.0}});
 }
 
 }  // namespace

@@ -34,7 +34,11 @@ Shape batch_free(NodeContext& node, const std::string& value, Shape shape) {
 void map_identity(NodeContext& node) {
   node.accept_attributes({});
   node.expect_inputs(1, 1);
-  node.alias(0, node.value(0));
+  if (node.is_channels_last(0)) {
+    node.alias_channels_last(0, node.channels_last(0, "Identity"));
+  } else {
+    node.alias(0, node.value(0));
+  }
 }
 
 // Dropout: the engine drops out while it trains and passes values through otherwise, as
@@ -56,7 +60,7 @@ void map_dropout(NodeContext& node) {
     node.refuse("ratio " + std::to_string(ratio) + " is not in [0, 1)");
   // Without a seed of its own, each dropout node draws its own stream, as Keras's layers do.
   const int64_t seed = node.integer("seed", 7919 * (node.nodes_emitted() + 1));
-  node.emit("dropout", {node.value(0)}, {{"rate", ratio}, {"seed", seed}});
+  node.emit_elementwise("dropout", {{"rate", ratio}, {"seed", seed}});
 }
 
 // Flatten(axis): [d0 ... d(axis-1), d(axis) ...] -> [d0·...·d(axis-1), d(axis)·...].
@@ -118,10 +122,21 @@ void map_reshape(NodeContext& node) {
   node.emit("reshape", {x}, {{"shape", batch_free(node, x, target)}});
 }
 
+// An image moved between the two layouts (an exported engine model's own boundaries) is
+// the channels-last value it was or will be: no node, and none where an image op reads it.
 void map_transpose(NodeContext& node) {
   node.accept_attributes({"perm"});
   node.expect_inputs(1, 1);
+  const std::vector<int64_t> to_channels_first = {0, 3, 1, 2}, to_channels_last = {0, 2, 3, 1};
+  if (node.is_channels_last(0) && node.integers("perm", {}) == to_channels_last) {
+    node.alias(0, node.channels_last(0, "Transpose"));
+    return;
+  }
   const std::string x = node.value(0);
+  if (node.rank(x) == 4 && node.batch_major(x) && node.integers("perm", {}) == to_channels_first) {
+    node.alias_channels_last(0, x);
+    return;
+  }
   std::vector<int64_t> reversed(size_t(node.rank(x)));
   std::iota(reversed.rbegin(), reversed.rend(), 0);
   const std::vector<int64_t> perm = node.integers("perm", reversed);
@@ -132,6 +147,16 @@ void map_transpose(NodeContext& node) {
 void map_concat(NodeContext& node) {
   node.accept_attributes({"axis"});
   if (node.input_count() < 1) node.refuse("expected at least one input");
+  // Images all held channels last and joined along their channels stay so (a DenseNet block).
+  bool channels_last = true;
+  for (int i = 0; i < node.input_count(); ++i) channels_last &= node.is_channels_last(i);
+  const int64_t onnx_axis = node.integer("axis", 0);
+  if (channels_last && (onnx_axis == 1 || onnx_axis == -3)) {
+    std::vector<std::string> images;
+    for (int i = 0; i < node.input_count(); ++i) images.push_back(node.channels_last(i, "Concat"));
+    node.emit_channels_last("concat", images, {{"axis", int64_t{3}}});
+    return;
+  }
   std::vector<std::string> inputs;
   for (int i = 0; i < node.input_count(); ++i) inputs.push_back(node.value(i));
   const int64_t axis = node.axis(node.integer("axis", 0), node.rank(inputs[0]), "axis");

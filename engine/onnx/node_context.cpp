@@ -137,14 +137,85 @@ Shape NodeContext::constant_shape(int i) const {
   return tensor_shape(constant(i), where() + ": input '" + node_.input(i) + "'");
 }
 
-std::string NodeContext::value(int i) {
+const std::string& NodeContext::input_name(int i) const {
   if (!has_input(i)) refuse("input " + std::to_string(i) + " is required");
+  if (const auto instead = read_instead_.find(i); instead != read_instead_.end()) {
+    return instead->second;
+  }
   const std::string& name = node_.input(i);
+  if (state_.window_pads.contains(name)) {
+    refuse("reads '" + name +
+           "', the output of a Pad; the engine folds a Pad only into the "
+           "Conv or AveragePool reading it");
+  }
+  return name;
+}
+
+std::vector<int64_t> NodeContext::take_window_pad(int i) {
+  const auto pad =
+      has_input(i) ? state_.window_pads.find(node_.input(i)) : state_.window_pads.end();
+  if (pad == state_.window_pads.end()) return {0, 0, 0, 0};
+  read_instead_[i] = pad->second.first;
+  return pad->second.second;
+}
+
+void NodeContext::pad_for_window(const std::vector<int64_t>& pads) {
+  state_.window_pads[node_.output(0)] = {input_name(0), pads};
+}
+
+std::string NodeContext::value(int i) {
+  const std::string& name = input_name(i);
   if (const auto mapped = state_.values.find(name); mapped != state_.values.end()) {
     return mapped->second;
   }
+  if (state_.channels_last.contains(name)) {
+    try {
+      return onnx_layout(state_, name);
+    } catch (const InputError& error) {
+      refuse(error.what());
+    }
+  }
   if (!is_constant(i)) refuse("input '" + name + "' is not defined before the node");
   return weight(i, constant_shape(i));
+}
+
+bool NodeContext::is_channels_last(int i) const {
+  return has_input(i) && state_.channels_last.contains(input_name(i));
+}
+
+// Engine images are [N, H, W, C]: ONNX's [N, C, H, W] read with perm [0, 2, 3, 1].
+std::string NodeContext::channels_last(int i, const std::string& what) {
+  const std::string& name = input_name(i);
+  if (const auto held = state_.channels_last.find(name); held != state_.channels_last.end()) {
+    return held->second;
+  }
+  const std::string x = value(i);
+  if (rank(x) != 4) {
+    refuse(what + " reads images [batch, channels, height, width]; '" + name + "' is " +
+           to_string(shape(x)));
+  }
+  const std::string transposed = add_node(state_.shapes.unique_name(name + "/channels_last"),
+                                          "transpose", {x}, {{"perm", Shape{0, 2, 3, 1}}});
+  state_.channels_last[name] = transposed;
+  return transposed;
+}
+
+std::string onnx_layout(ImportState& state, const std::string& name) {
+  if (const auto mapped = state.values.find(name); mapped != state.values.end()) {
+    return mapped->second;
+  }
+  const std::string transposed =
+      add_engine_node(state, state.shapes.unique_name(name + "/onnx_layout"), "transpose",
+                      {state.channels_last.at(name)}, {{"perm", Shape{0, 3, 1, 2}}});
+  state.values[name] = transposed;
+  return transposed;
+}
+
+void NodeContext::mark_statistic(int i) {
+  const std::string& name = input_name(i);
+  if (!is_constant(i)) refuse("input '" + name + "' must be a constant (an initializer)");
+  if (state_.values.contains(name)) refuse("'" + name + "' is read as a weight by another node");
+  state_.frozen_initializers.insert(name);
 }
 
 std::string NodeContext::weight(int i, const Shape& shape) {
@@ -195,22 +266,27 @@ void NodeContext::expect_not_batch_axis(const std::string& value, int64_t axis,
   }
 }
 
-std::string NodeContext::add_node(const std::string& name, const std::string& op,
-                                  std::vector<std::string> inputs, Attributes attributes) {
+std::string add_engine_node(ImportState& state, const std::string& name, const std::string& op,
+                            std::vector<std::string> inputs, Attributes attributes) {
   std::vector<ValueId> ids;
   bool batch = false;
   for (const std::string& input : inputs) {
-    ids.push_back(state_.shapes.value_named(input));
-    batch = batch || batch_major(input);
+    ids.push_back(state.shapes.value_named(input));
+    batch = batch || state.batch_major.contains(input);
   }
+  state.shapes.add_node(name, op, ids, attributes);
+  if (batch) state.batch_major.insert(name);
+  state.model.nodes.push_back({name, op, std::move(inputs), std::move(attributes)});
+  return name;
+}
+
+std::string NodeContext::add_node(const std::string& name, const std::string& op,
+                                  std::vector<std::string> inputs, Attributes attributes) {
   try {
-    state_.shapes.add_node(name, op, ids, attributes);
+    return add_engine_node(state_, name, op, std::move(inputs), std::move(attributes));
   } catch (const InputError& error) {
     refuse(error.what());
   }
-  if (batch) state_.batch_major.insert(name);
-  state_.model.nodes.push_back({name, op, std::move(inputs), std::move(attributes)});
-  return name;
 }
 
 std::string NodeContext::emit(const std::string& op, std::vector<std::string> inputs,
@@ -227,8 +303,27 @@ std::string NodeContext::step(const std::string& step, const std::string& op,
   return add_node(name, op, std::move(inputs), std::move(attributes));
 }
 
+std::string NodeContext::emit_channels_last(const std::string& op, std::vector<std::string> inputs,
+                                            Attributes attributes) {
+  const std::string name = state_.shapes.unique_name(node_.output(0));
+  add_node(name, op, std::move(inputs), std::move(attributes));
+  state_.channels_last[node_.output(0)] = name;
+  return name;
+}
+
+std::string NodeContext::emit_elementwise(const std::string& op, Attributes attributes) {
+  if (is_channels_last(0)) {
+    return emit_channels_last(op, {channels_last(0, op)}, std::move(attributes));
+  }
+  return emit(op, {value(0)}, std::move(attributes));
+}
+
 void NodeContext::alias(int output, const std::string& value) {
   state_.values[node_.output(output)] = value;
+}
+
+void NodeContext::alias_channels_last(int output, const std::string& value) {
+  state_.channels_last[node_.output(output)] = value;
 }
 
 std::string NodeContext::add_parameter(const std::string& step, Shape shape,

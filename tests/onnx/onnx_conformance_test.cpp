@@ -128,9 +128,13 @@ CaseResult run_case(const fs::path& directory) {
     const Shape shape = tensor_shape(tensor, file.string());
     if (i == 0) first = shape;
     const bool is_float = tensor.data_type() == onnx::TensorProto_DataType_FLOAT;
-    // The first input is the data whatever its type (the importer names a type it refuses).
-    const bool is_data = i == 0 || (is_float && !shape.empty() && !first.empty() &&
-                                    shape.size() == first.size() && shape[0] == first[0]);
+    // The first input is the data whatever its type (the importer names a type it refuses);
+    // another is data when it shares the first one's batch axis. A batch of 1 says nothing
+    // (a Conv's [1, 1, 3, 3] kernel beside its [1, 1, 5, 5] image): then only the same shape
+    // does.
+    const bool same_batch = !shape.empty() && !first.empty() && shape.size() == first.size() &&
+                            shape[0] == first[0] && (first[0] != 1 || shape == first);
+    const bool is_data = i == 0 || (is_float && same_batch);
     if (!is_data) {
       options.bound_inputs[inputs[i]->name()] = read_bytes(file);
     } else if (is_float) {

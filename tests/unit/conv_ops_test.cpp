@@ -15,6 +15,7 @@
 #include "engine/graph/op.hpp"
 #include "tests/support/op_expectations.hpp"
 #include "tests/support/op_harness.hpp"
+#include "tests/support/rejection.hpp"
 #include "tests/support/run_command.hpp"
 
 namespace loom::testing {
@@ -22,21 +23,31 @@ namespace {
 
 struct ConvCase {
   Shape x;       // [N, H, W, C]
-  Shape kernel;  // [KH, KW, C, O]
+  Shape kernel;  // [KH, KW, C/groups, O]
   int64_t stride_h, stride_w;
   int64_t dilation_h, dilation_w;
   std::string padding;
+  std::vector<int64_t> pads = {};  // [top, left, bottom, right] with padding "explicit"
+  int64_t groups = 1;
 };
 
-// Keras's definition, written out: the window of output (i, j) starts at i·s - pad_top.
+// The axis of a window: Keras's valid/same or explicit pads.
+WindowAxis case_axis(const std::string& padding, const std::vector<int64_t>& pads, int axis,
+                     int64_t in, int64_t kernel, int64_t stride, int64_t dilation) {
+  if (padding != "explicit") return *window_axis(in, kernel, stride, dilation, padding);
+  return *explicit_window_axis(in, kernel, stride, dilation, pads[size_t(axis)],
+                               pads[size_t(axis) + 2]);
+}
+
+// Keras's definition, written out: the window of output (i, j) starts at i·s - pad_top; with
+// groups, filter o reads the channels of its group only.
 std::vector<float> naive_conv(const ConvCase& c, const std::vector<float>& x,
                               const std::vector<float>& k, const std::vector<float>& bias,
                               Shape& out_shape) {
-  const auto axis = [&](int64_t in, int64_t kernel, int64_t stride, int64_t dilation) {
-    return *window_axis(in, kernel, stride, dilation, c.padding);
-  };
-  const WindowAxis ah = axis(c.x[1], c.kernel[0], c.stride_h, c.dilation_h);
-  const WindowAxis aw = axis(c.x[2], c.kernel[1], c.stride_w, c.dilation_w);
+  const WindowAxis ah =
+      case_axis(c.padding, c.pads, 0, c.x[1], c.kernel[0], c.stride_h, c.dilation_h);
+  const WindowAxis aw =
+      case_axis(c.padding, c.pads, 1, c.x[2], c.kernel[1], c.stride_w, c.dilation_w);
   out_shape = {c.x[0], ah.output, aw.output, c.kernel[3]};
   std::vector<float> y(size_t(numel(out_shape)), 0.f);
   for (int64_t n = 0; n < c.x[0]; ++n)
@@ -44,14 +55,16 @@ std::vector<float> naive_conv(const ConvCase& c, const std::vector<float>& x,
       for (int64_t j = 0; j < aw.output; ++j)
         for (int64_t o = 0; o < c.kernel[3]; ++o) {
           double sum = bias.empty() ? 0.0 : bias[size_t(o)];
+          const int64_t group = o / (c.kernel[3] / c.groups);
           for (int64_t ki = 0; ki < c.kernel[0]; ++ki)
             for (int64_t kj = 0; kj < c.kernel[1]; ++kj) {
               const int64_t h = i * c.stride_h - ah.pad_begin + ki * c.dilation_h;
               const int64_t w = j * c.stride_w - aw.pad_begin + kj * c.dilation_w;
               if (h < 0 || h >= c.x[1] || w < 0 || w >= c.x[2]) continue;
-              for (int64_t ci = 0; ci < c.x[3]; ++ci) {
+              for (int64_t ci = 0; ci < c.kernel[2]; ++ci) {
+                const int64_t channel = group * c.kernel[2] + ci;
                 sum +=
-                    double(x[size_t(((n * c.x[1] + h) * c.x[2] + w) * c.x[3] + ci)]) *
+                    double(x[size_t(((n * c.x[1] + h) * c.x[2] + w) * c.x[3] + channel)]) *
                     double(
                         k[size_t(((ki * c.kernel[1] + kj) * c.kernel[2] + ci) * c.kernel[3] + o)]);
               }
@@ -67,10 +80,12 @@ OpUnderTest conv_case(const ConvCase& c, bool with_bias) {
   OpUnderTest test{"conv2d",
                    {{"strides", std::vector<int64_t>{c.stride_h, c.stride_w}},
                     {"dilation", std::vector<int64_t>{c.dilation_h, c.dilation_w}},
-                    {"padding", c.padding}},
+                    {"padding", c.padding},
+                    {"groups", c.groups}},
                    {f32_input(c.x, random_values(numel(c.x), 91)),
                     f32_input(c.kernel, random_values(numel(c.kernel), 92))}};
   if (with_bias) test.inputs.push_back(f32_input({c.kernel[3]}, random_values(c.kernel[3], 93)));
+  if (!c.pads.empty()) test.attributes.set("pads", c.pads);
   return test;
 }
 
@@ -92,11 +107,20 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(ConvCase{{2, 6, 5, 3}, {3, 3, 3, 4}, 1, 1, 1, 1, "valid"},
                       ConvCase{{1, 7, 7, 2}, {3, 2, 2, 3}, 2, 1, 1, 1, "same"},
                       ConvCase{{2, 8, 6, 2}, {3, 3, 2, 2}, 1, 2, 2, 1, "valid"},
-                      ConvCase{{1, 5, 9, 1}, {2, 4, 1, 3}, 3, 2, 1, 2, "same"}),
+                      ConvCase{{1, 5, 9, 1}, {2, 4, 1, 3}, 3, 2, 1, 2, "same"},
+                      // PyTorch's padding: asymmetric pads, one wider than half the window
+                      ConvCase{{2, 6, 5, 2}, {3, 3, 2, 3}, 2, 1, 1, 1, "explicit", {2, 0, 1, 3}},
+                      // grouped (2 groups of 2 channels) and depthwise (one channel a group,
+                      // two filters each)
+                      ConvCase{{2, 6, 6, 4}, {3, 3, 2, 6}, 1, 1, 1, 1, "explicit", {1, 1, 1, 1}, 2},
+                      ConvCase{{1, 7, 6, 3}, {3, 3, 1, 6}, 2, 2, 1, 1, "same", {}, 3}),
     [](const auto& param_info) {
       const ConvCase& c = param_info.param;
-      return c.padding + "_stride" + std::to_string(c.stride_h) + std::to_string(c.stride_w) +
-             "_dilation" + std::to_string(c.dilation_h) + std::to_string(c.dilation_w);
+      std::string pads;
+      for (int64_t pad : c.pads) pads += std::to_string(pad);
+      return c.padding + pads + "_stride" + std::to_string(c.stride_h) +
+             std::to_string(c.stride_w) + "_dilation" + std::to_string(c.dilation_h) +
+             std::to_string(c.dilation_w) + "_groups" + std::to_string(c.groups);
     });
 
 TEST(Conv2D, ReluActivationRidesOnTheConvolution) {
@@ -124,6 +148,59 @@ TEST(Conv2D, MismatchedChannelsNameBothShapes) {
   }
 }
 
+TEST(Conv2D, RefusesGroupsAndPadsThatDoNotFit) {
+  const auto conv = [](Attributes attributes, Shape kernel) {
+    run_forward({"conv2d",
+                 std::move(attributes),
+                 {f32_input({1, 5, 5, 4}, random_values(100, 1)),
+                  f32_input(kernel, random_values(numel(kernel), 2))}});
+  };
+  expect_input_error(
+      [&] {
+        conv({{"groups", int64_t{3}}}, {3, 3, 1, 3});
+      },
+      {"groups 3 must divide the input's 4 channels"});
+  expect_input_error(
+      [&] {
+        conv({{"groups", int64_t{2}}}, {3, 3, 2, 3});
+      },
+      {"the kernel's 3 filters"});
+  expect_input_error(
+      [&] {
+        conv({{"pads", std::vector<int64_t>{1, 1, 1, 1}}}, {3, 3, 4, 2});
+      },
+      {"pads needs padding: explicit"});
+  expect_input_error(
+      [&] {
+        conv({{"padding", std::string("explicit")}}, {3, 3, 4, 2});
+      },
+      {"needs pads [top, left, bottom, right], got none"});
+  expect_input_error(
+      [&] {
+        conv({{"padding", std::string("explicit")}, {"pads", std::vector<int64_t>{0, -1, 0, 0}}},
+             {3, 3, 4, 2});
+      },
+      {"pad"});
+}
+
+TEST(Pooling, RefusesPadsPastTheWindowAndCountingPaddingOfAMaximum) {
+  const auto pool = [](const std::string& op, Attributes attributes) {
+    attributes.set("pool_size", std::vector<int64_t>{2, 2});
+    run_forward({op, std::move(attributes), {f32_input({1, 5, 5, 2}, random_values(50, 1))}});
+  };
+  expect_input_error(
+      [&] {
+        pool("max_pool2d",
+             {{"padding", std::string("explicit")}, {"pads", std::vector<int64_t>{2, 0, 0, 0}}});
+      },
+      {"reach past a pooling window of 2"});
+  expect_input_error(
+      [&] {
+        pool("max_pool2d", {{"count_padding", true}});
+      },
+      {"count_padding is for avg_pool2d"});
+}
+
 // ---- pooling ----------------------------------------------------------------------------------
 
 struct PoolCase {
@@ -131,11 +208,13 @@ struct PoolCase {
   Shape x;
   int64_t pool, stride;
   std::string padding;
+  std::vector<int64_t> pads = {};  // with padding "explicit"
+  bool count_padding = false;      // an average counting padded taps (PyTorch's default)
 };
 
 std::vector<float> naive_pool(const PoolCase& c, const std::vector<float>& x) {
-  const WindowAxis ah = *window_axis(c.x[1], c.pool, c.stride, 1, c.padding);
-  const WindowAxis aw = *window_axis(c.x[2], c.pool, c.stride, 1, c.padding);
+  const WindowAxis ah = case_axis(c.padding, c.pads, 0, c.x[1], c.pool, c.stride, 1);
+  const WindowAxis aw = case_axis(c.padding, c.pads, 1, c.x[2], c.pool, c.stride, 1);
   std::vector<float> y;
   for (int64_t n = 0; n < c.x[0]; ++n)
     for (int64_t i = 0; i < ah.output; ++i)
@@ -153,6 +232,7 @@ std::vector<float> naive_pool(const PoolCase& c, const std::vector<float>& x) {
               sum += v;
               ++count;
             }
+          if (c.count_padding) count = c.pool * c.pool;
           y.push_back(float(c.op == "max_pool2d" ? best : sum / double(count)));
         }
   return y;
@@ -161,11 +241,14 @@ std::vector<float> naive_pool(const PoolCase& c, const std::vector<float>& x) {
 class PoolTest : public ::testing::TestWithParam<PoolCase> {};
 
 OpUnderTest pool_case(const PoolCase& c) {
-  return {c.op,
-          {{"pool_size", std::vector<int64_t>{c.pool, c.pool}},
-           {"strides", std::vector<int64_t>{c.stride, c.stride}},
-           {"padding", c.padding}},
-          {f32_input(c.x, random_values(numel(c.x), 94))}};
+  OpUnderTest test{c.op,
+                   {{"pool_size", std::vector<int64_t>{c.pool, c.pool}},
+                    {"strides", std::vector<int64_t>{c.stride, c.stride}},
+                    {"padding", c.padding}},
+                   {f32_input(c.x, random_values(numel(c.x), 94))}};
+  if (!c.pads.empty()) test.attributes.set("pads", c.pads);
+  if (c.count_padding) test.attributes.set("count_padding", true);
+  return test;
 }
 
 TEST_P(PoolTest, ForwardMatchesNaiveLoop) {
@@ -178,14 +261,21 @@ TEST_P(PoolTest, Gradient) {
   expect_gradients_pass(pool_case(GetParam()), {.step = 1e-3});
 }
 
-INSTANTIATE_TEST_SUITE_P(Windows, PoolTest,
-                         ::testing::Values(PoolCase{"max_pool2d", {2, 6, 6, 3}, 2, 2, "valid"},
-                                           PoolCase{"max_pool2d", {1, 7, 5, 2}, 3, 2, "same"},
-                                           PoolCase{"avg_pool2d", {2, 6, 6, 3}, 2, 2, "valid"},
-                                           PoolCase{"avg_pool2d", {1, 7, 5, 2}, 3, 2, "same"}),
-                         [](const auto& param_info) {
-                           return param_info.param.op + "_" + param_info.param.padding;
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    Windows, PoolTest,
+    ::testing::Values(PoolCase{"max_pool2d", {2, 6, 6, 3}, 2, 2, "valid"},
+                      PoolCase{"max_pool2d", {1, 7, 5, 2}, 3, 2, "same"},
+                      PoolCase{"avg_pool2d", {2, 6, 6, 3}, 2, 2, "valid"},
+                      PoolCase{"avg_pool2d", {1, 7, 5, 2}, 3, 2, "same"},
+                      PoolCase{"max_pool2d", {1, 7, 6, 2}, 3, 2, "explicit", {1, 0, 1, 2}},
+                      PoolCase{"avg_pool2d", {2, 6, 5, 2}, 3, 2, "explicit", {1, 1, 2, 1}},
+                      PoolCase{"avg_pool2d", {2, 6, 5, 2}, 3, 2, "explicit", {1, 1, 2, 1}, true}),
+    [](const auto& param_info) {
+      const PoolCase& c = param_info.param;
+      std::string pads;
+      for (int64_t pad : c.pads) pads += std::to_string(pad);
+      return c.op + "_" + c.padding + pads + (c.count_padding ? "_count_padding" : "");
+    });
 
 TEST(GlobalAvgPool2D, AveragesHeightAndWidth) {
   const std::vector<float> x = random_values(2 * 3 * 4 * 5, 95);
