@@ -30,6 +30,8 @@ class FusedMatMul final : public Op {
 
   std::vector<TensorType> infer(const Node& node,
                                 std::span<const TensorType> inputs) const override {
+    expect_rank(node, inputs, 0, 2);  // the fusion pass fuses matrices only
+    expect_rank(node, inputs, 1, 2);
     const TensorType y = matmul_result(node, inputs);
     if (has_bias(node)) {
       expect_dtype(node, inputs, 2, DType::f32);

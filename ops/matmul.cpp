@@ -1,6 +1,8 @@
-// matmul: y = op(a) · op(b) for 2-D tensors, where op transposes when the attribute says so.
-// The transposes are views: a transposed operand is the same buffer read with swapped
-// strides (oneDNN's format_tag::ba), which is how the gradients avoid copying.
+// matmul: y = op(a) · op(b) for 2-D tensors, or for each entry of two batches of matrices
+// [B..., R, C] with the same leading axes (numpy's matmul without broadcasting), where op
+// transposes the last two axes when the attribute says so. The transposes are views: a
+// transposed operand is the same buffer read with swapped strides (oneDNN's format_tag::ba
+// for a matrix), which is how the gradients avoid copying; they hold per batch entry too.
 
 #include "ops/matmul_common.hpp"
 

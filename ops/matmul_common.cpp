@@ -32,24 +32,31 @@ std::unique_ptr<Kernel> compile_matmul(const Node& node, CompileContext& context
 void matmul_reference(const ReferenceCall& call) {
   const bool ta = call.node.attributes.get_bool("transpose_a", false);
   const bool tb = call.node.attributes.get_bool("transpose_b", false);
-  const std::span<const double> a = call.inputs[0], b = call.inputs[1];
-  const std::span<double> y = call.outputs[0];
-  const Shape& a_stored = call.input_shape(0);
-  const Shape& b_stored = call.input_shape(1);
+  const MatrixShape a_stored = logical_shape(call.input_types[0], false);
+  const MatrixShape b_stored = logical_shape(call.input_types[1], false);
   const MatrixShape a_shape = logical_shape(call.input_types[0], ta);
   const MatrixShape b_shape = logical_shape(call.input_types[1], tb);
-  // op(a)[i, k]: a stored [rows, cols] read as its transpose swaps the indices.
-  const auto a_at = [&](int64_t i, int64_t k) {
-    return ta ? a[size_t(k * a_stored[1] + i)] : a[size_t(i * a_stored[1] + k)];
-  };
-  const auto b_at = [&](int64_t k, int64_t j) {
-    return tb ? b[size_t(j * b_stored[1] + k)] : b[size_t(k * b_stored[1] + j)];
-  };
-  for (int64_t i = 0; i < a_shape.rows; ++i) {
-    for (int64_t j = 0; j < b_shape.cols; ++j) {
-      double total = 0;
-      for (int64_t k = 0; k < a_shape.cols; ++k) total += a_at(i, k) * b_at(k, j);
-      y[size_t(i * b_shape.cols + j)] = total;
+  const int64_t entries = numel(batch_axes(call.input_types[0]));
+  for (int64_t entry = 0; entry < entries; ++entry) {
+    const std::span<const double> a =
+        call.inputs[0].subspan(size_t(entry * a_stored.rows * a_stored.cols));
+    const std::span<const double> b =
+        call.inputs[1].subspan(size_t(entry * b_stored.rows * b_stored.cols));
+    const std::span<double> y =
+        call.outputs[0].subspan(size_t(entry * a_shape.rows * b_shape.cols));
+    // op(a)[i, k]: a stored [rows, cols] read as its transpose swaps the indices.
+    const auto a_at = [&](int64_t i, int64_t k) {
+      return ta ? a[size_t(k * a_stored.cols + i)] : a[size_t(i * a_stored.cols + k)];
+    };
+    const auto b_at = [&](int64_t k, int64_t j) {
+      return tb ? b[size_t(j * b_stored.cols + k)] : b[size_t(k * b_stored.cols + j)];
+    };
+    for (int64_t i = 0; i < a_shape.rows; ++i) {
+      for (int64_t j = 0; j < b_shape.cols; ++j) {
+        double total = 0;
+        for (int64_t k = 0; k < a_shape.cols; ++k) total += a_at(i, k) * b_at(k, j);
+        y[size_t(i * b_shape.cols + j)] = total;
+      }
     }
   }
 }

@@ -96,6 +96,8 @@ int fuse_matmul_bias_activation(Graph& graph) {
   for (size_t m = 0; m < nodes.size(); ++m) {
     const Node& matmul = nodes[m];
     if (matmul.op->name() != "matmul" || removed[m]) continue;
+    // fused_matmul's bias and oneDNN's fused kernels are for matrices, not batches of them.
+    if (graph.value(matmul.outputs[0]).type.shape.size() != 2) continue;
     Node node{.name = matmul.name,
               .op = &fused_op,
               .attributes = matmul.attributes,

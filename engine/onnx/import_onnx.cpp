@@ -173,6 +173,11 @@ ImportedModel import_onnx(const fs::path& file, const ImportOptions& options) {
   for (const auto& output : graph.output()) state.read.insert(output.name());
   for (int i = 0; i < graph.node_size(); ++i) map_node(graph.node(i), i, state);
   for (const auto& output : graph.output()) {
+    if (state.window_pads.contains(output.name())) {
+      throw InputError(state.file + ": output '" + output.name() +
+                       "' is a Pad's; the engine folds a Pad only into the Conv or AveragePool "
+                       "reading it");
+    }
     const bool mapped =
         state.values.contains(output.name()) || state.channels_last.contains(output.name());
     const std::string value = mapped ? onnx_layout(state, output.name()) : std::string();

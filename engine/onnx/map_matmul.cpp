@@ -1,6 +1,8 @@
 // Gemm and MatMul onto the engine's 2-D matmul, its bias_add (which the fusion pass folds
 // into one oneDNN matmul with the activation that follows) and broadcasting add.
 
+#include <algorithm>
+
 #include "engine/core/checked.hpp"
 #include "engine/onnx/node_context.hpp"
 
@@ -73,17 +75,29 @@ void map_gemm(NodeContext& node) {
   node.emit("add", {y, c});
 }
 
-// MatMul of matrices, or of a data tensor [..., K] by a matrix [K, N] (a Dense layer on every
-// position of a sequence): flattened to rows, multiplied, given its leading axes back.
+// MatMul of matrices; of a data tensor [..., K] by a matrix [K, N] (a Dense layer on every
+// position of a sequence), flattened to rows, multiplied, given its leading axes back; or of
+// two batches of matrices with the same leading axes (attention's scores), the engine's
+// batched matmul. Both of a batched pair carry the batch axis or neither: a constant's fixed
+// axis 0 would fix the batch size.
 void map_matmul(NodeContext& node) {
   node.accept_attributes({});
   node.expect_inputs(2, 2);
   const std::string a = node.value(0), b = node.value(1);
   const Shape& a_shape = node.shape(a);
   const Shape& b_shape = node.shape(b);
+  const bool batched = a_shape.size() >= 3 && a_shape.size() == b_shape.size() &&
+                       std::equal(a_shape.begin(), a_shape.end() - 2, b_shape.begin()) &&
+                       node.batch_major(a) == node.batch_major(b);
+  if (batched) {
+    node.emit("matmul", {a, b});
+    return;
+  }
   if (b_shape.size() != 2 || a_shape.size() < 2) {
-    node.refuse("the engine maps MatMul of [..., K] by a matrix [K, N]; got " + to_string(a_shape) +
-                " by " + to_string(b_shape));
+    node.refuse(
+        "the engine maps MatMul of [..., K] by a matrix [K, N], and of two batches of "
+        "matrices with the same leading axes (both from the data or neither); got " +
+        to_string(a_shape) + " by " + to_string(b_shape));
   }
   expect_fixed_b(node, b);
   if (a_shape.size() == 2) {
