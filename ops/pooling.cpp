@@ -68,11 +68,6 @@ dnnl::pooling_v2_forward::primitive_desc forward_descriptor(dnnl::algorithm algo
       kernel_attributes(), engine);
 }
 
-dnnl::memory::desc any_image_desc(const Shape& shape) {  // [N, H, W, C]
-  return dnnl::memory::desc({shape[0], shape[3], shape[1], shape[2]}, dnnl::memory::data_type::f32,
-                            Tag::any);
-}
-
 // x's descriptor when it arrives in `layout`: its own format, or nhwc when plain.
 dnnl::memory::desc image_desc(const Layout& layout, const Shape& x) {
   return layout.is_plain() ? nhwc_desc(x) : layout.native();

@@ -99,4 +99,9 @@ dnnl::memory::desc nhwc_desc(const Shape& shape) {
                             dnnl::memory::format_tag::nhwc);
 }
 
+dnnl::memory::desc any_image_desc(const Shape& shape) {
+  return dnnl::memory::desc({shape[0], shape[3], shape[1], shape[2]}, dnnl::memory::data_type::f32,
+                            dnnl::memory::format_tag::any);
+}
+
 }  // namespace loom

@@ -44,6 +44,8 @@ std::vector<AttributeSpec> window_attributes(bool pooling);
 
 // [N, H, W, C] as oneDNN's (N, C, H, W) dims with the nhwc layout.
 dnnl::memory::desc nhwc_desc(const Shape& shape);
+// The same dims with format_tag::any, for oneDNN to choose the format.
+dnnl::memory::desc any_image_desc(const Shape& shape);
 
 inline dnnl::memory::dims window_strides(const Window& w) {
   return {w.strides[0], w.strides[1]};

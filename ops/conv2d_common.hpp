@@ -1,0 +1,82 @@
+#pragma once
+// What conv2d and its two backward ops (conv2d.cpp, conv2d_backward.cpp) share: a
+// convolution's geometry from the node's attributes, and the oneDNN descriptors and layouts
+// its three primitives are made with.
+//
+// Layouts: each of the three primitives is described with format_tag::any and negotiates the
+// formats oneDNN chose (typically channels blocked by 16 for data, and a blocked kernel), so
+// its AVX-512 direct kernels run instead of the gemm-based ones plain layouts get (2-4x
+// slower for these shapes). Activations stay blocked from one convolution or pooling to the
+// next; the plan reorders only where a plain reader or writer meets them (the kernel from the
+// parameter store, its gradient back to it, a flatten).
+
+#include <optional>
+
+#include "engine/exec/compile_context.hpp"
+#include "engine/exec/layout.hpp"
+#include "engine/exec/primitive_kernel.hpp"
+#include "ops/window_common.hpp"
+
+namespace loom::conv {
+
+using Tag = dnnl::memory::format_tag;
+
+// A kernel [KH, KW, I/G, O] as oneDNN's (O, I/G, KH, KW) dims, or with G groups its grouped
+// (G, O/G, I/G, KH, KW) dims; in `tag`, or without one, as the kernel's plain bytes (hwio,
+// where a group's filters lie side by side within each input channel's row).
+dnnl::memory::desc kernel_desc(const Shape& shape, int64_t groups, std::optional<Tag> tag = {});
+
+// The forward op's attributes; a backward op's add the forward operand's shape as `shape_name`.
+std::vector<AttributeSpec> conv_attributes();
+std::vector<AttributeSpec> backward_attributes(const char* shape_name);
+
+// Checks the operands and returns the window for x [N, H, W, C] and kernel [KH, KW, C/G, O].
+Window conv_window(const Node& node, const Shape& x, const Shape& kernel);
+Shape conv_output_shape(const Shape& x, const Shape& kernel, const Window& w);
+
+// One convolution's geometry: what its forward and both backward primitives are made from.
+struct ConvGeometry {
+  Shape x, kernel, y;
+  Window window;
+  int64_t groups = 1;
+  bool bias = false;
+  bool relu = false;
+};
+
+// The geometry of the node's convolution (for a backward op, of its forward convolution:
+// the attributes are the forward's, with the activation set to none).
+ConvGeometry geometry(const Node& node, const Shape& x, const Shape& kernel, bool bias);
+
+dnnl::memory::desc bias_desc(const ConvGeometry& g);
+
+// The formats a convolution's primitives are made with: format_tag::any while layouts are
+// negotiated (oneDNN chooses), then, when the node is compiled, the layouts the plan settled
+// on (the same choices, or plain nhwc / hwio in a plan with plain layouts only).
+struct ConvDescs {
+  dnnl::memory::desc x, kernel, y;
+};
+
+ConvDescs any_descs(const ConvGeometry& g);
+
+// The formats a compiled primitive is built with: what oneDNN chose while negotiating when the
+// plan holds every operand arranged that way (so nchw stands for a one-channel nhwc image),
+// else what the plan holds (a plan with plain layouts only: mixing the two would leave oneDNN
+// with no fast kernel).
+ConvDescs compiled_descs(const ConvGeometry& g, const CompileContext& context, ValueId x,
+                         ValueId kernel, ValueId y, const ConvDescs& chosen);
+
+// The forward primitive on the given formats; a backward primitive takes it, on its own
+// formats, as its hint (a hint in other formats makes oneDNN fall back to reference kernels).
+dnnl::convolution_forward::primitive_desc forward_primitive(const ConvGeometry& g,
+                                                            const ConvDescs& d,
+                                                            const dnnl::engine& engine);
+
+Layout image_layout(const dnnl::memory::desc& chosen, const Shape& shape);
+Layout kernel_layout(const dnnl::memory::desc& chosen, const ConvGeometry& g);
+
+}  // namespace loom::conv
+
+namespace loom {
+// Registers conv2d_backward_data and conv2d_backward_weights (conv2d_backward.cpp).
+void register_conv2d_backward(OpRegistry& registry);
+}  // namespace loom
