@@ -6,6 +6,9 @@
 // Weights keep ONNX's layout and name, so a checkpoint matches the exporter's state_dict: a
 // Conv's [O, I/G, KH, KW] kernel is transposed to the engine's [KH, KW, I/G, O] in the graph.
 
+#include <algorithm>
+
+#include "engine/core/checked.hpp"
 #include "engine/graph/conv_geometry.hpp"
 #include "engine/onnx/node_context.hpp"
 
@@ -22,9 +25,24 @@ std::vector<int64_t> spatial_pair(NodeContext& node, const std::string& name, in
                 " entries; the engine's windows are 2-D (images [N, C, H, W])");
   }
   for (int64_t value : values) {
-    if (value < 1) node.refuse(name + " must be positive, got " + std::to_string(value));
+    if (value < 1 || value > kMaxWindowExtent) {
+      node.refuse(name + " must be in [1, " + std::to_string(kMaxWindowExtent) + "], got " +
+                  std::to_string(value));
+    }
   }
   return values;
+}
+
+// Pads read from the file, each in [0, kMaxWindowExtent] (so that sums of them cannot
+// overflow before the engine's op checks the window).
+std::vector<int64_t> checked_pads(NodeContext& node, std::vector<int64_t> pads) {
+  for (int64_t pad : pads) {
+    if (pad < 0 || pad > kMaxWindowExtent) {
+      node.refuse("pads " + to_string(pads) + ": each must be in [0, " +
+                  std::to_string(kMaxWindowExtent) + "]");
+    }
+  }
+  return pads;
 }
 
 struct OnnxWindow {
@@ -37,7 +55,7 @@ struct OnnxWindow {
 std::vector<int64_t> onnx_pads(NodeContext& node, const OnnxWindow& w, const Shape& x_nhwc) {
   const std::string auto_pad = node.text("auto_pad", "NOTSET");
   if (auto_pad == "NOTSET") {
-    const std::vector<int64_t> pads = node.integers("pads", {0, 0, 0, 0});
+    const std::vector<int64_t> pads = checked_pads(node, node.integers("pads", {0, 0, 0, 0}));
     if (pads.size() != 4) {
       node.refuse("pads has " + std::to_string(pads.size()) + " entries; expected 4 for an image");
     }
@@ -189,14 +207,13 @@ void map_pad(NodeContext& node) {
     node.refuse("mode '" + node.text("mode", "constant") + "': the engine pads with zeros only");
   }
   const std::vector<int64_t> pads =
-      node.opset() < 11 ? node.integers("pads", {}) : node.integer_constant(1);
+      checked_pads(node, node.opset() < 11 ? node.integers("pads", {}) : node.integer_constant(1));
   const double value = node.opset() < 11   ? node.real("value", 0.0)
                        : node.has_input(2) ? node.real_scalar(2)
                                            : 0.0;
   if (value != 0.0) node.refuse("pads with " + std::to_string(value) + "; the engine pads zeros");
   // [N, C, H, W] begins, then ends: only H and W may be padded, by non-negative amounts.
-  if (pads.size() != 8 || pads[0] != 0 || pads[1] != 0 || pads[4] != 0 || pads[5] != 0 ||
-      std::ranges::any_of(pads, [](int64_t pad) { return pad < 0; })) {
+  if (pads.size() != 8 || pads[0] != 0 || pads[1] != 0 || pads[4] != 0 || pads[5] != 0) {
     node.refuse("pads " + to_string(pads) +
                 ": the engine folds only zero padding of an image's height and width into the "
                 "Conv or AveragePool after it");

@@ -351,6 +351,17 @@ TEST(OnnxImage, RefusesWhatTheEngineCannotDoNamingTheNode) {
     OnnxBuilder::set(node, "group", int64_t{2});
   });
   expect_input_error([&] { import_onnx(groups); }, {"(Conv)", "groups 2"});
+  const auto huge = image_node(directory, "Conv", [](OnnxBuilder&, onnx::NodeProto& node) {
+    node.add_input("w");
+    OnnxBuilder::set(node, "pads", std::vector<int64_t>{0, 0, int64_t{1} << 40, 0});
+  });
+  expect_input_error([&] { import_onnx(huge); }, {"(Conv)", "pads", "each must be in [0, "});
+  const auto stride = image_node(directory, "MaxPool", [&](OnnxBuilder& b, auto& n) {
+    kernel(b, n);
+    OnnxBuilder::set(n, "strides", std::vector<int64_t>{INT64_MAX, 1});
+    OnnxBuilder::set(n, "ceil_mode", int64_t{1});
+  });
+  expect_input_error([&] { import_onnx(stride); }, {"(MaxPool)", "strides must be in [1, "});
 }
 
 }  // namespace
