@@ -1,4 +1,4 @@
-// ONNX's image ops: Conv, MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool and
+// ONNX's image ops: Conv, MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool, Pad and
 // BatchNormalization. ONNX lays images out [N, C, H, W], the engine [N, H, W, C] (oneDNN's
 // fast kernels, Keras's layout): an image is transposed once where it enters a chain of these
 // ops (NodeContext::channels_last), element-wise ops between them keep it so, and it is

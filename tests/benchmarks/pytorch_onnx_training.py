@@ -1,0 +1,112 @@
+#!/usr/bin/python3
+"""What training a PyTorch model through ONNX costs: the book convnet
+(configs/fashion_mnist_convnet.yaml) written in PyTorch ([N, C, H, W]), exported with
+torch.onnx.export and trained by loom (`model: {onnx: ...}`, which holds images channels
+last between one transpose in and one out), beside the same convnet as loom's own YAML config
+and beside PyTorch training it, all for one epoch of Fashion-MNIST (60,000 images) with
+rmsprop at batch 64, one after the other in the same minutes.
+
+    /usr/bin/python3 tests/benchmarks/pytorch_onnx_training.py [--threads 2] [--epochs 1]
+                                                                [--trainer build/trainer]
+
+Prints samples per second for each (loom's from its history.csv: the epoch's training time,
+as `trainer train` reports it; PyTorch's timed the same way, over the epoch's steps). Needs
+Debian's python3-torch (a yardstick; tools/setup.sh does not install it).
+"""
+import argparse
+import csv
+import gzip
+import os
+import struct
+import subprocess
+import tempfile
+import time
+
+import numpy as np
+import torch
+
+FASHION = "/usr/share/datasets/fashion-mnist"
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def idx(name):
+    with gzip.open(os.path.join(FASHION, name)) as f:
+        data = f.read()
+    dims = data[3]
+    shape = struct.unpack(">" + "I" * dims, data[4:4 + 4 * dims])
+    return np.frombuffer(data, np.uint8, offset=4 + 4 * dims).reshape(shape)
+
+
+def book_convnet():
+    nn = torch.nn
+    return nn.Sequential(nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Conv2d(64, 64, 3), nn.ReLU(), nn.Flatten(),
+                         nn.Linear(576, 64), nn.ReLU(), nn.Linear(64, 10), nn.Softmax(dim=1))
+
+
+def loom_throughput(trainer, config, work, threads, overrides):
+    run = os.path.join(work, "run_" + os.path.basename(config).split(".")[0])
+    subprocess.run([trainer, "train", config, "--out", run, "--threads", str(threads)] +
+                   [arg for o in overrides for arg in ("--set", o)],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with open(os.path.join(run, "history.csv")) as f:
+        rows = list(csv.DictReader(f))
+    return float(rows[-1]["samples_per_second"])
+
+
+def torch_throughput(images, labels, threads, epochs):
+    torch.manual_seed(0)
+    torch.set_num_threads(threads)
+    model = book_convnet()
+    optimizer = torch.optim.RMSprop(model.parameters(), lr=0.001, alpha=0.9, eps=1e-7)
+    x = torch.from_numpy(images.astype(np.float32) / 255.0).reshape(-1, 1, 28, 28)
+    y = torch.from_numpy(labels.astype(np.int64))
+    samples_per_second = 0.0
+    for _ in range(epochs):
+        start = time.perf_counter()
+        for first in range(0, len(x), 64):
+            optimizer.zero_grad()
+            loss = torch.nn.functional.nll_loss(torch.log(model(x[first:first + 64])),
+                                                y[first:first + 64])
+            loss.backward()
+            optimizer.step()
+        samples_per_second = len(x) / (time.perf_counter() - start)
+    return samples_per_second
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--trainer", default=os.path.join(ROOT, "build", "trainer"))
+    args = parser.parse_args()
+    images = idx("train-images-idx3-ubyte.gz")
+    labels = idx("train-labels-idx1-ubyte.gz").astype(np.int32)
+    with tempfile.TemporaryDirectory() as work:
+        torch.onnx.export(book_convnet(), torch.zeros(1, 1, 28, 28),
+                          os.path.join(work, "convnet.onnx"), input_names=["image"],
+                          dynamic_axes={"image": {0: "batch"}})
+        np.save(os.path.join(work, "x.npy"), images.reshape(-1, 1, 28, 28))
+        np.save(os.path.join(work, "y.npy"), labels)
+        config = os.path.join(work, "onnx_convnet.yaml")
+        with open(config, "w") as f:
+            f.write("data: {train: {format: npy, features: x.npy, targets: y.npy}}\n"
+                    "model: {onnx: convnet.onnx}\n"
+                    "trainer: {optimizer: rmsprop, loss: sparse_categorical_crossentropy, "
+                    f"batch_size: 64, epochs: {args.epochs}}}\n")
+        onnx = loom_throughput(args.trainer, config, work, args.threads, [])
+        native = loom_throughput(args.trainer, os.path.join(ROOT, "configs",
+                                                            "fashion_mnist_convnet.yaml"),
+                                 work, args.threads,
+                                 [f"trainer.epochs={args.epochs}"])
+    pytorch = torch_throughput(images, labels, args.threads, args.epochs)
+    print(f"book convnet, batch 64, rmsprop, {args.threads} threads, samples/s:")
+    print(f"  loom, its own config (channels last)  {native:9.0f}")
+    print(f"  loom, PyTorch's ONNX export (NCHW)     {onnx:9.0f}  ({onnx / native:.2f} of that)")
+    print(f"  PyTorch 1.13 eager                     {pytorch:9.0f}  "
+          f"(loom on its export: {onnx / pytorch:.1f}x)")
+
+
+if __name__ == "__main__":
+    main()
