@@ -7,6 +7,7 @@
 #include <climits>
 #include <functional>
 #include <map>
+#include <numeric>
 #include <set>
 
 #include "engine/core/error.hpp"
@@ -31,10 +32,37 @@ void write_transpose(NodeWriter& w) {
   w.writer.pending(w.node.name, w.node.inputs[0], w.node.attributes.get_ints("perm", {}));
 }
 
+// Batches of matrices: MatMul (Gemm is 2-D only) on the operands with their last two axes
+// transposed where the node reads them so, then Add for a bias folded into it.
+void write_batched_matmul(NodeWriter& w, bool transpose_a, bool transpose_b) {
+  std::vector<std::string> operands;
+  for (size_t i = 0; i < 2; ++i) {
+    if (!(i == 0 ? transpose_a : transpose_b)) {
+      operands.push_back(w.input(i));
+      continue;
+    }
+    Permutation perm(w.rank(i));
+    std::iota(perm.begin(), perm.end(), 0);
+    std::swap(perm[perm.size() - 2], perm[perm.size() - 1]);
+    operands.push_back(w.writer.transposed(w.node.inputs[i], perm));
+  }
+  if (w.bias.empty()) {
+    w.writer.node("MatMul", operands, w.node.name, w.node.name);
+    return;
+  }
+  const std::string product = w.node.name + "/product";
+  w.writer.node("MatMul", operands, product, product);
+  w.writer.node("Add", {product, w.writer.value(w.bias)}, w.node.name, w.node.name);
+}
+
 void write_matmul(NodeWriter& w) {
   const bool transpose_a = w.node.attributes.get_bool("transpose_a", false);
   const bool transpose_b = w.node.attributes.get_bool("transpose_b", false);
   std::vector<std::string> inputs = w.node.inputs;
+  if (w.rank(0) > 2) {
+    write_batched_matmul(w, transpose_a, transpose_b);
+    return;
+  }
   if (!transpose_a && !transpose_b && w.bias.empty()) {
     w.one("MatMul", inputs);
     return;

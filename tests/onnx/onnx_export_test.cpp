@@ -155,6 +155,34 @@ TEST(OnnxExport, AConvnetImportedAgainPredictsTheSameBitForBit) {
   EXPECT_EQ(transposes, 4);
 }
 
+// Two batches of matrices (attention's scores, q·kᵀ): an imported model exported again and
+// imported once more computes the same values.
+TEST(OnnxExport, ABatchedMatMulGoesOutAndBackIn) {
+  TemporaryDirectory directory;
+  OnnxBuilder b;
+  b.input("q", {-1, 3, 4});
+  b.input("k", {-1, 5, 4});
+  auto& transpose = b.node("Transpose", {"k"}, {"kt"});
+  OnnxBuilder::set(transpose, "perm", std::vector<int64_t>{0, 2, 1});
+  b.node("MatMul", {"q", "kt"}, {"scores"});
+  b.output("scores");
+  b.write(directory.file("scores.onnx"));
+  const ImportedModel model = import_onnx(directory.file("scores.onnx"));
+  write_file(directory.file("again.onnx"), export_onnx(model, {}));
+  const ImportedModel again = import_onnx(directory.file("again.onnx"));
+  std::vector<float> q(2 * 12), k(2 * 20);
+  for (size_t i = 0; i < q.size(); ++i) q[i] = float(i % 7) - 3.f;
+  for (size_t i = 0; i < k.size(); ++i) k[i] = float(i % 5) * 0.5f;
+  const auto first = run_imported(model, 2, {q, k});
+  const auto second = run_imported(again, 2, {q, k});
+  ASSERT_EQ(first.shapes[0], (Shape{2, 3, 5}));
+  EXPECT_EQ(first.outputs[0], second.outputs[0]);
+  // scores[0, 1, 2] = Σ_d q[0, 1, d] · k[0, 2, d]
+  double expected = 0;
+  for (int d = 0; d < 4; ++d) expected += double(q[size_t(4 + d)]) * double(k[size_t(8 + d)]);
+  EXPECT_EQ(first.outputs[0][size_t(1 * 5 + 2)], float(expected));
+}
+
 TEST(OnnxExport, ReplacesOnlyAnEarlierExport) {
   write_file(run().directory.file("notes.onnx"), "my notes");
   const auto refused = run().export_to(run().directory.file("notes.onnx"));
