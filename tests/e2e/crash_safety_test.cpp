@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -79,13 +80,20 @@ TEST(CrashSafety, SigkillAtRandomMomentsNeverLeavesATornCheckpoint) {
   const std::string config = write_config(directory);
   const fs::path run = fs::path(directory.path()) / "run";
   const std::string log = directory.file("train.out");
+  const auto start = std::chrono::steady_clock::now();
   pid_t pid = spawn_process(
       {trainer_path(), "train", config, "--threads", "1", "--out", run.string()}, log);
   ASSERT_TRUE(wait_for_file(run / "last.safetensors")) << read_bytes(log);
+  // Kills spread over twice the time a run takes to reach its first checkpoint (at least
+  // 600 ms), so that resumed runs train between them also where starting is slow (a
+  // sanitizer build starts in most of a second).
+  const auto to_first_checkpoint = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                       std::chrono::steady_clock::now() - start)
+                                       .count();
 
   constexpr int kKills = 40;
   std::mt19937 random(2026);
-  std::uniform_int_distribution<int> delay_ms(20, 600);
+  std::uniform_int_distribution<int> delay_ms(20, std::max(600, 2 * int(to_first_checkpoint)));
   int torn = 0;
   int64_t first_step = -1, last_step = -1;
   for (int kill_number = 0; kill_number < kKills; ++kill_number) {
