@@ -15,26 +15,18 @@ Debian's python3-torch (a yardstick; tools/setup.sh does not install it).
 """
 import argparse
 import csv
-import gzip
 import os
-import struct
 import subprocess
+import sys
 import tempfile
 import time
 
 import numpy as np
 import torch
 
-FASHION = "/usr/share/datasets/fashion-mnist"
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def idx(name):
-    with gzip.open(os.path.join(FASHION, name)) as f:
-        data = f.read()
-    dims = data[3]
-    shape = struct.unpack(">" + "I" * dims, data[4:4 + 4 * dims])
-    return np.frombuffer(data, np.uint8, offset=4 + 4 * dims).reshape(shape)
+sys.path.insert(0, os.path.join(ROOT, "tests", "pytorch"))
+from sgd_steps import idx  # noqa: E402  (the Fashion-MNIST idx reader, shared)
 
 
 def book_convnet():
