@@ -133,9 +133,10 @@ inner() {
   while IFS=$'\t' read -r number command; do
     phase "readme-$number" "README command $number: $command" run_readme_command "$command"
   done <<<"$commands"
-  # What the user would have seen at the end of each command.
+  # What the user would have seen: the last epoch of the first command, and the whole test
+  # report of the second (on stdout: CI's record of which tests ran and how long each took).
   grep -h -E '^Epoch [0-9]+/[0-9]+ ' "$LOGS/readme-1.log" | tail -n 1 >&2 || true
-  grep -h -E 'tests passed|tests failed' "$LOGS/readme-2.log" | tail -n 1 >&2 || true
+  sed -n '/^Test project/,$p' "$LOGS/readme-2.log"
 }
 
 # Deletes the root unless asked to keep it; refuses when anything is still mounted inside it (a
