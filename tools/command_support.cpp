@@ -3,9 +3,11 @@
 #include <omp.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <optional>
 
 #include "engine/core/error.hpp"
+#include "engine/exec/threads.hpp"
 #include "engine/plugin/load_plugin.hpp"
 #include "engine/train/history.hpp"
 #include "tools/flags.hpp"
@@ -99,8 +101,10 @@ void add_common_options(CLI::App& command, CommandOptions& options, bool config_
   command.add_option("--set", options.overrides,
                      "override a config value, e.g. --set trainer.epochs=3 (repeatable)");
   command.add_option("--seed", options.seed, "the random seed (overrides the config's seed)");
-  command.add_option("--threads", options.threads,
-                     "worker threads (default: $LOOM_THREADS, else every core)");
+  command.add_option(
+      "--threads", options.threads,
+      "a fixed number of worker threads (default: $LOOM_THREADS; else training adapts "
+      "the count to the machine's load, and other commands use every core)");
 }
 
 Experiment load(const CommandOptions& options, DataUse use) {
@@ -111,8 +115,15 @@ Experiment load(const CommandOptions& options, DataUse use) {
   return load_experiment(options.config, overrides, use);
 }
 
-void apply_threads(int threads) {
-  if (const std::optional<int> count = resolve_thread_count(threads)) omp_set_num_threads(*count);
+void apply_threads(int threads, ThreadUse use) {
+  if (const std::optional<int> count = resolve_thread_count(threads)) {
+    omp_set_num_threads(*count);
+    return;
+  }
+  // OpenMP has read $OMP_NUM_THREADS already: a count the user set, kept fixed.
+  const char* openmp_count = std::getenv("OMP_NUM_THREADS");
+  const bool user_fixed = openmp_count != nullptr && *openmp_count != '\0';
+  set_adaptive_threads(use == ThreadUse::adaptive && !user_fixed);
 }
 
 }  // namespace loom

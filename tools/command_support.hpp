@@ -75,7 +75,11 @@ void add_common_options(CLI::App& command, CommandOptions& options, bool config_
 // (evaluate, predict) checks the training set's files only when it reads them.
 Experiment load(const CommandOptions& options, DataUse use = DataUse::training);
 
-// --threads (else $LOOM_THREADS) for OpenMP; nothing when neither is given.
-void apply_threads(int threads);
+// How a command runs when neither --threads nor $LOOM_THREADS (nor $OMP_NUM_THREADS) fixes
+// the count: on every core, or adaptive (engine/exec/threads.hpp), which training uses.
+enum class ThreadUse { every_core, adaptive };
+
+// --threads (else $LOOM_THREADS) for OpenMP, fixed; else `use`.
+void apply_threads(int threads, ThreadUse use = ThreadUse::every_core);
 
 }  // namespace loom

@@ -1,5 +1,7 @@
 #include "engine/exec/plan.hpp"
 
+#include <omp.h>
+
 #include <algorithm>
 
 #include "engine/exec/compile_context.hpp"
@@ -59,7 +61,8 @@ Plan::Plan(Graph graph, ParameterStore& parameters, Runtime& runtime)
           assign_layouts(graph_, runtime.engine, values_read_after_run(graph_), runtime.layouts)),
       memory_plan_(plan_memory(graph_, values_read_after_run(graph_),
                                value_bytes(graph_, layouts_.value_layouts))),
-      arena_(static_cast<size_t>(memory_plan_.arena_bytes)) {
+      arena_(static_cast<size_t>(memory_plan_.arena_bytes)),
+      thread_slot_(&runtime.thread_slot) {
   addresses_.assign(graph_.values().size(), nullptr);
   for (size_t id = 0; id < graph_.values().size(); ++id) {
     const Value& value = graph_.values()[id];
@@ -84,11 +87,21 @@ Plan::Plan(Graph graph, ParameterStore& parameters, Runtime& runtime)
   }
   CompileContext context(runtime.engine, runtime.stream, graph_, addresses_, layouts_.value_layouts,
                          &runtime.step);
-  for (const Node& node : graph_.nodes()) kernels_.push_back(node.op->compile(node, context));
+  // oneDNN sizes a primitive's partition of work (and its scratchpad) for the OpenMP thread
+  // count current when it is created.
+  const int current_threads = omp_get_max_threads();
+  for (const int threads : runtime.thread_counts) {
+    omp_set_num_threads(threads);
+    std::vector<std::unique_ptr<Kernel>>& kernels = kernel_sets_.emplace_back();
+    for (const Node& node : graph_.nodes()) kernels.push_back(node.op->compile(node, context));
+  }
+  omp_set_num_threads(current_threads);
 }
 
 void Plan::after_node(size_t i, std::function<void()> hook) {
-  kernels_.at(i) = std::make_unique<HookedKernel>(std::move(kernels_.at(i)), std::move(hook));
+  for (std::vector<std::unique_ptr<Kernel>>& kernels : kernel_sets_) {
+    kernels.at(i) = std::make_unique<HookedKernel>(std::move(kernels.at(i)), hook);
+  }
 }
 
 int64_t Plan::owned_bytes() const {

@@ -30,15 +30,16 @@ class Plan {
   // negotiated first (layout.hpp, by runtime.layouts), which may add reorder nodes.
   Plan(Graph graph, ParameterStore& parameters, Runtime& runtime);
 
+  // The kernels compiled for the runtime's current thread count, in order.
   void run() {
-    for (const auto& kernel : kernels_) kernel->run();
+    for (const auto& kernel : kernel_sets_[*thread_slot_]) kernel->run();
   }
   // Runs `hook` right after node i, every time the node runs (data-parallel training starts
   // sending a gradient as soon as the backward pass has written it). Set up before running.
   void after_node(size_t i, std::function<void()> hook);
   // Runs node i alone (benchmarks time nodes one by one).
-  void run_node(size_t i) { kernels_[i]->run(); }
-  const Kernel& kernel(size_t i) const { return *kernels_[i]; }
+  void run_node(size_t i) { kernel_sets_[*thread_slot_][i]->run(); }
+  const Kernel& kernel(size_t i) const { return *kernel_sets_[*thread_slot_][i]; }
 
   const Graph& graph() const { return graph_; }
   void* address(ValueId v) const { return addresses_[size_t(v)]; }
@@ -56,7 +57,10 @@ class Plan {
   AlignedBuffer arena_;
   std::vector<AlignedBuffer> owned_;  // inputs, labels, constants
   std::vector<void*> addresses_;
-  std::vector<std::unique_ptr<Kernel>> kernels_;
+  // One kernel per node for each of the runtime's thread counts (threads.hpp), all bound to
+  // the same buffers; the runtime's slot says which set runs.
+  std::vector<std::vector<std::unique_ptr<Kernel>>> kernel_sets_;
+  const size_t* thread_slot_;
 };
 
 }  // namespace loom

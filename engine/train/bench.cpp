@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <fstream>
 #include <numeric>
 #include <sstream>
 
@@ -54,6 +55,45 @@ int64_t peak_rss_bytes() {
 }
 
 }  // namespace
+
+std::string cpu_isa_name() {
+  switch (dnnl::get_effective_cpu_isa()) {
+    case dnnl::cpu_isa::sse41:
+      return "sse41";
+    case dnnl::cpu_isa::avx:
+      return "avx";
+    case dnnl::cpu_isa::avx2:
+      return "avx2";
+    case dnnl::cpu_isa::avx2_vnni:
+      return "avx2_vnni";
+    case dnnl::cpu_isa::avx512_mic:
+    case dnnl::cpu_isa::avx512_mic_4ops:
+      return "avx512_mic";
+    case dnnl::cpu_isa::avx512_core:
+      return "avx512_core";
+    case dnnl::cpu_isa::avx512_core_vnni:
+      return "avx512_core_vnni";
+    case dnnl::cpu_isa::avx512_core_bf16:
+      return "avx512_core_bf16";
+    case dnnl::cpu_isa::avx512_core_amx:
+      return "avx512_core_amx";
+    default:
+      return "baseline";
+  }
+}
+
+std::string cpu_model_name() {
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(cpuinfo, line)) {
+    if (!line.starts_with("model name")) continue;
+    const size_t colon = line.find(':');
+    if (colon == std::string::npos) break;
+    const size_t start = line.find_first_not_of(" \t", colon + 1);
+    return start == std::string::npos ? "unknown" : line.substr(start);
+  }
+  return "unknown";
+}
 
 double measure_matmul_peak_gflops(int64_t n) {
   const dnnl::engine engine(dnnl::engine::kind::cpu, 0);
@@ -156,7 +196,8 @@ void time_nodes(const BenchRun& run, BenchReport& report) {
   for (size_t n = 0; n < nodes.size(); ++n) {
     const int64_t flops = nodes[n].op->flops(nodes[n], graph);
     report.nodes.push_back({nodes[n].name, std::string(nodes[n].op->name()), nodes[n].backward,
-                            node_ms[n] / double(run.options.steps), flops});
+                            node_ms[n] / double(run.options.steps), flops,
+                            compiled.kernel(n).implementation()});
     report.step_flops += flops;
   }
   report.achieved_gflops = double(report.step_flops) / (report.graph_milliseconds / 1e3) / 1e9;
@@ -205,6 +246,8 @@ BenchReport run_bench(Trainer& trainer, const BenchOptions& options) {
   report.batch = global_batch;
   report.threads = omp_get_max_threads();
   report.ranks = trainer.communicator().size();
+  report.cpu = cpu_model_name();
+  report.cpu_isa = cpu_isa_name();
   BatchCycle cycle(trainer.train_data().size(), trainer.batches().local,
                    trainer.experiment().seed + uint64_t(rank));
   const BenchRun run{trainer, options, cycle, global_batch};
@@ -230,7 +273,7 @@ std::string format_bench_report(const BenchReport& r) {
     std::snprintf(line, sizeof line, "batch %lld, %d threads\n", static_cast<long long>(r.batch),
                   r.threads);
   }
-  out << line;
+  out << line << "cpu:       " << r.cpu << ", oneDNN kernels for " << r.cpu_isa << "\n";
   std::snprintf(line, sizeof line,
                 "training:  %10.0f samples/s  (median of %lld runs, range %.0f-%.0f; %.3f ms/step: "
                 "data %.3f, graph %.3f, allreduce %.3f, optimizer %.3f)\n",
@@ -259,25 +302,26 @@ std::string format_bench_report(const BenchReport& r) {
                 r.negotiated_layouts ? "negotiated" : "plain ($LOOM_LAYOUTS)", r.training_reorders,
                 r.inference_reorders);
   out << line << "\n";
-  std::snprintf(line, sizeof line, "%-50s %-30s %4s %9s %6s %9s\n", "node", "op", "pass", "ms/step",
-                "share", "GFLOP/s");
+  std::snprintf(line, sizeof line, "%-50s %-30s %4s %9s %6s %9s  %s\n", "node", "op", "pass",
+                "ms/step", "share", "GFLOP/s", "implementation");
   out << line;
   double total = r.optimizer_milliseconds + r.data_milliseconds;
   for (const NodeTiming& node : r.nodes) total += node.milliseconds;
   auto row = [&](const std::string& name, const std::string& op, const char* pass, double ms,
-                 int64_t flops) {
+                 int64_t flops, const std::string& implementation) {
     std::string short_name = name.size() > 50 ? name.substr(0, 47) + "..." : name;
     char gflops[16] = "";
     if (flops > 0) std::snprintf(gflops, sizeof gflops, "%9.1f", double(flops) / (ms / 1e3) / 1e9);
-    std::snprintf(line, sizeof line, "%-50s %-30s %4s %9.4f %5.1f%% %9s\n", short_name.c_str(),
-                  op.c_str(), pass, ms, 100.0 * ms / total, gflops);
+    std::snprintf(line, sizeof line, "%-50s %-30s %4s %9.4f %5.1f%% %9s  %s\n", short_name.c_str(),
+                  op.c_str(), pass, ms, 100.0 * ms / total, gflops, implementation.c_str());
     out << line;
   };
-  row("(gather batch)", "data", "", r.data_milliseconds, 0);
+  row("(gather batch)", "data", "", r.data_milliseconds, 0, "loop");
   for (const NodeTiming& node : r.nodes) {
-    row(node.name, node.op, node.backward ? "bwd" : "fwd", node.milliseconds, node.flops);
+    row(node.name, node.op, node.backward ? "bwd" : "fwd", node.milliseconds, node.flops,
+        node.implementation);
   }
-  row("(update every parameter)", "optimizer", "", r.optimizer_milliseconds, 0);
+  row("(update every parameter)", "optimizer", "", r.optimizer_milliseconds, 0, "loop");
   return out.str();
 }
 

@@ -23,12 +23,17 @@ struct NodeTiming {
   bool backward = false;
   double milliseconds = 0;  // per step
   int64_t flops = 0;        // per step
+  // oneDNN's name for the kernel it picked (e.g. "brg:avx512_core", "jit:avx2", "gemm:jit"), or
+  // "loop" for the engine's own loops.
+  std::string implementation;
 };
 
 struct BenchReport {
   int64_t batch = 0;  // the global batch (every rank's share together)
   int threads = 0;    // per rank
   int ranks = 1;
+  std::string cpu;      // the CPU's model name (/proc/cpuinfo)
+  std::string cpu_isa;  // the instruction set oneDNN generates kernels for on it
   int64_t repetitions = 0;
   double train_samples_per_second = 0;      // median over repetitions
   double train_samples_per_second_min = 0;  // the slowest and fastest repetition
@@ -56,6 +61,12 @@ struct BenchReport {
 
 BenchReport run_bench(Trainer& trainer, const BenchOptions& options);
 std::string format_bench_report(const BenchReport& report);
+
+// The instruction set oneDNN's kernels use on this CPU (e.g. "avx2", "avx512_core"), which
+// $ONEDNN_MAX_CPU_ISA may cap.
+std::string cpu_isa_name();
+// The CPU's model name, as /proc/cpuinfo gives it ("unknown" when it does not).
+std::string cpu_model_name();
 
 // GFLOP/s of an n×n×n f32 matmul on oneDNN, best of a few runs.
 double measure_matmul_peak_gflops(int64_t n);

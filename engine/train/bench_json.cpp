@@ -13,7 +13,8 @@ nlohmann::json node_timings(const std::vector<NodeTiming>& timings) {
                      {"op", node.op},
                      {"backward", node.backward},
                      {"milliseconds", node.milliseconds},
-                     {"flops", node.flops}});
+                     {"flops", node.flops},
+                     {"implementation", node.implementation}});
   }
   return nodes;
 }
@@ -34,6 +35,8 @@ std::string to_json(const BenchReport& r) {
                                {"allreduce_milliseconds", r.allreduce_milliseconds},
                                {"optimizer_milliseconds", r.optimizer_milliseconds},
                                {"ranks", r.ranks},
+                               {"cpu", r.cpu},
+                               {"cpu_isa", r.cpu_isa},
                                {"step_flops", r.step_flops},
                                {"achieved_gflops", r.achieved_gflops},
                                {"peak_gflops", r.peak_gflops},

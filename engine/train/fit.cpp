@@ -69,7 +69,10 @@ bool Trainer::run_epoch(ProgressReporter& progress) {
     const Shard shard = shard_of(size, communicator_.rank(), communicator_.size());
     const std::span<const uint32_t> indices(
         state_.order.data() + at.step_in_epoch * split.batch + shard.begin, size_t(shard.size()));
-    if (!step(indices, size)) {
+    const auto step_start = Clock::now();
+    const bool taken = step(indices, size);
+    thread_tuner_.after_step(seconds_since(step_start));
+    if (!taken) {
       ++skipped_batches_;  // (or a NonFiniteError was thrown)
       continue;
     }

@@ -65,7 +65,8 @@ Trainer::Trainer(Experiment experiment, std::optional<TrainingData> data,
                metric_context(session_.experiment(), session_.classes())),
       evaluation_metrics_(session_.experiment().trainer.metrics,
                           metric_context(session_.experiment(), session_.classes())),
-      state_(session_.experiment().seed ^ kShuffleStream) {
+      state_(session_.experiment().seed ^ kShuffleStream),
+      thread_tuner_(session_.runtime(), communicator.size() == 1) {
   const Experiment& e = session_.experiment();
   // Before the first large allocation (data, parameters, optimizer slots, arenas): a job that
   // cannot fit is refused now, with the figures, not by std::bad_alloc minutes later.

@@ -32,6 +32,7 @@
 #include "engine/train/progress.hpp"
 #include "engine/train/session.hpp"
 #include "engine/train/step_hook.hpp"
+#include "engine/train/thread_tuner.hpp"
 #include "engine/train/training_data.hpp"
 
 namespace loom {
@@ -154,6 +155,7 @@ class Trainer {
   MetricSet evaluation_metrics_;           // the evaluations'
   std::vector<double> running_metrics_;    // reused every step for the progress display
   RunState state_;
+  ThreadTuner thread_tuner_;  // adaptive threads: times the steps fit() runs
   double step_loss_sum_ = 0;  // the last step's loss summed over its global batch
   int64_t skipped_batches_ = 0;
   std::string last_skip_message_;

@@ -80,7 +80,7 @@ fs::path prepare_output(const Experiment& experiment, const KFoldSettings& comma
 
 int kfold(const CommandOptions& options, const KFoldSettings& command, Communicator& world) {
   expect_single_process(world, "kfold");
-  apply_threads(options.threads);
+  apply_threads(options.threads, ThreadUse::adaptive);
   const Experiment experiment = load(options, DataUse::training);
   if (experiment.data.validation || experiment.data.validation_split > 0) {
     throw InputError(experiment.source.string() +

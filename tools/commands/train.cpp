@@ -227,7 +227,9 @@ int finish_run(Trainer& trainer, FitOutcome outcome, const Evaluation& final_eva
 
 int train(CommandOptions options, const TrainSettings& command, Communicator& world) {
   fs::path run_directory = check_run_flags(options, command);
-  apply_threads(options.threads);
+  // Data-parallel ranks keep every core: each waits for the others every step, so its step
+  // times do not measure its own thread count.
+  apply_threads(options.threads, world.size() == 1 ? ThreadUse::adaptive : ThreadUse::every_core);
   const auto started = Clock::now();
   std::optional<Trainer> trained;
   const std::string loaded_weights =
