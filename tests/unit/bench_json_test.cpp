@@ -16,7 +16,13 @@ BenchReport small_report() {
   report.threads = 2;
   report.arena_bytes = 1234;
   report.negotiated_layouts = false;
-  report.nodes.push_back({.name = "dense1", .op = "matmul", .milliseconds = 0.5, .flops = 4096});
+  report.cpu = "Test CPU";
+  report.cpu_isa = "avx2";
+  report.nodes.push_back({.name = "dense1",
+                          .op = "matmul",
+                          .milliseconds = 0.5,
+                          .flops = 4096,
+                          .implementation = "brg:avx2"});
   report.nodes.push_back({.name = "dense1_grad", .op = "matmul", .backward = true});
   return report;
 }
@@ -36,6 +42,8 @@ TEST(BenchJson, NamesEveryFigure) {
                           "allreduce_milliseconds",
                           "optimizer_milliseconds",
                           "ranks",
+                          "cpu",
+                          "cpu_isa",
                           "step_flops",
                           "achieved_gflops",
                           "peak_gflops",
@@ -54,6 +62,7 @@ TEST(BenchJson, NamesEveryFigure) {
   EXPECT_NE(text.find("\"batch\": 64"), std::string::npos) << text;
   EXPECT_NE(text.find("\"arena_bytes\": 1234"), std::string::npos) << text;
   EXPECT_NE(text.find("\"layouts\": \"plain\""), std::string::npos) << text;
+  EXPECT_NE(text.find("\"cpu_isa\": \"avx2\""), std::string::npos) << text;
 }
 
 TEST(BenchJson, ListsEachNodeInOrder) {
@@ -65,6 +74,7 @@ TEST(BenchJson, ListsEachNodeInOrder) {
   EXPECT_LT(first, second);
   EXPECT_NE(text.find("\"backward\": true"), std::string::npos);
   EXPECT_NE(text.find("\"flops\": 4096"), std::string::npos);
+  EXPECT_NE(text.find("\"implementation\": \"brg:avx2\""), std::string::npos) << text;
 }
 
 TEST(BenchJson, IsIndentedAndEndsInANewline) {
