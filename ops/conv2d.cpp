@@ -41,9 +41,8 @@ class Conv2D final : public Op {
   }
 
   int64_t flops(const Node& node, const Graph& graph) const override {
-    const Shape& y = graph.value(node.outputs[0]).type.shape;
-    const Shape& kernel = graph.value(node.inputs[1]).type.shape;
-    return 2 * numel(y) * kernel[0] * kernel[1] * kernel[2];
+    return convolution_flops(graph.value(node.outputs[0]).type.shape,
+                             graph.value(node.inputs[1]).type.shape);
   }
 
   // y[n, i, j, o] = bias[o] + Σ_{kh, kw, c} x[n, i·sh + kh·dh - top, j·sw + kw·dw - left,

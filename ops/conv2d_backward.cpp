@@ -22,12 +22,9 @@ class Conv2DBackwardData final : public Op {
   std::vector<TensorType> infer(const Node& node, std::span<const TensorType>) const override {
     return {TensorType{DType::f32, node.attributes.get_ints("input_shape", {})}};
   }
-  // The forward convolution's multiply-adds, run backwards: each dy element meets every tap
-  // of its output channel's kernel.
   int64_t flops(const Node& node, const Graph& graph) const override {
-    const Shape& dy = graph.value(node.inputs[0]).type.shape;
-    const Shape& kernel = graph.value(node.inputs[1]).type.shape;
-    return 2 * numel(dy) * kernel[0] * kernel[1] * kernel[2];
+    return convolution_flops(graph.value(node.inputs[0]).type.shape,
+                             graph.value(node.inputs[1]).type.shape);
   }
 
   void negotiate_layouts(const Node& node, LayoutNegotiation& negotiation) const override {
@@ -90,9 +87,8 @@ class Conv2DBackwardWeights final : public Op {
     return outputs;
   }
   int64_t flops(const Node& node, const Graph& graph) const override {
-    const Shape& dy = graph.value(node.inputs[1]).type.shape;
-    const Shape& kernel = graph.value(node.outputs[0]).type.shape;
-    return 2 * numel(dy) * kernel[0] * kernel[1] * kernel[2];
+    return convolution_flops(graph.value(node.inputs[1]).type.shape,
+                             graph.value(node.outputs[0]).type.shape);
   }
 
   void negotiate_layouts(const Node& node, LayoutNegotiation& negotiation) const override {

@@ -74,6 +74,13 @@ dnnl::convolution_forward::primitive_desc forward_primitive(const ConvGeometry& 
 Layout image_layout(const dnnl::memory::desc& chosen, const Shape& shape);
 Layout kernel_layout(const dnnl::memory::desc& chosen, const ConvGeometry& g);
 
+// The multiply-adds (as 2 FLOPs each) of a convolution whose output, or output gradient, is
+// `y` with an hwio `kernel`: every output element meets each of its group's taps. The forward
+// pass and both gradients do the same work.
+inline int64_t convolution_flops(const Shape& y, const Shape& kernel) {
+  return 2 * numel(y) * kernel[0] * kernel[1] * kernel[2];
+}
+
 }  // namespace loom::conv
 
 namespace loom {

@@ -12,6 +12,7 @@
 #include "engine/graph/autodiff.hpp"
 #include "engine/graph/op.hpp"
 #include "tests/support/op_harness.hpp"
+#include "tests/support/step_result.hpp"
 
 namespace loom::testing {
 namespace {
@@ -99,11 +100,6 @@ struct Compiled {
   std::unique_ptr<Plan> plan;
 };
 
-struct StepResult {
-  float loss = 0;
-  std::vector<std::vector<float>> gradients;
-};
-
 StepResult training_step(const Graph& graph, LayoutPolicy policy) {
   Compiled compiled(graph, policy, 11);
   Plan& plan = *compiled.plan;
@@ -112,12 +108,7 @@ StepResult training_step(const Graph& graph, LayoutPolicy policy) {
   const int32_t labels[4] = {0, 3, 1, 4};
   std::copy(labels, labels + 4, plan.i32(graph.value_named("labels")));
   plan.run();
-  StepResult result{.loss = *plan.f32(*graph.loss())};
-  for (const ParameterGradient& g : graph.parameter_gradients()) {
-    const float* data = plan.f32(g.gradient);
-    result.gradients.emplace_back(data, data + graph.value(g.gradient).type.numel());
-  }
-  return result;
+  return read_step_result(plan, graph);
 }
 
 int reorder_nodes(const Plan& plan) {

@@ -14,6 +14,7 @@
 #include "engine/exec/plan.hpp"
 #include "engine/train/thread_tuner.hpp"
 #include "tests/support/run_command.hpp"
+#include "tests/support/step_result.hpp"
 
 namespace loom::testing {
 namespace {
@@ -47,21 +48,6 @@ TEST(AdaptiveThreads, CountsHalveDownToOne) {
   EXPECT_FALSE(adaptive_threads());
 }
 
-struct StepResult {
-  float loss = 0;
-  std::vector<std::vector<float>> gradients;
-};
-
-StepResult run_training_step(Plan& plan, const Graph& graph) {
-  plan.run();
-  StepResult result{.loss = *plan.f32(*graph.loss())};
-  for (const ParameterGradient& g : graph.parameter_gradients()) {
-    const float* data = plan.f32(g.gradient);
-    result.gradients.emplace_back(data, data + graph.value(g.gradient).type.numel());
-  }
-  return result;
-}
-
 // Images in [0, 1) and one class per sample, in whichever encoding the loss reads.
 void fill_batch(Plan& plan, const Graph& graph, int64_t classes) {
   for (size_t v = 0; v < graph.values().size(); ++v) {
@@ -92,10 +78,12 @@ TEST(AdaptiveThreads, EveryThreadCountsKernelsComputeTheSameTrainingStep) {
   ASSERT_EQ(runtime.thread_counts, (std::vector<int>{2, 1}));
   Plan plan(graph, parameters, runtime);
   fill_batch(plan, graph, class_count(experiment));
-  const StepResult two = run_training_step(plan, graph);
+  plan.run();
+  const StepResult two = read_step_result(plan, graph);
   runtime.use_thread_slot(1);
   EXPECT_EQ(omp_get_max_threads(), 1);
-  const StepResult one = run_training_step(plan, graph);
+  plan.run();
+  const StepResult one = read_step_result(plan, graph);
   EXPECT_NEAR(one.loss, two.loss, 1e-6f * std::max(1.f, std::abs(two.loss)));
   ASSERT_EQ(one.gradients.size(), two.gradients.size());
   for (size_t p = 0; p < two.gradients.size(); ++p) {
