@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "engine/core/error.hpp"
+#include "engine/exec/denormals.hpp"
 #include "engine/plugin/load_plugin.hpp"
 #include "engine/train/model_file.hpp"
 
@@ -24,10 +25,7 @@ fs::path run_checkpoint(const fs::path& run, const std::string& weights) {
                    "directory whose training wrote a checkpoint?)");
 }
 
-}  // namespace
-
-std::unique_ptr<Session> open_trained_model(const CommandOptions& options,
-                                            const std::string& weights) {
+std::unique_ptr<Session> open_session(const CommandOptions& options, const std::string& weights) {
   const fs::path given = options.config;
   std::error_code error;
   if (fs::is_directory(given, error)) {
@@ -58,6 +56,16 @@ std::unique_ptr<Session> open_trained_model(const CommandOptions& options,
                      "file)");
   }
   session->load_weights(weights);
+  return session;
+}
+
+}  // namespace
+
+// Evaluation and prediction run with the numerics training ran with.
+std::unique_ptr<Session> open_trained_model(const CommandOptions& options,
+                                            const std::string& weights) {
+  std::unique_ptr<Session> session = open_session(options, weights);
+  set_flush_denormals(session->experiment().trainer.flush_denormals);
   return session;
 }
 

@@ -139,6 +139,9 @@ struct TrainerSpec {
   // the batch. check_numerics inspects every node's output after every step (slow).
   enum class OnNonFinite { stop, skip } on_nonfinite = OnNonFinite::stop;
   bool check_numerics = false;
+  // Float32 subnormals read and written as zero on the kernels' threads, as TensorFlow (and
+  // so Keras) does: arithmetic on them is tens of times slower on x86 (exec/denormals.hpp).
+  bool flush_denormals = true;
   std::optional<EarlyStoppingSpec> early_stopping;
   std::optional<ReduceLrOnPlateauSpec> reduce_lr_on_plateau;
   CheckpointSpec checkpoint;

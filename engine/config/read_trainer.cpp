@@ -160,6 +160,7 @@ TrainerSpec read_trainer(ConfigNode node, const DataSpec& data) {
         value == "skip" ? TrainerSpec::OnNonFinite::skip : TrainerSpec::OnNonFinite::stop;
   }
   spec.check_numerics = node.get_bool("check_numerics", false);
+  spec.flush_denormals = node.get_bool("flush_denormals", true);
   spec.checkpoint.monitor.metric = default_monitor(data);
   if (auto callbacks = node.find("callbacks")) read_callbacks(*callbacks, spec, data);
   node.finish();

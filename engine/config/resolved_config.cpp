@@ -166,6 +166,7 @@ YAML::Node trainer_yaml(const TrainerSpec& spec) {
   trainer["shuffle"] = spec.shuffle;
   trainer["on_nonfinite"] = spec.on_nonfinite == TrainerSpec::OnNonFinite::skip ? "skip" : "stop";
   trainer["check_numerics"] = spec.check_numerics;
+  trainer["flush_denormals"] = spec.flush_denormals;
   trainer["callbacks"] = callbacks_yaml(spec);
   return trainer;
 }

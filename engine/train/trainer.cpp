@@ -5,6 +5,7 @@
 #include <numeric>
 
 #include "engine/core/memory.hpp"
+#include "engine/exec/denormals.hpp"
 #include "engine/train/adapt.hpp"
 #include "engine/train/callbacks.hpp"
 #include "engine/train/data_parallel_averaging.hpp"
@@ -68,6 +69,7 @@ Trainer::Trainer(Experiment experiment, std::optional<TrainingData> data,
       state_(session_.experiment().seed ^ kShuffleStream),
       thread_tuner_(session_.runtime(), communicator.size() == 1) {
   const Experiment& e = session_.experiment();
+  set_flush_denormals(e.trainer.flush_denormals);
   // Before the first large allocation (data, parameters, optimizer slots, arenas): a job that
   // cannot fit is refused now, with the figures, not by std::bad_alloc minutes later.
   expect_fits_in_memory(

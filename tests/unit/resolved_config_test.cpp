@@ -79,6 +79,18 @@ TEST(ResolvedConfig, WritesEveryOptionOfTheOptimizer) {
   EXPECT_FALSE(rmsprop["clipnorm"]);
 }
 
+// Flushing subnormals is written out either way, so a model file evaluates as it trained.
+TEST(ResolvedConfig, WritesWhetherSubnormalsAreFlushed) {
+  if (!fs::exists(kDataRoot)) GTEST_SKIP() << "no data at " << kDataRoot;
+  const std::string loss = "{loss: categorical_crossentropy";
+  const Experiment by_default = experiment_with_trainer(loss + "}");
+  EXPECT_TRUE(by_default.trainer.flush_denormals);
+  EXPECT_TRUE(by_default.resolved["trainer"]["flush_denormals"].as<bool>());
+  const Experiment kept = experiment_with_trainer(loss + ", flush_denormals: false}");
+  EXPECT_FALSE(kept.trainer.flush_denormals);
+  EXPECT_FALSE(kept.resolved["trainer"]["flush_denormals"].as<bool>());
+}
+
 TEST(ResolvedConfig, WritesScheduleAndCallbackOptions) {
   if (!fs::exists(kDataRoot)) GTEST_SKIP() << "no data at " << kDataRoot;
   const Experiment experiment = experiment_with_trainer(R"({loss: categorical_crossentropy,
