@@ -54,9 +54,9 @@ bool this_thread_flushes() {
 
 }  // namespace
 
+// Every thread of the pool as large as it now is sets its own control register.
 bool set_flush_denormals(bool flush) {
   if (!set_on_this_thread(flush)) return false;
-    // Every thread of the pool as large as it now is; each sets its own control register.
 #pragma omp parallel num_threads(omp_get_max_threads())
   set_on_this_thread(flush);
   return true;
