@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "engine/core/parallel.hpp"
+#include "engine/exec/layout.hpp"
 
 namespace loom {
 
@@ -128,15 +129,9 @@ void walk_blocks(int64_t blocks, bool parallel, const First& first, const Betwee
 }  // namespace
 
 bool BatchStatistics::supports(const dnnl::memory::desc& desc) {
-  const dnnl_memory_desc_t& d = desc.data;
-  if ((d.ndims != 2 && d.ndims != 4) || d.data_type != dnnl_f32 || d.format_kind != dnnl_blocked ||
-      d.extra.flags != 0) {
-    return false;
-  }
-  const dnnl_blocking_desc_t& blocking = d.format_desc.blocking;
-  if (blocking.inner_nblks == 0) return d.dims[1] == 1 || blocking.strides[1] == 1;
-  return blocking.inner_nblks == 1 && blocking.inner_idxs[0] == 1 &&
-         blocking.inner_blks[0] <= kMaxLanes;
+  const dnnl_blocking_desc_t& blocking = desc.data.format_desc.blocking;
+  return channels_contiguous(desc) &&
+         (blocking.inner_nblks == 0 || blocking.inner_blks[0] <= kMaxLanes);
 }
 
 BatchStatistics::BatchStatistics(const dnnl::memory::desc& desc) {

@@ -8,6 +8,7 @@ namespace loom {
 void register_add(OpRegistry&);
 void register_batch_norm(OpRegistry&);
 void register_pooling(OpRegistry&);
+void register_max_pool2d_backward(OpRegistry&);
 void register_global_avg_pool2d(OpRegistry&);
 void register_conv2d(OpRegistry&);
 void register_reorder(OpRegistry&);
@@ -45,6 +46,7 @@ void register_builtin_ops(OpRegistry& registry) {
   register_add(registry);
   register_batch_norm(registry);
   register_pooling(registry);
+  register_max_pool2d_backward(registry);
   register_global_avg_pool2d(registry);
   register_conv2d(registry);
   register_reorder(registry);

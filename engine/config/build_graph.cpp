@@ -118,6 +118,7 @@ Graph build_training_graph(const Experiment& experiment, int64_t batch) {
         experiment.source.string() +
         ": model: no trainable parameter reaches the loss, so there is nothing to train");
   }
+  fuse_max_pool_relu_backward(graph);
   prune_dead_nodes(graph);
   return graph;
 }

@@ -35,6 +35,17 @@ bool same_arrangement(const dnnl::memory::desc& a, const dnnl::memory::desc& b) 
   return true;
 }
 
+bool channels_contiguous(const dnnl::memory::desc& desc) {
+  const dnnl_memory_desc_t& d = desc.data;
+  if ((d.ndims != 2 && d.ndims != 4) || d.data_type != dnnl_f32 || d.format_kind != dnnl_blocked ||
+      d.extra.flags != 0) {
+    return false;
+  }
+  const dnnl_blocking_desc_t& blocking = d.format_desc.blocking;
+  if (blocking.inner_nblks == 0) return d.dims[1] == 1 || blocking.strides[1] == 1;
+  return blocking.inner_nblks == 1 && blocking.inner_idxs[0] == 1;
+}
+
 Layout Layout::chosen(const dnnl::memory::desc& chosen, const dnnl::memory::desc& plain_view) {
   Layout layout;
   if (same_arrangement(chosen, plain_view)) return layout;

@@ -23,6 +23,11 @@ namespace loom {
 // do, when there is one channel).
 bool same_arrangement(const dnnl::memory::desc& a, const dnnl::memory::desc& b);
 
+// Whether the engine's own loops can walk an f32 activation held as `desc` (dims [N, C] or
+// oneDNN's (N, C, H, W)) a group of channels at a time: its channels are the innermost axis
+// (channels last) or its one inner block (nChw16c), so a position's channels lie side by side.
+bool channels_contiguous(const dnnl::memory::desc& desc);
+
 class Layout {
  public:
   Layout() = default;  // plain

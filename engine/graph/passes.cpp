@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <optional>
+#include <span>
 
 #include "engine/graph/op.hpp"
 
@@ -19,6 +20,19 @@ bool is_last_axis_softmax(const Graph& graph, const Node& node) {
   const int64_t rank = graph.value(node.outputs[0]).type.rank();
   const int64_t axis = node.attributes.get_int("axis", -1);
   return rank == 2 && (axis == -1 || axis == rank - 1);
+}
+
+// Replaces the graph's nodes: node i is dropped when removed[i], else replaced when
+// replacement[i] holds a node, else kept.
+void rewrite_nodes(Graph& graph, std::span<const Node> nodes, const std::vector<bool>& removed,
+                   std::vector<std::optional<Node>>& replacement) {
+  std::vector<Node> rewritten;
+  rewritten.reserve(nodes.size());
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    if (removed[i]) continue;
+    rewritten.push_back(replacement[i] ? std::move(*replacement[i]) : nodes[i]);
+  }
+  graph.replace_nodes(std::move(rewritten));
 }
 
 }  // namespace
@@ -58,14 +72,7 @@ int fuse_softmax_crossentropy(Graph& graph) {
     removed[size_t(softmax_index)] = true;
     ++fused;
   }
-  if (fused == 0) return 0;
-  std::vector<Node> rewritten;
-  rewritten.reserve(nodes.size() - size_t(fused));
-  for (size_t i = 0; i < nodes.size(); ++i) {
-    if (removed[i]) continue;
-    rewritten.push_back(replacement[i] ? std::move(*replacement[i]) : nodes[i]);
-  }
-  graph.replace_nodes(std::move(rewritten));
+  if (fused > 0) rewrite_nodes(graph, nodes, removed, replacement);
   return fused;
 }
 
@@ -128,13 +135,36 @@ int fuse_matmul_bias_activation(Graph& graph) {
     replacement[chain.back()] = std::move(node);
     ++fused;
   }
-  if (fused == 0) return 0;
-  std::vector<Node> rewritten;
-  for (size_t i = 0; i < nodes.size(); ++i) {
-    if (removed[i]) continue;
-    rewritten.push_back(replacement[i] ? *replacement[i] : nodes[i]);
+  if (fused > 0) rewrite_nodes(graph, nodes, removed, replacement);
+  return fused;
+}
+
+int fuse_max_pool_relu_backward(Graph& graph) {
+  const auto consumers = graph.consumers();
+  const auto nodes = graph.nodes();
+  std::vector<bool> removed(nodes.size(), false);
+  std::vector<std::optional<Node>> replacement(nodes.size());
+  int fused = 0;
+  for (size_t r = 0; r < nodes.size(); ++r) {
+    const Node& relu = nodes[r];
+    if (relu.op->name() != "relu_backward") continue;
+    const NodeId p = graph.value(relu.inputs[0]).producer;
+    if (p == kNoProducer) continue;
+    const Node& pool = nodes[size_t(p)];
+    if (pool.op->name() != "max_pool2d_backward" || pool.inputs[1] != relu.inputs[1] ||
+        pool.attributes.get_bool("through_relu", false) ||
+        sole_reader(graph, consumers, pool.outputs[0]) != NodeId(r)) {
+      continue;
+    }
+    // In the relu's place: the pool's inputs were all defined before the pool.
+    Node node = pool;
+    node.attributes.set("through_relu", true);
+    node.outputs = relu.outputs;
+    replacement[r] = std::move(node);
+    removed[size_t(p)] = true;
+    ++fused;
   }
-  graph.replace_nodes(std::move(rewritten));
+  if (fused > 0) rewrite_nodes(graph, nodes, removed, replacement);
   return fused;
 }
 

@@ -16,6 +16,13 @@ int fuse_softmax_crossentropy(Graph& graph);
 // does not read are folded away. Run it before autodiff. Returns how many chains were fused.
 int fuse_matmul_bias_activation(Graph& graph);
 
+// relu_backward(max_pool2d_backward(dy, x, y), x), the backward pass of a relu (or a
+// convolution's fused relu) whose output x a max pool reads alone, becomes one
+// max_pool2d_backward with through_relu: the window's winner holds the window's maximum y, so
+// the relu passes its gradient exactly when y > 0, and the pass over x-sized memory that the
+// relu's backward made is gone. Run it after autodiff. Returns how many pairs were fused.
+int fuse_max_pool_relu_backward(Graph& graph);
+
 // Drops nodes whose outputs nobody reads and that produce none of the values the caller
 // reads after a step (loss, prediction, parameter gradients). Returns how many were dropped.
 int prune_dead_nodes(Graph& graph);

@@ -1,6 +1,6 @@
 // Google Benchmark micro-benchmarks for the ops at the book model's shapes (batch 32,
-// 784 -> 512 -> 10) and for the optimizer update. Run: build/tests/ops_benchmark
-// These measure; they assert nothing (ctest does not run them).
+// 784 -> 512 -> 10), for the book convnet's first max pool and for the optimizer update. Run:
+// build/tests/ops_benchmark These measure; they assert nothing (ctest does not run them).
 
 #include <benchmark/benchmark.h>
 
@@ -86,6 +86,33 @@ void BM_ReluBackward(benchmark::State& state) {
   run(state, *setup, 0);
 }
 BENCHMARK(BM_ReluBackward)->Arg(32)->Arg(128);
+
+// The book convnet's first pool, 2×2 over [64, 26, 26, 32] channels last, forward alone and
+// forward then backward (the backward finds each window's winner again from x and y); the
+// bytes count each tensor read or written once.
+const Shape kPooledImages = {64, 26, 26, 32};
+
+void BM_MaxPoolForward(benchmark::State& state) {
+  auto setup = single_node("max_pool2d", {f32(kPooledImages)});
+  run(state, *setup, 0);
+  state.SetBytesProcessed(int64_t(state.iterations()) * f32(kPooledImages).numel() * 5 / 4 * 4);
+}
+BENCHMARK(BM_MaxPoolForward);
+
+void BM_MaxPoolForwardBackward(benchmark::State& state) {
+  SingleNode setup;
+  const ValueId x = setup.graph.add_parameter("x", f32(kPooledImages), {"glorot_uniform"});
+  const ValueId dy = setup.graph.add_parameter("dy", f32({64, 13, 13, 32}), {"glorot_uniform"});
+  const ValueId y = setup.graph.add_node1("pool", "max_pool2d", {x});
+  setup.graph.set_prediction(
+      setup.graph.add_node1("pool_backward", "max_pool2d_backward", {dy, x, y}));
+  setup.parameters.initialize_from(setup.graph, 1);
+  setup.plan = std::make_unique<Plan>(setup.graph, setup.parameters, setup.runtime);
+  run(state, setup, 0);
+  // forward: x, y; backward: dy, x, y, dx
+  state.SetBytesProcessed(int64_t(state.iterations()) * f32(kPooledImages).numel() * 13 / 4 * 4);
+}
+BENCHMARK(BM_MaxPoolForwardBackward);
 
 void BM_SoftmaxCrossentropy(benchmark::State& state) {
   auto setup = single_node("softmax_crossentropy",

@@ -89,7 +89,7 @@ std::string input_name(Choices& choices, size_t index, size_t node_count, size_t
       return parameters ? "p" + std::to_string(choices.pick(parameters)) : "x";
     case 13:  // a later node: the order must be found, or a cycle reported
       return "n" + std::to_string(index + 1 + choices.pick(3));
-    case 14:  // an auxiliary output (dropout's mask, pooling's workspace)
+    case 14:  // an auxiliary output (dropout's mask, batch statistics), or one that is not there
       return "n" + std::to_string(choices.pick(node_count)) + ":" +
              std::to_string(1 + choices.pick(2));
     case 15:

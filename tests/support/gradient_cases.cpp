@@ -201,6 +201,8 @@ void add_images(std::vector<GradientCase>& cases) {
   cases.push_back(window(
       "max_pool2d 3 stride 1 same", "max_pool2d",
       {{"pool_size", Ints{3, 3}}, {"strides", Ints{1, 1}}, {"padding", std::string("same")}}));
+  cases.push_back(window("max_pool2d 2 stride 3 same", "max_pool2d",
+                         {{"strides", Ints{3, 3}}, {"padding", std::string("same")}}));
   cases.push_back(window("avg_pool2d", "avg_pool2d", {}));
   cases.push_back(window(
       "avg_pool2d 3 stride 2 same", "avg_pool2d",

@@ -6,11 +6,13 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "engine/exec/plan.hpp"
 #include "engine/graph/autodiff.hpp"
 #include "engine/graph/op.hpp"
+#include "engine/graph/passes.hpp"
 #include "tests/support/op_harness.hpp"
 #include "tests/support/step_result.hpp"
 
@@ -46,21 +48,25 @@ TEST(Layout, BlockedFormatsPadTheirBuffers) {
 
 // ---- small convnets built layer by layer ------------------------------------------------------
 
-// "conv", "batch_norm", "max_pool", "avg_pool" on [N, H, W, C] images, then flatten, a dense layer
-// and a softmax crossentropy over 5 classes.
-Graph convnet(const std::vector<std::string>& layers) {
+// "conv" (16 channels, relu), "conv20" (20 channels: blocks of 16 pad the last one), "batch_norm",
+// "max_pool" (2×2), "max_pool3" (3×3 stride 2 same: windows overlap and reach into the padding),
+// "avg_pool" on [N, H, W, C] images, then flatten, a dense layer and a softmax crossentropy over
+// 5 classes; differentiated, and a max pool's backward fused with its convolution's relu as the
+// trainer's graphs are.
+Graph convnet(const std::vector<std::string>& layers, bool fuse = true) {
   Graph graph;
   ValueId h = graph.add_input("x", {DType::f32, {4, 12, 12, 3}});
   int64_t channels = 3;
   for (size_t i = 0; i < layers.size(); ++i) {
     const std::string name = layers[i] + std::to_string(i);
-    if (layers[i] == "conv") {
-      const ValueId kernel =
-          graph.add_parameter(name + "/kernel", {DType::f32, {3, 3, channels, 16}}, {"he_uniform"});
-      const ValueId bias = graph.add_parameter(name + "/bias", {DType::f32, {16}}, {"zeros"});
+    if (layers[i].starts_with("conv")) {
+      const int64_t filters = layers[i] == "conv20" ? 20 : 16;
+      const ValueId kernel = graph.add_parameter(
+          name + "/kernel", {DType::f32, {3, 3, channels, filters}}, {"he_uniform"});
+      const ValueId bias = graph.add_parameter(name + "/bias", {DType::f32, {filters}}, {"zeros"});
       h = graph.add_node1(name, "conv2d", {h, kernel, bias},
                           {{"activation", std::string("relu")}, {"padding", std::string("same")}});
-      channels = 16;
+      channels = filters;
     } else if (layers[i] == "batch_norm") {
       const TensorType per_channel{DType::f32, {channels}};
       const ValueId gamma = graph.add_parameter(name + "/gamma", per_channel, {"ones"});
@@ -69,6 +75,10 @@ Graph convnet(const std::vector<std::string>& layers) {
       const ValueId variance =
           graph.add_parameter(name + "/variance", per_channel, {"ones"}, false);
       h = graph.add_node(name, "batch_norm", {h, gamma, beta, mean, variance})[0];
+    } else if (layers[i] == "max_pool3") {
+      h = graph.add_node1(
+          name, "max_pool2d", {h},
+          {{"pool_size", Shape{3, 3}}, {"strides", Shape{2, 2}}, {"padding", std::string("same")}});
     } else {
       const std::string op = layers[i] == "max_pool" ? "max_pool2d" : "avg_pool2d";
       h = graph.add_node(name, op, {h})[0];
@@ -85,6 +95,7 @@ Graph convnet(const std::vector<std::string>& layers) {
   graph.set_loss(graph.add_node1("loss", "sparse_categorical_crossentropy", {p, labels}));
   graph.set_training(true);
   differentiate(graph);
+  if (fuse) fuse_max_pool_relu_backward(graph);
   return graph;
 }
 
@@ -136,14 +147,67 @@ TEST_P(NegotiatedLayouts, TrainingStepMatchesPlainLayouts) {
 
 // Two convolutions with pooling between them (dy of the pooling comes from a convolution,
 // blocked), pooling right before the flatten (its dy arrives plain, while the forward ran
-// blocked), average pooling, and batch normalization between convolutions.
+// blocked), average pooling, and batch normalization between convolutions; max pooling's own
+// backward loop through a relu on padded channel blocks and on overlapping windows.
 INSTANTIATE_TEST_SUITE_P(
     Convnets, NegotiatedLayouts,
     ::testing::Values(std::vector<std::string>{"conv", "max_pool", "conv"},
                       std::vector<std::string>{"conv", "conv", "max_pool"},
                       std::vector<std::string>{"conv", "avg_pool", "conv", "avg_pool"},
                       std::vector<std::string>{"max_pool", "conv"},
-                      std::vector<std::string>{"conv", "batch_norm", "conv", "batch_norm"}));
+                      std::vector<std::string>{"conv", "batch_norm", "conv", "batch_norm"},
+                      std::vector<std::string>{"conv20", "max_pool", "conv"},
+                      std::vector<std::string>{"conv", "max_pool3", "conv20", "max_pool3"}));
+
+int count_nodes(const Graph& graph, std::string_view op) {
+  return static_cast<int>(std::ranges::count_if(
+      graph.nodes(), [&](const Node& node) { return node.op->name() == op; }));
+}
+
+// The fused max pool backward takes each convolution's relu along: the same gradients as the
+// relu_backward it replaces, in the plain layout and in the blocked one, for tiling windows
+// and for overlapping ones reaching into the padding, on padded channel blocks.
+TEST(FusedMaxPoolRelu, GivesTheGradientsOfThePairItReplaces) {
+  const std::vector<std::string> layers = {"conv20", "max_pool", "conv", "max_pool3"};
+  const Graph unfused = convnet(layers, false);
+  const Graph fused = convnet(layers, true);
+  EXPECT_EQ(count_nodes(unfused, "relu_backward"), 2);
+  EXPECT_EQ(count_nodes(fused, "relu_backward"), 0) << fused.describe();
+  EXPECT_EQ(count_nodes(fused, "max_pool2d_backward"), 2);
+  for (const LayoutPolicy policy : {LayoutPolicy::plain, LayoutPolicy::negotiated}) {
+    const StepResult expected = training_step(unfused, policy);
+    const StepResult actual = training_step(fused, policy);
+    EXPECT_EQ(actual.loss, expected.loss);
+    ASSERT_EQ(actual.gradients.size(), expected.gradients.size());
+    for (size_t p = 0; p < expected.gradients.size(); ++p) {
+      for (size_t i = 0; i < expected.gradients[p].size(); ++i) {
+        ASSERT_EQ(actual.gradients[p][i], expected.gradients[p][i])
+            << "parameter " << p << "[" << i << "]";
+      }
+    }
+  }
+}
+
+// A relu whose output is read by more than the pool gets its gradient summed first: nothing
+// to fuse.
+TEST(FusedMaxPoolRelu, LeavesAReluWithOtherReadersAlone) {
+  Graph graph;
+  const ValueId x = graph.add_input("x", {DType::f32, {2, 6, 6, 4}});
+  const ValueId kernel = graph.add_parameter("kernel", {DType::f32, {3, 3, 4, 4}}, {"he_uniform"});
+  const ValueId a =
+      graph.add_node1("conv", "conv2d", {x, kernel},
+                      {{"activation", std::string("relu")}, {"padding", std::string("same")}});
+  const ValueId pooled = graph.add_node1("pool", "max_pool2d", {a});
+  const ValueId both = graph.add_node1(
+      "both", "add",
+      {graph.add_node1("f1", "flatten", {pooled}),
+       graph.add_node1("f2", "flatten", {graph.add_node1("pool2", "avg_pool2d", {a})})});
+  graph.set_loss(graph.add_node1("loss", "reduce_sum", {both}, {{"axes", Shape{0, 1}}}));
+  graph.set_training(true);
+  differentiate(graph);
+  EXPECT_EQ(fuse_max_pool_relu_backward(graph), 0);
+  EXPECT_EQ(count_nodes(graph, "relu_backward"), 1);
+}
 
 TEST(LayoutPass, ActivationsStayBlockedBetweenConvolutionsAndPools) {
   if (!has_direct_convolutions()) GTEST_SKIP() << "no direct convolution kernels below AVX2";

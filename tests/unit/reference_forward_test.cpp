@@ -25,8 +25,7 @@ const OpRegistry& registry() {
 struct Case {
   std::string label;  // the test's name
   OpUnderTest test;
-  // Compare the auxiliary outputs too, where the reference defines them (batch_norm's batch
-  // statistics and dropout's mask; not max pooling's workspace, which is oneDNN's record).
+  // Compare the auxiliary outputs too (batch_norm's batch statistics and dropout's mask).
   bool auxiliary = false;
 };
 
