@@ -160,6 +160,7 @@ int fuse_max_pool_relu_backward(Graph& graph) {
     Node node = pool;
     node.attributes.set("through_relu", true);
     node.outputs = relu.outputs;
+    node.name += "+relu";  // as fused_matmul names its relu
     replacement[r] = std::move(node);
     removed[size_t(p)] = true;
     ++fused;
