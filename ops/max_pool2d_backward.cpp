@@ -82,9 +82,10 @@ struct Geometry {
   bool through_relu = false;
 };
 
-// One window over `count` lanes (kCount when fixed at compile time, for full groups): finds the
-// winner among its taps and writes (kAssign) or adds the gradient there, zero at the other
-// taps. Lanes from `real` on are a blocked format's padding channels and get zeros.
+// One window over `count` lanes (kCount when fixed at compile time, for the 16 or 8 channels of
+// a blocked group): finds the winner among its taps and writes (kAssign) or adds the gradient
+// there, zero at the other taps. Lanes from `real` on are a blocked format's padding channels
+// and get zeros.
 template <int64_t kCount, bool kAssign>
 void route_window(const float* x, const float* y, const float* dy, float* dx, int64_t count,
                   int64_t real, bool through_relu, TapRange rows, TapRange columns,
@@ -162,6 +163,9 @@ void route_group(const Geometry& geometry, const float* dy, const float* x, cons
         if (count == kLanes) {
           route_window<kLanes, kAssign>(x_lanes, y_lanes, dy_lanes, dx_lanes, count, real,
                                         geometry.through_relu, rows, columns, xw, ahead);
+        } else if (count == kLanes / 2) {  // AVX2's nChw8c
+          route_window<kLanes / 2, kAssign>(x_lanes, y_lanes, dy_lanes, dx_lanes, count, real,
+                                            geometry.through_relu, rows, columns, xw, ahead);
         } else {
           route_window<0, kAssign>(x_lanes, y_lanes, dy_lanes, dx_lanes, count, real,
                                    geometry.through_relu, rows, columns, xw, ahead);
