@@ -2,8 +2,8 @@
 //
 // Each window's gradient goes to its winner: the first tap, in row-major order over the window
 // and skipping taps in the padding, whose value equals the window's maximum y. That is the tap
-// oneDNN's, PyTorch's and TensorFlow's kernels pick (the first strictly greater value wins),
-// so ties, as a relu's zeros make, resolve the same way. Where windows overlap a tap collects
+// oneDNN's and PyTorch's kernels pick (a later tap wins only when strictly greater), so ties,
+// as a relu's zeros make, resolve the same way. Where windows overlap a tap collects
 // the gradients of every window it won; a tap no window won gets zero; a window whose maximum
 // is NaN routes nothing.
 //
