@@ -22,18 +22,25 @@ bool is_last_axis_softmax(const Graph& graph, const Node& node) {
   return rank == 2 && (axis == -1 || axis == rank - 1);
 }
 
-// Replaces the graph's nodes: node i is dropped when removed[i], else replaced when
-// replacement[i] holds a node, else kept.
-void rewrite_nodes(Graph& graph, std::span<const Node> nodes, const std::vector<bool>& removed,
-                   std::vector<std::optional<Node>>& replacement) {
-  std::vector<Node> rewritten;
-  rewritten.reserve(nodes.size());
-  for (size_t i = 0; i < nodes.size(); ++i) {
-    if (removed[i]) continue;
-    rewritten.push_back(replacement[i] ? std::move(*replacement[i]) : nodes[i]);
+// A sweep's edits to the graph's nodes, applied at once when it ends: node i is dropped when
+// removed[i], else replaced by replacement[i] when that holds a node, else kept.
+struct NodeEdits {
+  explicit NodeEdits(const Graph& graph)
+      : nodes(graph.nodes()), removed(nodes.size(), false), replacement(nodes.size()) {}
+  void apply(Graph& graph) {
+    std::vector<Node> rewritten;
+    rewritten.reserve(nodes.size());
+    for (size_t i = 0; i < nodes.size(); ++i) {
+      if (removed[i]) continue;
+      rewritten.push_back(replacement[i] ? std::move(*replacement[i]) : nodes[i]);
+    }
+    graph.replace_nodes(std::move(rewritten));
   }
-  graph.replace_nodes(std::move(rewritten));
-}
+
+  std::span<const Node> nodes;
+  std::vector<bool> removed;
+  std::vector<std::optional<Node>> replacement;
+};
 
 }  // namespace
 
@@ -44,9 +51,8 @@ void rewrite_nodes(Graph& graph, std::span<const Node> nodes, const std::vector<
 int fuse_softmax_crossentropy(Graph& graph) {
   const Op& fused_op = OpRegistry::global().get("softmax_crossentropy");
   const auto consumers = graph.consumers();
-  const auto nodes = graph.nodes();
-  std::vector<bool> removed(nodes.size(), false);
-  std::vector<std::optional<Node>> replacement(nodes.size());
+  NodeEdits edits(graph);
+  auto& [nodes, removed, replacement] = edits;
   int fused = 0;
   for (size_t loss_index = 0; loss_index < nodes.size(); ++loss_index) {
     const Node& loss_node = nodes[loss_index];
@@ -72,7 +78,7 @@ int fuse_softmax_crossentropy(Graph& graph) {
     removed[size_t(softmax_index)] = true;
     ++fused;
   }
-  if (fused > 0) rewrite_nodes(graph, nodes, removed, replacement);
+  if (fused > 0) edits.apply(graph);
   return fused;
 }
 
@@ -95,9 +101,8 @@ std::optional<NodeId> sole_reader(const Graph& graph,
 int fuse_matmul_bias_activation(Graph& graph) {
   const Op& fused_op = OpRegistry::global().get("fused_matmul");
   const auto consumers = graph.consumers();
-  const auto nodes = graph.nodes();
-  std::vector<bool> removed(nodes.size(), false);
-  std::vector<std::optional<Node>> replacement(nodes.size());
+  NodeEdits edits(graph);
+  auto& [nodes, removed, replacement] = edits;
   int fused = 0;
 
   for (size_t m = 0; m < nodes.size(); ++m) {
@@ -135,15 +140,14 @@ int fuse_matmul_bias_activation(Graph& graph) {
     replacement[chain.back()] = std::move(node);
     ++fused;
   }
-  if (fused > 0) rewrite_nodes(graph, nodes, removed, replacement);
+  if (fused > 0) edits.apply(graph);
   return fused;
 }
 
 int fuse_max_pool_relu_backward(Graph& graph) {
   const auto consumers = graph.consumers();
-  const auto nodes = graph.nodes();
-  std::vector<bool> removed(nodes.size(), false);
-  std::vector<std::optional<Node>> replacement(nodes.size());
+  NodeEdits edits(graph);
+  auto& [nodes, removed, replacement] = edits;
   int fused = 0;
   for (size_t r = 0; r < nodes.size(); ++r) {
     const Node& relu = nodes[r];
@@ -165,7 +169,7 @@ int fuse_max_pool_relu_backward(Graph& graph) {
     removed[size_t(p)] = true;
     ++fused;
   }
-  if (fused > 0) rewrite_nodes(graph, nodes, removed, replacement);
+  if (fused > 0) edits.apply(graph);
   return fused;
 }
 
