@@ -21,4 +21,19 @@ inline void for_each_element(int64_t count, const Body& body) {
   }
 }
 
+// Whether every value is finite (NaN and infinities survive multiplication by zero), read
+// with for_each_element's partition: a check that precedes an element-wise update leaves
+// each thread's share of the values in the cache of the core that updates it next.
+inline bool all_finite(const float* values, int64_t count) {
+  float probe = 0.f;
+  if (count >= kParallelElements) {
+#pragma omp parallel for simd schedule(static) reduction(+ : probe)
+    for (int64_t i = 0; i < count; ++i) probe += values[i] * 0.f;
+  } else {
+#pragma omp simd reduction(+ : probe)
+    for (int64_t i = 0; i < count; ++i) probe += values[i] * 0.f;
+  }
+  return probe == 0.f;
+}
+
 }  // namespace loom

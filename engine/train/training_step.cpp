@@ -4,20 +4,13 @@
 
 #include <cmath>
 
+#include "engine/core/parallel.hpp"
 #include "engine/core/random.hpp"
 #include "engine/train/trainer.hpp"
 
 namespace loom {
 
 namespace {
-
-// NaN and infinities survive multiplication by zero: one vectorizable pass finds them.
-bool all_finite(const float* values, int64_t count) {
-  float probe = 0.f;
-#pragma omp simd reduction(+ : probe)
-  for (int64_t i = 0; i < count; ++i) probe += values[i] * 0.f;
-  return probe == 0.f;
-}
 
 // Runs the plan node by node, checking every output: the first node that produced a
 // non-finite value, or "" when every output was finite.
