@@ -1,16 +1,20 @@
 // Adaptive threads (engine/exec/threads.hpp, engine/train/thread_tuner.hpp): a plan's kernel
 // sets, one per thread count, compute the same training step; the tuner settles on the count
 // whose steps are fastest and measures again when the machine's load changes. The tuner is
-// driven here by simulated step times, so its decisions are checked exactly.
+// driven here by simulated step times, so its decisions are checked exactly. Also the
+// threaded finiteness check (engine/core/parallel.hpp) that guards each optimizer step.
 
 #include <gtest/gtest.h>
 #include <omp.h>
 
 #include <functional>
+#include <limits>
+#include <vector>
 
 #include "engine/check/gradient_check.hpp"
 #include "engine/config/build_graph.hpp"
 #include "engine/config/experiment.hpp"
+#include "engine/core/parallel.hpp"
 #include "engine/exec/plan.hpp"
 #include "engine/train/thread_tuner.hpp"
 #include "tests/support/run_command.hpp"
@@ -173,6 +177,28 @@ TEST(ThreadTuner, AFixedCountOrDataParallelRankNeverSwitches) {
   EXPECT_FALSE(rank_tuner.adapting());
   train_for(rank_tuner, rank, 1.0, [](int threads) { return threads == 2 ? 4e-3 : 1e-3; });
   EXPECT_EQ(threads_now(rank), 2);
+}
+
+// The finiteness check that guards every optimizer step splits long arrays over the threads:
+// a NaN or an infinity anywhere, in either thread's share or the vector loop's remainder, is
+// found; an array of finite values (the largest included) passes.
+TEST(AllFinite, FindsANonFiniteValueAtAnyPositionOnEveryThread) {
+  const int previous = omp_get_max_threads();
+  omp_set_num_threads(2);
+  for (const int64_t count : {int64_t(100), kParallelElements + 13}) {
+    std::vector<float> values(size_t(count), std::numeric_limits<float>::max());
+    EXPECT_TRUE(all_finite(values.data(), count)) << count;
+    for (const int64_t position : {int64_t(0), count / 2 - 1, count / 2, count - 1}) {
+      for (const float bad :
+           {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),
+            -std::numeric_limits<float>::infinity()}) {
+        values[size_t(position)] = bad;
+        EXPECT_FALSE(all_finite(values.data(), count)) << count << " at " << position;
+        values[size_t(position)] = -std::numeric_limits<float>::max();
+      }
+    }
+  }
+  omp_set_num_threads(previous);
 }
 
 }  // namespace
