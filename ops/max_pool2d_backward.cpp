@@ -80,17 +80,32 @@ struct Geometry {
   bool disjoint = false;
   std::vector<int64_t> uncovered_rows, uncovered_columns;
   bool through_relu = false;
+  // x is long out of cache by the backward pass: fetching the taps two window rows ahead
+  // (elements) took the book convnet's first pool from 1.04 to 0.6-0.7 ms.
+  int64_t prefetch_ahead = 0;
 };
 
-// One window over `count` lanes (kCount when fixed at compile time, for the 16 or 8 channels of
-// a blocked group): finds the winner among its taps and writes (kAssign) or adds the gradient
-// there, zero at the other taps. Lanes from `real` on are a blocked format's padding channels
-// and get zeros.
+// One window's lanes: `count` channels side by side from these addresses; lanes from `real`
+// on are a blocked format's padding channels and get zeros.
+struct WindowLanes {
+  const float *x, *y, *dy;
+  float* dx;
+  int64_t count, real;
+};
+
+// One window over its lanes (kCount of them when fixed at compile time, for the 16 or 8
+// channels of a blocked group): finds the winner among its taps and writes (kAssign) or adds
+// the gradient there, zero at the other taps.
 template <int64_t kCount, bool kAssign>
-void route_window(const float* x, const float* y, const float* dy, float* dx, int64_t count,
-                  int64_t real, bool through_relu, TapRange rows, TapRange columns,
-                  const ImageWalk& walk, int64_t ahead) {
-  const int64_t n = kCount > 0 ? kCount : count;
+void route_window(const Geometry& geometry, const WindowLanes& lanes, TapRange rows,
+                  TapRange columns) {
+  // (Everything the loops read, in locals: the compiler then keeps it in registers.)
+  const int64_t row = geometry.x.row, column = geometry.x.column, last = geometry.x.last;
+  const int64_t ahead = geometry.prefetch_ahead, real = lanes.real;
+  const bool through_relu = geometry.through_relu;
+  const int64_t n = kCount > 0 ? kCount : lanes.count;
+  const float *x = lanes.x, *y = lanes.y, *dy = lanes.dy;
+  float* dx = lanes.dx;
   float best[kLanes], gradient[kLanes];
   int open[kLanes];
 #pragma omp simd
@@ -101,12 +116,9 @@ void route_window(const float* x, const float* y, const float* dy, float* dx, in
   }
   for (int64_t kh = rows.begin; kh < rows.end; ++kh) {
     for (int64_t kw = columns.begin; kw < columns.end; ++kw) {
-      const int64_t at =
-          (rows.first_position + kh) * walk.row + (columns.first_position + kw) * walk.column;
-      // x is long out of cache by the backward pass: fetching the taps two window rows ahead
-      // took the book convnet's first pool from 1.04 to 0.6-0.7 ms.
+      const int64_t at = (rows.first_position + kh) * row + (columns.first_position + kw) * column;
       // (No further than the group's last position, so the address stays inside the buffer.)
-      const int64_t next = std::min(at + ahead, walk.last);
+      const int64_t next = std::min(at + ahead, last);
       __builtin_prefetch(x + next);
       __builtin_prefetch(dx + next, 1);
 #pragma omp simd
@@ -131,7 +143,6 @@ void route_group(const Geometry& geometry, const float* dy, const float* x, cons
   const Window& w = geometry.window;
   const ImageWalk &xw = geometry.x, &yw = geometry.y;
   const int64_t first_lane = g * xw.lanes;
-  const int64_t ahead = 2 * w.strides[0] * xw.row;  // elements: two window rows on
   const float* x_group = x + xw.at(n, g, 0, 0);
   float* dx_group = dx + xw.at(n, g, 0, 0);
   const auto clear = [&](int64_t h, int64_t v) {
@@ -155,20 +166,21 @@ void route_group(const Geometry& geometry, const float* dy, const float* x, cons
       const TapRange columns = taps(w, 1, geometry.width, j);
       const int64_t out = yw.at(n, g, i, j);
       for (int64_t lane = 0; lane < xw.lanes; lane += kLanes) {
-        const int64_t count = std::min(kLanes, xw.lanes - lane);
-        const int64_t real = geometry.channels - first_lane - lane;
-        const float *x_lanes = x_group + lane, *y_lanes = y + out + lane;
-        const float* dy_lanes = dy + out + lane;
-        float* dx_lanes = dx_group + lane;
-        if (count == kLanes) {
-          route_window<kLanes, kAssign>(x_lanes, y_lanes, dy_lanes, dx_lanes, count, real,
-                                        geometry.through_relu, rows, columns, xw, ahead);
-        } else if (count == kLanes / 2) {  // AVX2's nChw8c
-          route_window<kLanes / 2, kAssign>(x_lanes, y_lanes, dy_lanes, dx_lanes, count, real,
-                                            geometry.through_relu, rows, columns, xw, ahead);
-        } else {
-          route_window<0, kAssign>(x_lanes, y_lanes, dy_lanes, dx_lanes, count, real,
-                                   geometry.through_relu, rows, columns, xw, ahead);
+        const WindowLanes lanes{.x = x_group + lane,
+                                .y = y + out + lane,
+                                .dy = dy + out + lane,
+                                .dx = dx_group + lane,
+                                .count = std::min(kLanes, xw.lanes - lane),
+                                .real = geometry.channels - first_lane - lane};
+        switch (lanes.count) {
+          case kLanes:
+            route_window<kLanes, kAssign>(geometry, lanes, rows, columns);
+            break;
+          case kLanes / 2:  // AVX2's nChw8c
+            route_window<kLanes / 2, kAssign>(geometry, lanes, rows, columns);
+            break;
+          default:
+            route_window<0, kAssign>(geometry, lanes, rows, columns);
         }
       }
     }
@@ -255,17 +267,19 @@ class MaxPoolBackward final : public Op {
     const Shape y = pooled_shape(x, window);
     const auto x_desc = context.held_desc(node.inputs[1], nhwc_desc(x));
     const auto y_desc = context.held_desc(node.inputs[2], nhwc_desc(y));
+    const ImageWalk x_walk(x_desc);
     const Geometry geometry{
         .window = window,
         .height = x[1],
         .width = x[2],
         .channels = x[3],
-        .x = ImageWalk(x_desc),
+        .x = x_walk,
         .y = ImageWalk(y_desc),
         .disjoint = window.strides[0] >= window.kernel[0] && window.strides[1] >= window.kernel[1],
         .uncovered_rows = uncovered(window, 0, x[1]),
         .uncovered_columns = uncovered(window, 1, x[2]),
-        .through_relu = node.attributes.get_bool("through_relu", false)};
+        .through_relu = node.attributes.get_bool("through_relu", false),
+        .prefetch_ahead = 2 * window.strides[0] * x_walk.row};
     if (!same_arrangement(x_desc, context.held_desc(node.outputs[0], nhwc_desc(x))) ||
         !same_arrangement(y_desc, context.held_desc(node.inputs[0], nhwc_desc(y))) ||
         geometry.x.lanes != geometry.y.lanes) {
