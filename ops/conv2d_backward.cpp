@@ -125,11 +125,14 @@ class Conv2DBackwardWeights final : public Op {
   static dnnl::convolution_backward_weights::primitive_desc backward_primitive(
       const ConvGeometry& g, const ConvDescs& d, const dnnl::engine& engine) {
     const Window& w = g.window;
-    return dnnl::convolution_backward_weights::primitive_desc(
-        dnnl::convolution_backward_weights::desc(
-            dnnl::algorithm::convolution_direct, d.x, d.kernel, bias_desc(g), d.y,
-            window_strides(w), window_dilation(w), padding_begin(w), padding_end(w)),
-        kernel_attributes(), engine, forward_primitive(g, d, engine));
+    const auto hint = forward_primitive(g, d, engine);
+    return winograd_or_direct(g, [&](dnnl::algorithm algorithm, bool allow_empty) {
+      return dnnl::convolution_backward_weights::primitive_desc(
+          dnnl::convolution_backward_weights::desc(algorithm, d.x, d.kernel, bias_desc(g), d.y,
+                                                   window_strides(w), window_dilation(w),
+                                                   padding_begin(w), padding_end(w)),
+          kernel_attributes(), engine, hint, allow_empty);
+    });
   }
 };
 

@@ -113,14 +113,19 @@ INSTANTIATE_TEST_SUITE_P(
                       // grouped (2 groups of 2 channels) and depthwise (one channel a group,
                       // two filters each)
                       ConvCase{{2, 6, 6, 4}, {3, 3, 2, 6}, 1, 1, 1, 1, "explicit", {1, 1, 1, 1}, 2},
-                      ConvCase{{1, 7, 6, 3}, {3, 3, 1, 6}, 2, 2, 1, 1, "same", {}, 3}),
+                      ConvCase{{1, 7, 6, 3}, {3, 3, 1, 6}, 2, 2, 1, 1, "same", {}, 3},
+                      // 3x3 at stride 1 on whole blocks of 16 channels: oneDNN's Winograd
+                      // kernels, forward and weight gradient, where the CPU has them
+                      ConvCase{{1, 6, 5, 16}, {3, 3, 16, 32}, 1, 1, 1, 1, "valid"},
+                      ConvCase{{1, 5, 4, 32}, {3, 3, 32, 16}, 1, 1, 1, 1, "same"}),
     [](const auto& param_info) {
       const ConvCase& c = param_info.param;
       std::string pads;
       for (int64_t pad : c.pads) pads += std::to_string(pad);
-      return c.padding + pads + "_stride" + std::to_string(c.stride_h) +
-             std::to_string(c.stride_w) + "_dilation" + std::to_string(c.dilation_h) +
-             std::to_string(c.dilation_w) + "_groups" + std::to_string(c.groups);
+      return c.padding + pads + "_channels" + std::to_string(c.x[3]) + "_stride" +
+             std::to_string(c.stride_h) + std::to_string(c.stride_w) + "_dilation" +
+             std::to_string(c.dilation_h) + std::to_string(c.dilation_w) + "_groups" +
+             std::to_string(c.groups);
     });
 
 TEST(Conv2D, ReluActivationRidesOnTheConvolution) {
@@ -378,6 +383,7 @@ TEST(ConvnetPlan, ReordersOnlyWherePlainTensorsMeetNegotiatedLayouts) {
     is_gradient[size_t(g.gradient)] = true;
   }
   int kernels_in = 0, gradients_out = 0, images_in = 0, at_flatten = 0, convolutions = 0;
+  std::vector<std::string> winograd;
   for (size_t i = 0; i < planned.nodes().size(); ++i) {
     const Node& node = planned.nodes()[i];
     const std::string op(node.op->name());
@@ -402,8 +408,19 @@ TEST(ConvnetPlan, ReordersOnlyWherePlainTensorsMeetNegotiatedLayouts) {
           << node.name << " runs oneDNN's reference kernel: " << implementation;
       EXPECT_EQ(implementation.find("gemm"), std::string::npos)
           << node.name << " runs the gemm-based fallback: " << implementation;
+      if (implementation.find("wino") != std::string::npos) winograd.push_back(node.name);
     }
   }
+  // Winograd runs the forward and weight gradient of the two convolutions with 32 and 64
+  // channels, where oneDNN has it (AVX-512); never the one-channel first convolution, never a
+  // data gradient (conv2d_common.hpp says why).
+  const std::vector<std::string> expected_winograd =
+      dnnl::get_effective_cpu_isa() >= dnnl::cpu_isa::avx512_core
+          ? std::vector<std::string>{"conv2d_1/conv2d", "conv2d_2/conv2d",
+                                     "d/conv2d_2/conv2d/conv2d_backward_weights",
+                                     "d/conv2d_1/conv2d/conv2d_backward_weights"}
+          : std::vector<std::string>{};
+  EXPECT_EQ(winograd, expected_winograd);
   std::printf(
       "reorders per step: %d (kernels in %d, kernel gradients out %d, images in %d, at the "
       "flatten %d)\n",
