@@ -7,6 +7,7 @@
 #include <span>
 
 #include "engine/exec/layout.hpp"
+#include "engine/exec/shared_scratchpad.hpp"
 #include "engine/graph/graph.hpp"
 
 namespace loom {
@@ -15,16 +16,19 @@ class CompileContext {
  public:
   CompileContext(const dnnl::engine& engine, dnnl::stream& stream, const Graph& graph,
                  std::span<void* const> addresses, std::span<const Layout> layouts,
-                 const int64_t* step)
+                 const int64_t* step, SharedScratchpad& scratchpad)
       : engine_(engine),
         stream_(stream),
         graph_(graph),
         addresses_(addresses),
         layouts_(layouts),
-        step_(step) {}
+        step_(step),
+        scratchpad_(scratchpad) {}
 
   // The training step counter (Runtime::step), read by kernels when they run.
   const int64_t* step() const { return step_; }
+  // The plan's one scratchpad, which its oneDNN primitives share (shared_scratchpad.hpp).
+  SharedScratchpad& scratchpad() const { return scratchpad_; }
 
   const dnnl::engine& engine() const { return engine_; }
   dnnl::stream& stream() const { return stream_; }
@@ -58,6 +62,7 @@ class CompileContext {
   std::span<void* const> addresses_;
   std::span<const Layout> layouts_;
   const int64_t* step_;
+  SharedScratchpad& scratchpad_;
 };
 
 // Row-major descriptor of a tensor type; `dims` overrides the shape (same element count).

@@ -86,7 +86,7 @@ Plan::Plan(Graph graph, ParameterStore& parameters, Runtime& runtime)
     }
   }
   CompileContext context(runtime.engine, runtime.stream, graph_, addresses_, layouts_.value_layouts,
-                         &runtime.step);
+                         &runtime.step, scratchpad_);
   // oneDNN sizes a primitive's partition of work (and its scratchpad) for the OpenMP thread
   // count current when it is created.
   const int current_threads = omp_get_max_threads();
@@ -96,6 +96,7 @@ Plan::Plan(Graph graph, ParameterStore& parameters, Runtime& runtime)
     for (const Node& node : graph_.nodes()) kernels.push_back(node.op->compile(node, context));
   }
   omp_set_num_threads(current_threads);
+  scratchpad_.allocate();
 }
 
 void Plan::after_node(size_t i, std::function<void()> hook) {

@@ -13,6 +13,7 @@
 #include "engine/exec/memory_plan.hpp"
 #include "engine/exec/parameter_store.hpp"
 #include "engine/exec/runtime.hpp"
+#include "engine/exec/shared_scratchpad.hpp"
 #include "engine/graph/graph.hpp"
 #include "engine/graph/op.hpp"
 
@@ -49,6 +50,9 @@ class Plan {
   const Layout& layout(ValueId v) const { return layouts_.value_layouts[size_t(v)]; }
   int reorders() const { return layouts_.reorders; }  // reorder nodes the layouts needed
   int64_t owned_bytes() const;
+  // The scratchpad the plan's oneDNN primitives share (not in owned_bytes: planned_bytes
+  // cannot know it before the primitives exist).
+  int64_t scratchpad_bytes() const { return static_cast<int64_t>(scratchpad_.bytes()); }
 
  private:
   Graph graph_;
@@ -57,6 +61,7 @@ class Plan {
   AlignedBuffer arena_;
   std::vector<AlignedBuffer> owned_;  // inputs, labels, constants
   std::vector<void*> addresses_;
+  SharedScratchpad scratchpad_;
   // One kernel per node for each of the runtime's thread counts (threads.hpp), all bound to
   // the same buffers; the runtime's slot says which set runs.
   std::vector<std::vector<std::unique_ptr<Kernel>>> kernel_sets_;

@@ -20,9 +20,8 @@ PrimitiveKernel::PrimitiveKernel(const dnnl::primitive_desc_base& descriptor,
       stream_(context.stream()) {
   const dnnl::memory::desc scratchpad_desc = descriptor.scratchpad_desc();
   if (scratchpad_desc.get_size() > 0) {
-    scratchpad_ = AlignedBuffer(scratchpad_desc.get_size());
     arguments.emplace_back(DNNL_ARG_SCRATCHPAD,
-                           dnnl::memory(scratchpad_desc, context.engine(), scratchpad_.data()));
+                           context.scratchpad().bind(scratchpad_desc, context.engine()));
   }
   for (auto& [argument, memory] : arguments) {
     c_arguments_.push_back(dnnl_exec_arg_t{argument, memory.get()});

@@ -2,14 +2,14 @@
 // A kernel that runs one oneDNN primitive. The argument list is built once in the C form
 // oneDNN consumes, because the C++ execute(stream, unordered_map) overload converts its map
 // into a fresh std::vector on every call; and every primitive is created with a user-owned
-// scratchpad, so oneDNN does not allocate one per execution either.
+// scratchpad, the plan's shared one (shared_scratchpad.hpp), so oneDNN does not allocate one
+// per execution either.
 
 #include <memory>
 #include <oneapi/dnnl/dnnl.hpp>
 #include <utility>
 #include <vector>
 
-#include "engine/core/aligned_buffer.hpp"
 #include "engine/exec/kernel.hpp"
 #include "engine/graph/op.hpp"
 
@@ -41,7 +41,6 @@ class PrimitiveKernel final : public Kernel {
   std::string implementation_;
   dnnl::primitive primitive_;
   dnnl::stream stream_;
-  AlignedBuffer scratchpad_;
   std::vector<dnnl::memory> memories_;  // keeps the handles in c_arguments_ alive
   std::vector<dnnl_exec_arg_t> c_arguments_;
 };

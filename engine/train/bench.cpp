@@ -228,6 +228,7 @@ void count_memory(Trainer& trainer, BenchReport& report) {
   report.arena_bytes = compiled.memory_plan().arena_bytes;
   report.unplanned_bytes = compiled.memory_plan().unplanned_bytes;
   report.plan_bytes = compiled.owned_bytes();
+  report.scratchpad_bytes = compiled.scratchpad_bytes();
   report.parameter_bytes = trainer.parameters().total_elements() * 4;
   for (const OptimizerState& state : trainer.optimizer().state()) {
     report.optimizer_state_bytes += std::ssize(state.values) * 4;
@@ -296,10 +297,12 @@ std::string format_bench_report(const BenchReport& r) {
   out << line;
   std::snprintf(line, sizeof line,
                 "memory:    arena %.2f MB (%.2f MB without reuse), plan buffers %.2f MB, "
-                "parameters %.2f MB, optimizer state %.2f MB, peak RSS %.1f MB\n",
+                "oneDNN scratchpad %.2f MB, parameters %.2f MB, optimizer state %.2f MB, "
+                "peak RSS %.1f MB\n",
                 double(r.arena_bytes) / 1e6, double(r.unplanned_bytes) / 1e6,
-                double(r.plan_bytes) / 1e6, double(r.parameter_bytes) / 1e6,
-                double(r.optimizer_state_bytes) / 1e6, double(r.peak_rss_bytes) / 1e6);
+                double(r.plan_bytes) / 1e6, double(r.scratchpad_bytes) / 1e6,
+                double(r.parameter_bytes) / 1e6, double(r.optimizer_state_bytes) / 1e6,
+                double(r.peak_rss_bytes) / 1e6);
   out << line;
   std::snprintf(line, sizeof line,
                 "layouts:   %s, %d reorders per training step, %d per inference step\n",

@@ -50,7 +50,8 @@ struct BenchReport {
   double peak_gflops = 0;                   // a large oneDNN matmul on this machine
   int64_t arena_bytes = 0;
   int64_t unplanned_bytes = 0;
-  int64_t plan_bytes = 0;  // arena + the plan's own input buffers
+  int64_t plan_bytes = 0;        // arena + the plan's own input buffers
+  int64_t scratchpad_bytes = 0;  // the one scratchpad its oneDNN primitives share
   int64_t parameter_bytes = 0;
   int64_t optimizer_state_bytes = 0;
   int64_t peak_rss_bytes = 0;

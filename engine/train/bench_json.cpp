@@ -43,6 +43,7 @@ std::string to_json(const BenchReport& r) {
                                {"arena_bytes", r.arena_bytes},
                                {"unplanned_bytes", r.unplanned_bytes},
                                {"plan_bytes", r.plan_bytes},
+                               {"scratchpad_bytes", r.scratchpad_bytes},
                                {"parameter_bytes", r.parameter_bytes},
                                {"optimizer_state_bytes", r.optimizer_state_bytes},
                                {"peak_rss_bytes", r.peak_rss_bytes},

@@ -50,6 +50,7 @@ TEST(BenchJson, NamesEveryFigure) {
                           "arena_bytes",
                           "unplanned_bytes",
                           "plan_bytes",
+                          "scratchpad_bytes",
                           "parameter_bytes",
                           "optimizer_state_bytes",
                           "peak_rss_bytes",

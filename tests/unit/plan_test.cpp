@@ -1,5 +1,6 @@
 // The compiled plan: the memory planner never lets two live values share bytes, reuse makes
-// the arena smaller than one buffer per value, and a training step allocates nothing.
+// the arena smaller than one buffer per value, a plan's primitives share one scratchpad, and a
+// training step allocates nothing.
 
 #include <gtest/gtest.h>
 
@@ -9,6 +10,7 @@
 #include "engine/config/build_graph.hpp"
 #include "engine/config/experiment.hpp"
 #include "engine/exec/memory_plan.hpp"
+#include "engine/exec/shared_scratchpad.hpp"
 #include "engine/train/trainer.hpp"
 #include "tests/support/allocation_counter.hpp"
 #include "tests/support/run_command.hpp"
@@ -66,6 +68,24 @@ TEST(MemoryPlan, LiveValuesNeverOverlapAndReuseShrinksTheArena) {
           << " share memory while both live";
     }
   }
+}
+
+TEST(SharedScratchpad, EveryPrimitiveGetsTheSameBytesSizedForTheLargest) {
+  const dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  SharedScratchpad scratchpad;
+  const auto bytes = [](int64_t n) {
+    return dnnl::memory::desc({n}, dnnl::memory::data_type::u8, dnnl::memory::format_tag::a);
+  };
+  const dnnl::memory small = scratchpad.bind(bytes(100), engine);
+  const dnnl::memory large = scratchpad.bind(bytes(5000), engine);
+  const dnnl::memory middle = scratchpad.bind(bytes(700), engine);
+  EXPECT_EQ(small.get_data_handle(), nullptr);  // nothing to point at before allocate()
+  scratchpad.allocate();
+  EXPECT_EQ(scratchpad.bytes(), 5000u);
+  EXPECT_NE(small.get_data_handle(), nullptr);
+  EXPECT_EQ(small.get_data_handle(), large.get_data_handle());
+  EXPECT_EQ(middle.get_data_handle(), large.get_data_handle());
+  EXPECT_THROW(scratchpad.bind(bytes(10), engine), std::logic_error);
 }
 
 TEST(Plan, ATrainingStepAllocatesNothing) {
