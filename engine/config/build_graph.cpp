@@ -106,6 +106,7 @@ Graph build_evaluation_graph(const Experiment& experiment, int64_t batch) {
   add_loss(graph, experiment);
   fuse_softmax_crossentropy(graph);
   fuse_matmul_bias_activation(graph);
+  fuse_conv_relu(graph);
   return graph;
 }
 

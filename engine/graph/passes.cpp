@@ -144,6 +144,31 @@ int fuse_matmul_bias_activation(Graph& graph) {
   return fused;
 }
 
+int fuse_conv_relu(Graph& graph) {
+  const auto consumers = graph.consumers();
+  NodeEdits edits(graph);
+  auto& [nodes, removed, replacement] = edits;
+  int fused = 0;
+  for (size_t c = 0; c < nodes.size(); ++c) {
+    const Node& conv = nodes[c];
+    if (conv.op->name() != "conv2d" || conv.attributes.get_text("activation", "none") != "none") {
+      continue;
+    }
+    const std::optional<NodeId> relu = sole_reader(graph, consumers, conv.outputs[0]);
+    if (!relu || nodes[size_t(*relu)].op->name() != "relu") continue;
+    // In the relu's place: the convolution's inputs were all defined before it.
+    Node node = conv;
+    node.attributes.set("activation", std::string("relu"));
+    node.outputs = nodes[size_t(*relu)].outputs;
+    node.name += "+relu";
+    replacement[size_t(*relu)] = std::move(node);
+    removed[c] = true;
+    ++fused;
+  }
+  if (fused > 0) edits.apply(graph);
+  return fused;
+}
+
 int fuse_max_pool_relu_backward(Graph& graph) {
   const auto consumers = graph.consumers();
   NodeEdits edits(graph);

@@ -16,6 +16,13 @@ int fuse_softmax_crossentropy(Graph& graph);
 // does not read are folded away. Run it before autodiff. Returns how many chains were fused.
 int fuse_matmul_bias_activation(Graph& graph);
 
+// conv2d -> relu becomes one conv2d with activation relu: oneDNN's convolution with a relu
+// post-op, as a Keras Conv2D(activation="relu") is built. Imported models (PyTorch's ONNX
+// export) carry the relu as a node of its own, which then cost a pass over the convolution's
+// output each way. Same rule as above: the convolution's output must have the relu as its only
+// reader. Run it before autodiff. Returns how many pairs were fused.
+int fuse_conv_relu(Graph& graph);
+
 // relu_backward(max_pool2d_backward(dy, x, y), x), the backward pass of a relu (or a
 // convolution's fused relu) whose output x a max pool reads alone, becomes one
 // max_pool2d_backward with through_relu: the window's winner holds the window's maximum y, so

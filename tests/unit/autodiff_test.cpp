@@ -162,6 +162,28 @@ TEST(Passes, MatMulBiasReluChainsFuseButSharedValuesStay) {
   EXPECT_EQ(graph.node(graph.value(h2).producer).op->name(), "fused_matmul");
 }
 
+TEST(Passes, ConvReluPairsFuseButAReadPreActivationStays) {
+  Graph graph;
+  const ValueId x = graph.add_input("x", {DType::f32, {1, 5, 5, 2}});
+  const ValueId k = graph.add_parameter("k", {DType::f32, {3, 3, 2, 2}}, {"ones"});
+  const ValueId z = graph.add_node1("z", "conv2d", {x, k}, {{"padding", std::string("same")}});
+  const ValueId a = graph.add_node1("a", "relu", {z});
+  // The second convolution's output is read by its relu and by the sum: it must stay.
+  const ValueId z2 = graph.add_node1("z2", "conv2d", {a, k}, {{"padding", std::string("same")}});
+  const ValueId r2 = graph.add_node1("r2", "relu", {z2});
+  graph.set_prediction(graph.add_node1("s", "add", {r2, z2}));
+
+  EXPECT_EQ(fuse_conv_relu(graph), 1);
+  EXPECT_EQ(count_ops(graph, "relu", false), 1) << graph.describe();
+  const Node& first = graph.node(graph.value(a).producer);
+  EXPECT_EQ(first.op->name(), "conv2d");
+  EXPECT_EQ(first.name, "z+relu");
+  EXPECT_EQ(first.attributes.get_text("activation", "none"), "relu");
+  EXPECT_EQ(first.inputs, (std::vector<ValueId>{x, k}));
+  EXPECT_EQ(graph.value(z).producer, kNoProducer);  // folded away
+  EXPECT_EQ(graph.node(graph.value(z2).producer).attributes.get_text("activation", "none"), "none");
+}
+
 TEST(Passes, PruneDropsNodesNothingReads) {
   Graph graph = fan_out_graph();
   differentiate(graph);

@@ -188,6 +188,60 @@ TEST(FusedMaxPoolRelu, GivesTheGradientsOfThePairItReplaces) {
   }
 }
 
+// Convolutions followed by relu nodes, as an imported model has them (`fuse`: with
+// fuse_conv_relu run, as graphs are built), the second 16 to 16 channels (Winograd on
+// AVX-512).
+Graph convnet_with_relu_nodes(bool fuse) {
+  Graph graph;
+  ValueId h = graph.add_input("x", {DType::f32, {4, 12, 12, 3}});
+  int64_t channels = 3;
+  for (const char* name : {"conv_a", "conv_b"}) {
+    const ValueId kernel = graph.add_parameter(std::string(name) + "/kernel",
+                                               {DType::f32, {3, 3, channels, 16}}, {"he_uniform"});
+    const ValueId bias =
+        graph.add_parameter(std::string(name) + "/bias", {DType::f32, {16}}, {"zeros"});
+    h = graph.add_node1(name, "conv2d", {h, kernel, bias}, {{"padding", std::string("same")}});
+    h = graph.add_node1(std::string(name) + "/relu", "relu", {h});
+    if (channels == 3) h = graph.add_node1("pool", "max_pool2d", {h});
+    channels = 16;
+  }
+  h = graph.add_node1("flatten", "flatten", {h});
+  const ValueId w = graph.add_parameter(
+      "dense/kernel", {DType::f32, {graph.value(h).type.shape[1], 5}}, {"glorot_uniform"});
+  const ValueId p = graph.add_node1("p", "softmax", {graph.add_node1("dense", "matmul", {h, w})});
+  const ValueId labels = graph.add_input("labels", {DType::i32, {4}}, ValueRole::label);
+  graph.set_prediction(p);
+  graph.set_loss(graph.add_node1("loss", "sparse_categorical_crossentropy", {p, labels}));
+  if (fuse) {
+    EXPECT_EQ(fuse_conv_relu(graph), 2);
+  }
+  graph.set_training(true);
+  differentiate(graph);
+  fuse_max_pool_relu_backward(graph);
+  return graph;
+}
+
+// The relu folded into the convolution as its post-op: the same loss and gradients, bit for
+// bit, as the separate relu node, in the plain layout and in the blocked one.
+TEST(FusedConvRelu, GivesTheStepOfThePairItReplaces) {
+  const Graph unfused = convnet_with_relu_nodes(false);
+  const Graph fused = convnet_with_relu_nodes(true);
+  EXPECT_EQ(count_nodes(unfused, "relu"), 2);
+  EXPECT_EQ(count_nodes(fused, "relu"), 0) << fused.describe();
+  for (const LayoutPolicy policy : {LayoutPolicy::plain, LayoutPolicy::negotiated}) {
+    const StepResult expected = training_step(unfused, policy);
+    const StepResult actual = training_step(fused, policy);
+    EXPECT_EQ(actual.loss, expected.loss);
+    ASSERT_EQ(actual.gradients.size(), expected.gradients.size());
+    for (size_t p = 0; p < expected.gradients.size(); ++p) {
+      for (size_t i = 0; i < expected.gradients[p].size(); ++i) {
+        ASSERT_EQ(actual.gradients[p][i], expected.gradients[p][i])
+            << "parameter " << p << "[" << i << "]";
+      }
+    }
+  }
+}
+
 // A relu whose output is read by more than the pool gets its gradient summed first: nothing
 // to fuse.
 TEST(FusedMaxPoolRelu, LeavesAReluWithOtherReadersAlone) {
